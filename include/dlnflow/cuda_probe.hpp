@@ -1,0 +1,15 @@
+// Whether this build has CUDA, and a minimal device round trip that the tests use to show
+// the toolchain works. Without nvcc the stubs in src/core/cuda_stub.cpp say so.
+#pragma once
+
+#include <string>
+
+namespace dlnflow {
+
+bool cuda_compiled();
+// Number of usable CUDA devices; 0 with the reason in *why when there are none.
+int cuda_device_count(std::string* why = nullptr);
+// y = a x + y on the device. Returns false with the reason in *why on any CUDA error.
+bool cuda_axpy(int n, double a, const double* x, double* y, std::string* why = nullptr);
+
+}  // namespace dlnflow

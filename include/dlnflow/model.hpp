@@ -1,0 +1,63 @@
+// The CPU backend's evaluation of a Problem: losses and gradients on the end-to-end matrix,
+// and the right-hand side of the flow on the state vector. One Model per thread: it owns
+// scratch space so that the step loop does not allocate.
+#pragma once
+
+#include <memory>
+
+#include "dlnflow/problem.hpp"
+
+namespace dlnflow {
+
+namespace cpu {
+class LossEvaluator;
+}
+
+class Model {
+ public:
+  explicit Model(const Problem& problem);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const Problem& problem() const { return problem_; }
+
+  // L1(W) and grad L1(W) on the end-to-end matrix.
+  double loss(const Mat& W);
+  double loss_and_gradient(const Mat& W, Mat& G);
+
+  Mat end_to_end(const Vec& state) const;
+  double state_loss(const Vec& state) { return loss(end_to_end(state)); }
+
+  // dstate/dt of the flow: minus the parameter gradient (deep, symmetric) or -A_W(grad L1)
+  // (end-to-end). Returns L1 at the state, which the gradient computation yields for free.
+  double rhs(const Vec& state, Vec& dstate);
+
+  // The end-to-end flow truncates to its rank cap after each step; others do nothing.
+  bool has_retraction() const;
+  void retract(Vec& state) const;
+
+  // sqrt(-dL/dt) given the rhs at the state: the parameter-space gradient norm (for the
+  // end-to-end flow the norm of the gradient of the balanced factors it stands for).
+  double grad_norm(const Vec& state, const Vec& dstate);
+  // sum_j ||W_j W_j^T - W_{j+1}^T W_{j+1}||_F for the deep factorization, 0 otherwise.
+  double balance_defect(const Vec& state) const;
+  // Singular values of W, or eigenvalues of W = U U^T (as squared singular values of U, which
+  // keeps them accurate down to 1e-300), decreasing.
+  Vec spectrum(const Vec& state) const;
+
+ private:
+  void rhs_deep(const Vec& state, Vec& dstate);
+  void rhs_symmetric(const Vec& state, Vec& dstate);
+  void rhs_end_to_end(const Vec& state, Vec& dstate);
+
+  const Problem& problem_;
+  std::unique_ptr<cpu::LossEvaluator> loss_;
+  std::vector<int> widths_;
+  // Scratch: prefix products W_j..W_1, back-propagated gradients, the gradient G.
+  std::vector<Mat> prefix_, back_;
+  Mat W_, G_, S_;
+  double last_loss_ = 0.0;
+};
+
+}  // namespace dlnflow

@@ -1,0 +1,51 @@
+// The smallest CUDA translation unit that proves nvcc compiles, links and (where a GPU
+// exists) runs device code inside the dlnflow library. The CUDA backend grows from here.
+#include <cuda_runtime.h>
+
+#include "dlnflow/cuda_probe.hpp"
+
+namespace dlnflow {
+namespace {
+
+__global__ void axpy_kernel(int n, double a, const double* x, double* y) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = a * x[i] + y[i];
+}
+
+}  // namespace
+
+bool cuda_compiled() { return true; }
+
+int cuda_device_count(std::string* why) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    if (why) *why = cudaGetErrorString(err);
+    return 0;
+  }
+  return count;
+}
+
+bool cuda_axpy(int n, double a, const double* x, double* y, std::string* why) {
+  double *dx = nullptr, *dy = nullptr;
+  auto fail = [&](cudaError_t e) {
+    if (why) *why = cudaGetErrorString(e);
+    cudaFree(dx);
+    cudaFree(dy);
+    return false;
+  };
+  const size_t bytes = sizeof(double) * static_cast<size_t>(n);
+  cudaError_t e;
+  if ((e = cudaMalloc(&dx, bytes)) != cudaSuccess) return fail(e);
+  if ((e = cudaMalloc(&dy, bytes)) != cudaSuccess) return fail(e);
+  if ((e = cudaMemcpy(dx, x, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) return fail(e);
+  if ((e = cudaMemcpy(dy, y, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) return fail(e);
+  axpy_kernel<<<(n + 255) / 256, 256>>>(n, a, dx, dy);
+  if ((e = cudaGetLastError()) != cudaSuccess) return fail(e);
+  if ((e = cudaMemcpy(y, dy, bytes, cudaMemcpyDeviceToHost)) != cudaSuccess) return fail(e);
+  cudaFree(dx);
+  cudaFree(dy);
+  return true;
+}
+
+}  // namespace dlnflow

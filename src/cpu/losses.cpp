@@ -1,0 +1,117 @@
+#include "losses.hpp"
+
+#include <cmath>
+
+#include "dlnflow/matfun.hpp"
+
+namespace dlnflow::cpu {
+
+LossEvaluator::LossEvaluator(const Problem& problem)
+    : problem_(problem), rank_bound_(problem.rank_bound()) {
+  if (const auto* sq = std::get_if<SquareLoss>(&problem.loss())) {
+    Eigen::LLT<Mat> llt(sq->Cxx);
+    if (llt.info() == Eigen::Success && sym_eig(sq->Cxx).values.minCoeff() > 0) {
+      centred_ = true;
+      w_opt_ = llt.solve(sq->Cyx.transpose()).transpose();  // Cyx Cxx^{-1}
+      // L* = 1/2 (||Y||^2 - tr(W* Cxx W*^T)); may be slightly negative from roundoff of
+      // the data, never of the iterate.
+      l_opt_ = 0.5 * (sq->yy - (w_opt_ * sq->Cxx).cwiseProduct(w_opt_).sum());
+    }
+  }
+}
+
+double LossEvaluator::value(const Mat& W) {
+  return std::visit(
+      [&](const auto& l) -> double {
+        using L = std::decay_t<decltype(l)>;
+        if constexpr (std::is_same_v<L, SquareLoss>) return square(W, nullptr);
+        if constexpr (std::is_same_v<L, BuresWassersteinLoss>) return bures_wasserstein(W, nullptr);
+        if constexpr (std::is_same_v<L, SensingLoss>) return sensing(W, nullptr);
+        if constexpr (std::is_same_v<L, CompletionLoss>) return completion(W, nullptr);
+      },
+      problem_.loss());
+}
+
+double LossEvaluator::value_and_gradient(const Mat& W, Mat& G) {
+  return std::visit(
+      [&](const auto& l) -> double {
+        using L = std::decay_t<decltype(l)>;
+        if constexpr (std::is_same_v<L, SquareLoss>) return square(W, &G);
+        if constexpr (std::is_same_v<L, BuresWassersteinLoss>) return bures_wasserstein(W, &G);
+        if constexpr (std::is_same_v<L, SensingLoss>) return sensing(W, &G);
+        if constexpr (std::is_same_v<L, CompletionLoss>) return completion(W, &G);
+      },
+      problem_.loss());
+}
+
+double LossEvaluator::square(const Mat& W, Mat* G) {
+  const auto& l = std::get<SquareLoss>(problem_.loss());
+  if (G) {
+    G->resize(W.rows(), W.cols());
+    G->noalias() = W * l.Cxx;
+    *G -= l.Cyx;
+  }
+  if (centred_) {
+    diff_ = W - w_opt_;
+    tmp_.noalias() = diff_ * l.Cxx;
+    return 0.5 * tmp_.cwiseProduct(diff_).sum() + l_opt_;
+  }
+  tmp_.noalias() = W * l.Cxx;
+  return 0.5 * (tmp_.cwiseProduct(W).sum() - 2.0 * W.cwiseProduct(l.Cyx).sum() + l.yy);
+}
+
+double LossEvaluator::bures_wasserstein(const Mat& W, Mat* G) {
+  const BwTarget& t = *problem_.bw();
+  const Mat M = t.sqrt_sigma0 * W;
+  if (t.tau > 0) {
+    // A_tau = M M^T + tau Sigma0 is SPD (lambda_min >= tau lambda_n), so no rank decisions.
+    // T = Sigma0^{1/2} A_tau^{-1/2} Sigma0^{1/2} is the OT map; L = tr((T-I) S_tau (T-I))
+    // = ||(T-I) W||^2 + tau ||T-I||^2 (spec eq. (10), corrected) has no cancellation.
+    const Mat A = M * M.transpose() + t.tau * t.sigma0;
+    Mat T = t.sqrt_sigma0 * spd_inv_sqrt(A) * t.sqrt_sigma0;
+    T.diagonal().array() -= 1.0;  // T - I
+    const Mat TW = T * W;
+    if (G) *G = -2.0 * TW;  // 2 (I - T) W
+    return TW.squaredNorm() + t.tau * T.squaredNorm();
+  }
+  // tau = 0: polar factor of M from its thin SVD on the numerical range, restricted to the
+  // rank bound of the parametrization (spec eq. (38), section 6):
+  // grad = 2 (W - Sigma0^{1/2} U V^T), L = ||W - Sigma0^{1/2} U V^T||^2 + tr S0 - tr(U^T S0 U).
+  const ThinSvd svd = thin_svd(M);
+  int r = 0;
+  const double cutoff = 4.0 * std::numeric_limits<double>::epsilon() *
+                        static_cast<double>(std::max(M.rows(), M.cols())) * (svd.s.size() ? svd.s(0) : 0.0);
+  while (r < svd.s.size() && r < rank_bound_ && svd.s(r) > cutoff) ++r;
+  const auto U = svd.U.leftCols(r);
+  const Mat P = t.sqrt_sigma0 * (U * svd.V.leftCols(r).transpose());
+  const Mat D = W - P;
+  if (G) *G = 2.0 * D;
+  const double captured = (U.transpose() * t.sigma0 * U).trace();
+  return D.squaredNorm() + std::max(t.trace - captured, 0.0);
+}
+
+double LossEvaluator::sensing(const Mat& W, Mat* G) {
+  const auto& l = std::get<SensingLoss>(problem_.loss());
+  if (G) G->setZero(W.rows(), W.cols());
+  double sum = 0.0;
+  for (std::size_t i = 0; i < l.A.size(); ++i) {
+    const double r = l.A[i].cwiseProduct(W).sum() - l.y(static_cast<Index>(i));
+    sum += r * r;
+    if (G) *G += r * l.A[i];
+  }
+  return 0.5 * sum;
+}
+
+double LossEvaluator::completion(const Mat& W, Mat* G) {
+  const auto& l = std::get<CompletionLoss>(problem_.loss());
+  if (G) G->setZero(W.rows(), W.cols());
+  double sum = 0.0;
+  for (const auto& [i, j] : l.omega) {
+    const double r = W(i, j) - l.target(i, j);
+    sum += r * r;
+    if (G) (*G)(i, j) += r;
+  }
+  return 0.5 * sum;
+}
+
+}  // namespace dlnflow::cpu

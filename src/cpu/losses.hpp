@@ -1,0 +1,31 @@
+// CPU evaluation of L1(W) and grad L1(W) for every loss of a Problem.
+#pragma once
+
+#include "dlnflow/problem.hpp"
+
+namespace dlnflow::cpu {
+
+class LossEvaluator {
+ public:
+  explicit LossEvaluator(const Problem& problem);
+  double value(const Mat& W);
+  // Returns L1(W) and writes grad L1(W) into G (resized as needed).
+  double value_and_gradient(const Mat& W, Mat& G);
+
+ private:
+  double square(const Mat& W, Mat* G);
+  double bures_wasserstein(const Mat& W, Mat* G);
+  double sensing(const Mat& W, Mat* G);
+  double completion(const Mat& W, Mat* G);
+
+  const Problem& problem_;
+  int rank_bound_;
+  // Square loss in the centred form L = 1/2 tr((W - W*) C (W - W*)^T) + L*, which has no
+  // cancellation in the W-dependent part, when Cxx is positive definite.
+  bool centred_ = false;
+  Mat w_opt_;
+  double l_opt_ = 0.0;
+  Mat diff_, tmp_;
+};
+
+}  // namespace dlnflow::cpu

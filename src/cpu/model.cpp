@@ -1,0 +1,156 @@
+#include "dlnflow/model.hpp"
+
+#include <cmath>
+
+#include "dlnflow/matfun.hpp"
+#include "losses.hpp"
+
+namespace dlnflow {
+namespace {
+
+using ConstMap = Eigen::Map<const Mat>;
+using MutMap = Eigen::Map<Mat>;
+
+}  // namespace
+
+Model::Model(const Problem& problem)
+    : problem_(problem), loss_(std::make_unique<cpu::LossEvaluator>(problem)) {
+  if (const auto* deep = std::get_if<DeepFactorization>(&problem.parametrization())) {
+    widths_ = deep->widths;
+    const int N = problem.depth();
+    prefix_.resize(N + 1);
+    back_.resize(N + 1);
+    for (int j = 1; j <= N; ++j) {
+      prefix_[j].resize(widths_[j], widths_[0]);
+      back_[j].resize(widths_[j], widths_[0]);
+    }
+  }
+}
+
+Model::~Model() = default;
+
+double Model::loss(const Mat& W) { return loss_->value(W); }
+
+double Model::loss_and_gradient(const Mat& W, Mat& G) { return loss_->value_and_gradient(W, G); }
+
+Mat Model::end_to_end(const Vec& state) const {
+  const auto& blocks = problem_.blocks();
+  if (problem_.is_symmetric()) {
+    const ConstMap U(state.data(), blocks[0][0], blocks[0][1]);
+    return U * U.transpose();
+  }
+  Index off = 0;
+  Mat W = ConstMap(state.data(), blocks[0][0], blocks[0][1]);
+  off += blocks[0][0] * blocks[0][1];
+  for (std::size_t j = 1; j < blocks.size(); ++j) {
+    const ConstMap Wj(state.data() + off, blocks[j][0], blocks[j][1]);
+    W = Wj * W;
+    off += blocks[j][0] * blocks[j][1];
+  }
+  return W;
+}
+
+double Model::rhs(const Vec& state, Vec& dstate) {
+  dstate.resize(state.size());
+  std::visit(
+      [&](const auto& p) {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, DeepFactorization>) rhs_deep(state, dstate);
+        if constexpr (std::is_same_v<P, SymmetricFactorization>) rhs_symmetric(state, dstate);
+        if constexpr (std::is_same_v<P, EndToEndFlow>) rhs_end_to_end(state, dstate);
+      },
+      problem_.parametrization());
+  return last_loss_;
+}
+
+// grad_{W_j} = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T with prefix products P_j = W_j..W_1 and
+// back-propagated B_j = (W_N..W_{j+1})^T G, so that grad_{W_j} = B_j P_{j-1}^T: 3(N-1)
+// products per evaluation, never O(N^2).
+void Model::rhs_deep(const Vec& state, Vec& dstate) {
+  const int N = problem_.depth();
+  std::vector<Index> off(N + 1, 0);
+  for (int j = 1; j < N; ++j) off[j] = off[j - 1] + widths_[j] * widths_[j - 1];
+  auto factor = [&](int j) { return ConstMap(state.data() + off[j - 1], widths_[j], widths_[j - 1]); };
+
+  prefix_[1] = factor(1);
+  for (int j = 2; j <= N; ++j) prefix_[j].noalias() = factor(j) * prefix_[j - 1];
+  last_loss_ = loss_->value_and_gradient(prefix_[N], G_);
+  back_[N] = G_;
+  for (int j = N - 1; j >= 1; --j) back_[j].noalias() = factor(j + 1).transpose() * back_[j + 1];
+
+  for (int j = 1; j <= N; ++j) {
+    MutMap D(dstate.data() + off[j - 1], widths_[j], widths_[j - 1]);
+    if (j == 1)
+      D = -back_[1];
+    else
+      D.noalias() = -back_[j] * prefix_[j - 1].transpose();
+  }
+}
+
+void Model::rhs_symmetric(const Vec& state, Vec& dstate) {
+  const auto& b = problem_.blocks()[0];
+  const ConstMap U(state.data(), b[0], b[1]);
+  W_.noalias() = U * U.transpose();
+  last_loss_ = loss_->value_and_gradient(W_, G_);
+  S_ = 0.5 * (G_ + G_.transpose());
+  MutMap D(dstate.data(), b[0], b[1]);
+  D.noalias() = -S_ * U;
+}
+
+void Model::rhs_end_to_end(const Vec& state, Vec& dstate) {
+  const auto& p = std::get<EndToEndFlow>(problem_.parametrization());
+  const ConstMap W(state.data(), p.rows, p.cols);
+  W_ = W;
+  last_loss_ = loss_->value_and_gradient(W_, G_);
+  const ThinSvd svd = thin_svd(W_);
+  const int r = std::min<int>(p.rank_cap, static_cast<int>(svd.s.size()));
+  MutMap D(dstate.data(), p.rows, p.cols);
+  D = -balanced_operator(svd, r, G_, p.depth);
+}
+
+bool Model::has_retraction() const { return std::holds_alternative<EndToEndFlow>(problem_.parametrization()); }
+
+void Model::retract(Vec& state) const {
+  const auto* p = std::get_if<EndToEndFlow>(&problem_.parametrization());
+  if (!p || p->rank_cap >= std::min(p->rows, p->cols)) return;
+  MutMap W(state.data(), p->rows, p->cols);
+  const ThinSvd svd = thin_svd(W);
+  const int r = p->rank_cap;
+  W = svd.U.leftCols(r) * svd.s.head(r).asDiagonal() * svd.V.leftCols(r).transpose();
+}
+
+double Model::grad_norm(const Vec& state, const Vec& dstate) {
+  if (!std::holds_alternative<EndToEndFlow>(problem_.parametrization())) return dstate.norm();
+  const auto& p = std::get<EndToEndFlow>(problem_.parametrization());
+  // -dL/dt = <grad L1, A_W(grad L1)> >= 0 (A_W is PSD).
+  loss_->value_and_gradient(ConstMap(state.data(), p.rows, p.cols), G_);
+  const double diss = -G_.cwiseProduct(ConstMap(dstate.data(), p.rows, p.cols)).sum();
+  return std::sqrt(std::max(diss, 0.0));
+}
+
+double Model::balance_defect(const Vec& state) const {
+  if (widths_.empty()) return 0.0;
+  const int N = problem_.depth();
+  double sum = 0.0;
+  Index off = 0;
+  for (int j = 1; j < N; ++j) {
+    const ConstMap Wj(state.data() + off, widths_[j], widths_[j - 1]);
+    off += widths_[j] * widths_[j - 1];
+    const ConstMap Wn(state.data() + off, widths_[j + 1], widths_[j]);
+    sum += (Wj * Wj.transpose() - Wn.transpose() * Wn).norm();
+  }
+  return sum;
+}
+
+Vec Model::spectrum(const Vec& state) const {
+  if (problem_.is_symmetric()) {
+    const auto& b = problem_.blocks()[0];
+    const Vec s = thin_svd(ConstMap(state.data(), b[0], b[1])).s;
+    Vec ev = Vec::Zero(b[0]);
+    ev.head(s.size()) = s.cwiseAbs2();
+    return ev;
+  }
+  return thin_svd(end_to_end(state)).s;
+}
+
+}  // namespace dlnflow
