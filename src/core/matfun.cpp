@@ -17,8 +17,13 @@ SymEig sym_eig(const Mat& A) {
 Mat psd_power(const Mat& A, double p) {
   if (p == 0.0) return Mat::Identity(A.rows(), A.cols());
   const SymEig e = sym_eig(A);
+  // Eigenvalues below n eps lambda_max are not resolved by the eigensolver (absolute error
+  // ~ eps ||A||); a fractional power would amplify that noise to (eps ||A||)^p, so they are
+  // exact zeros here (bures-wasserstein spec section 6, riemannian-flow spec hazard 1).
+  const double floor = static_cast<double>(A.rows()) * std::numeric_limits<double>::epsilon() *
+                       std::max(e.values.size() ? e.values(0) : 0.0, 0.0);
   Vec d(e.values.size());
-  for (Index i = 0; i < d.size(); ++i) d(i) = std::pow(std::max(e.values(i), 0.0), p);
+  for (Index i = 0; i < d.size(); ++i) d(i) = e.values(i) > floor ? std::pow(e.values(i), p) : 0.0;
   return e.vectors * d.asDiagonal() * e.vectors.transpose();
 }
 
