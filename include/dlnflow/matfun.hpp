@@ -35,7 +35,6 @@ int numerical_rank(const Vec& singular_values, double rtol);
 // k_N(x, y) = sum_{j=1..N} x^{2(N-j)/N} y^{2(j-1)/N} with 0^0 = 1: the weight of the balanced
 // operator in singular coordinates (riemannian-flow spec 2.6), summed in the positive-term
 // form because the closed quotient cancels catastrophically when x ~ y.
-constexpr int kMaxBalancedDepth = 1024;
 double balanced_weight(double x, double y, int N);
 
 // A_W(Z) = sum_j (W W^T)^{(N-j)/N} Z (W^T W)^{(j-1)/N}, evaluated from the top rank_cap

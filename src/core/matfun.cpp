@@ -53,15 +53,15 @@ int numerical_rank(const Vec& s, double rtol) {
 
 double balanced_weight(double x, double y, int N) {
   // Divided difference of t -> t^N at a = x^{2/N}, b = y^{2/N}: sum_k a^k b^{N-1-k}
-  // (0^0 = 1). A positive-term sum, so no cancellation when x ~ y.
+  // (0^0 = 1), summed as positive terms so that there is no cancellation when x ~ y.
   const double a = std::pow(x, 2.0 / N), b = std::pow(y, 2.0 / N);
-  double bpow[kMaxBalancedDepth];
-  bpow[0] = 1.0;
-  for (int k = 1; k < N; ++k) bpow[k] = bpow[k - 1] * b;
-  double sum = 0.0, apow = 1.0;
+  const double hi = std::max(a, b), lo = std::min(a, b);
+  if (lo == 0.0) return std::pow(hi, N - 1);
+  const double ratio = lo / hi;
+  double term = std::pow(hi, N - 1), sum = 0.0;
   for (int k = 0; k < N; ++k) {
-    sum += apow * bpow[N - 1 - k];
-    apow *= a;
+    sum += term;
+    term *= ratio;
   }
   return sum;
 }

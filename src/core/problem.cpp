@@ -165,9 +165,8 @@ Problem::Problem(LossSpec loss, Parametrization parametrization)
             blocks_.push_back({p.d, p.k});
           },
           [&](const EndToEndFlow& p) {
-            if (p.depth < 1 || p.depth > kMaxBalancedDepth)
-              throw InputError("depth", "must be in [1, " + std::to_string(kMaxBalancedDepth) +
-                                            "], got " + std::to_string(p.depth));
+            if (p.depth < 1)
+              throw InputError("depth", "must be >= 1, got " + std::to_string(p.depth));
             if (p.rows < 1 || p.cols < 1)
               throw InputError("shape", "rows and cols must be >= 1, got " + shape(p.rows, p.cols));
             if (p.rank_cap < 1 || p.rank_cap > std::min(p.rows, p.cols))

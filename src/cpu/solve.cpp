@@ -167,7 +167,7 @@ class Driver {
         ++evals_;
       }
       while (next < times.size() && times[next] <= t1) {
-        hermite(y, f, y1, f1, hs, (times[next] - t0) / hs, ys_);
+        stepper_.interpolate(y, f, y1, f1, hs, (times[next] - t0) / hs, ys_);
         sample(res.samples[next++], ys_);
       }
       bool stop_event = false;
@@ -256,7 +256,7 @@ class Driver {
     int side = 0;
     for (int it = 0; it < 200 && (b - a) > 1e-15; ++it) {
       const double c = (a * gb - b * ga) / (gb - ga);
-      hermite(y0, f0, y1, f1, h, c, ys_);
+      stepper_.interpolate(y0, f0, y1, f1, h, c, ys_);
       const double loss = e.kind == EventKind::Loss ? model_.state_loss(ys_) : 0.0;
       const double gc = event_value(e, ys_, loss);
       if (gc == 0.0) return t0 + c * h;

@@ -16,6 +16,10 @@ constexpr double a61 = 9017.0 / 3168, a62 = -355.0 / 33, a63 = 46732.0 / 5247, a
 constexpr double b1 = 35.0 / 384, b3 = 500.0 / 1113, b4 = 125.0 / 192, b5 = -2187.0 / 6784,
                  b6 = 11.0 / 84;
 // b - b* (fifth minus fourth order weights).
+// Dense output (Hairer's dopri5 contd5), fourth order.
+constexpr double d1 = -12715105075.0 / 11282082432, d3 = 87487479700.0 / 32700410799,
+                 d4 = -10690763975.0 / 1880347072, d5 = 701980252875.0 / 199316789632,
+                 d6 = -1453857185.0 / 822651844, d7 = 69997945.0 / 29380423;
 constexpr double e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -17253.0 / 339200,
                  e6 = 22.0 / 525, e7 = -1.0 / 40;
 
@@ -23,7 +27,7 @@ constexpr double e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -
 
 Stepper::Stepper(Model& model, const IntegratorConfig& config, Index n)
     : model_(model), config_(config) {
-  for (Vec* v : {&k2_, &k3_, &k4_, &k5_, &k6_, &tmp_, &err_}) v->resize(n);
+  for (Vec* v : {&k2_, &k3_, &k4_, &k5_, &k6_, &k7_, &tmp_, &err_}) v->resize(n);
 }
 
 double Stepper::eval(const Vec& y, Vec& f) {
@@ -60,6 +64,7 @@ double Stepper::step(const Vec& y, const Vec& f, double h, Vec& y1, Vec& f1, boo
       y1 = y + h * (b1 * f + b3 * k3_ + b4 * k4_ + b5 * k5_ + b6 * k6_);
       loss1 = eval(y1, f1);
       have_f1 = true;
+      k7_ = f1;
       err_ = h * (e1 * f + e3 * k3_ + e4 * k4_ + e5 * k5_ + e6 * k6_ + e7 * f1);
       return error_norm(err_, y, y1);
     }
@@ -91,6 +96,19 @@ double Stepper::initial_step(const Vec& y0, const Vec& f0, double t_span) {
   const double h1 = std::max(d1, d2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
                                               : std::pow(0.01 / std::max(d1, d2), 1.0 / 5.0);
   return std::min({100 * h0, h1, t_span, config_.dt_max});
+}
+
+void Stepper::interpolate(const Vec& y0, const Vec& f0, const Vec& y1, const Vec& f1, double h, double th,
+                          Vec& out) const {
+  if (config_.method != Method::DormandPrince54) return hermite(y0, f0, y1, f1, h, th, out);
+  // y0 + th (dy + (1-th) (h f0 - dy + th (dy - h k7 - (h f0 - dy) + (1-th) h sum d_i k_i)))
+  const double s1 = 1.0 - th;
+  out = y1 - y0;                      // dy
+  const Vec bspl = h * f0 - out;
+  const Vec r4 = out - h * k7_ - bspl;
+  const Vec r5 = h * (d1 * f0 + d3 * k3_ + d4 * k4_ + d5 * k5_ + d6 * k6_ + d7 * k7_);
+  out = y0 + th * (out + s1 * (bspl + th * (r4 + s1 * r5)));
+  (void)f1;
 }
 
 void hermite(const Vec& y0, const Vec& f0, const Vec& y1, const Vec& f1, double h, double th, Vec& out) {

@@ -18,6 +18,9 @@ class Stepper {
   // Error norm scale of the adaptive pair.
   double error_norm(const Vec& err, const Vec& y0, const Vec& y1) const;
   double initial_step(const Vec& y0, const Vec& f0, double t_span);
+  // State at t0 + theta h inside the last accepted step (y0, f0) -> (y1, f1): the pair's own
+  // fourth-order continuous extension for Dormand-Prince, cubic Hermite otherwise.
+  void interpolate(const Vec& y0, const Vec& f0, const Vec& y1, const Vec& f1, double h, double theta, Vec& out) const;
   std::int64_t rhs_evaluations() const { return evaluations_; }
 
  private:
@@ -25,7 +28,7 @@ class Stepper {
 
   Model& model_;
   const IntegratorConfig& config_;
-  Vec k2_, k3_, k4_, k5_, k6_, tmp_, err_;
+  Vec k2_, k3_, k4_, k5_, k6_, k7_, tmp_, err_;
   std::int64_t evaluations_ = 0;
 };
 
