@@ -46,6 +46,21 @@ Mat fd_gradient(F&& f, const Mat& W, double h = 1e-6) {
   return G;
 }
 
+// Fourth-order five-point stencil: allows a larger step where the value carries roundoff.
+template <class F>
+Mat fd_gradient4(F&& f, const Mat& W, double h) {
+  Mat G(W.rows(), W.cols());
+  for (Index i = 0; i < W.size(); ++i) {
+    auto at = [&](double s) {
+      Mat X = W;
+      X.data()[i] += s;
+      return f(X);
+    };
+    G.data()[i] = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h);
+  }
+  return G;
+}
+
 // Parameter-space gradient of the flow's potential: -rhs.
 inline Vec param_gradient(Model& model, const Vec& theta) {
   Vec f;
