@@ -127,6 +127,11 @@ class Driver {
     std::string message;
 
     while (clock.t < T) {
+      if (!(h > 0) || (adaptive && h < o_.integrator.dt_min && T - clock.t > o_.integrator.dt_min)) {
+        status = Status::StepUnderflow;
+        message = "adaptive step " + std::to_string(h) + " fell below dt_min";
+        break;
+      }
       if (res.steps >= o_.integrator.max_steps) {
         status = Status::MaxSteps;
         break;
@@ -140,7 +145,9 @@ class Driver {
         ++res.rejected;
         h = hs * std::clamp(0.9 * std::pow(err, -0.2), 0.2, 1.0);
         if (!std::isfinite(err)) h = hs * 0.2;
-        if (h < o_.integrator.dt_min || h <= 4 * std::numeric_limits<double>::epsilon() * std::max(clock.t, 1e-300)) {
+        // Below dt_min, below the resolution of the clock, or underflowed (the last is the
+        // guard at t = 0, where the clock's resolution is no bound).
+        if (h < o_.integrator.dt_min || h <= 4 * std::numeric_limits<double>::epsilon() * clock.t || !(h > 1e-300)) {
           status = Status::StepUnderflow;
           message = "adaptive step fell to " + std::to_string(h);
           break;
@@ -168,6 +175,7 @@ class Driver {
       }
       while (next < times.size() && times[next] <= t1) {
         stepper_.interpolate(y, f, y1, f1, hs, (times[next] - t0) / hs, ys_);
+        if (model_.has_retraction()) model_.retract(ys_);  // the interpolant leaves the rank-r manifold
         sample(res.samples[next++], ys_);
       }
       bool stop_event = false;

@@ -76,6 +76,10 @@ double Stepper::error_norm(const Vec& err, const Vec& y0, const Vec& y1) const {
   double sum = 0.0;
   for (Index i = 0; i < err.size(); ++i) {
     const double sc = config_.atol + config_.rtol * std::max(std::abs(y0(i)), std::abs(y1(i)));
+    if (sc == 0.0) {  // an exactly zero component (atol = 0): only an exactly zero error is acceptable
+      if (err(i) != 0.0) return std::numeric_limits<double>::infinity();
+      continue;
+    }
     const double q = err(i) / sc;
     sum += q * q;
   }
@@ -87,7 +91,7 @@ double Stepper::initial_step(const Vec& y0, const Vec& f0, double t_span) {
   // Hairer-Norsett-Wanner's starting-step heuristic (II.4), order 5.
   if (config_.dt_initial > 0) return config_.dt_initial;
   const double d0 = error_norm(y0, y0, y0), d1 = error_norm(f0, y0, y0);
-  double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
+  double h0 = (d0 < 1e-5 || d1 < 1e-5 || !std::isfinite(d1)) ? 1e-6 : 0.01 * d0 / d1;
   h0 = std::min(h0, t_span);
   tmp_ = y0 + h0 * f0;
   eval(tmp_, k2_);
@@ -95,7 +99,9 @@ double Stepper::initial_step(const Vec& y0, const Vec& f0, double t_span) {
   const double d2 = error_norm(err_, y0, y0) / h0;
   const double h1 = std::max(d1, d2) <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
                                               : std::pow(0.01 / std::max(d1, d2), 1.0 / 5.0);
-  return std::min({100 * h0, h1, t_span, config_.dt_max});
+  const double h = std::min({100 * h0, h1, t_span, config_.dt_max});
+  // The heuristic degenerates when a norm is 0 or infinite (exact zeros with atol = 0).
+  return h > 0 && std::isfinite(h) ? h : std::min({1e-6 * t_span, config_.dt_max});
 }
 
 void Stepper::interpolate(const Vec& y0, const Vec& f0, const Vec& y1, const Vec& f1, double h, double th,
