@@ -30,8 +30,9 @@ class Model {
   double state_loss(const Vec& state) { return loss(end_to_end(state)); }
 
   // dstate/dt of the flow: minus the parameter gradient (deep, symmetric) or -A_W(grad L1)
-  // (end-to-end). Returns L1 at the state, which the gradient computation yields for free.
-  double rhs(const Vec& state, Vec& dstate);
+  // (end-to-end). Returns L1 at the state (NaN when want_loss is false and the loss could
+  // skip computing it: the intermediate stages of a Runge-Kutta step never need it).
+  double rhs(const Vec& state, Vec& dstate, bool want_loss = true);
 
   // The end-to-end flow truncates to its rank cap after each step; others do nothing.
   bool has_retraction() const;
@@ -58,6 +59,8 @@ class Model {
   std::vector<Mat> prefix_, back_;
   Mat W_, G_, S_;
   double last_loss_ = 0.0;
+  bool want_loss_ = true;
+  std::vector<Index> offsets_;  // of each factor in the state vector
 };
 
 }  // namespace dlnflow

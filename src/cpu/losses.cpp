@@ -32,11 +32,11 @@ double LossEvaluator::value(const Mat& W) {
       problem_.loss());
 }
 
-double LossEvaluator::value_and_gradient(const Mat& W, Mat& G) {
+double LossEvaluator::value_and_gradient(const Mat& W, Mat& G, bool want_value) {
   return std::visit(
       [&](const auto& l) -> double {
         using L = std::decay_t<decltype(l)>;
-        if constexpr (std::is_same_v<L, SquareLoss>) return square(W, &G);
+        if constexpr (std::is_same_v<L, SquareLoss>) return square(W, &G, want_value);
         if constexpr (std::is_same_v<L, BuresWassersteinLoss>) return bures_wasserstein(W, &G);
         if constexpr (std::is_same_v<L, SensingLoss>) return sensing(W, &G);
         if constexpr (std::is_same_v<L, CompletionLoss>) return completion(W, &G);
@@ -44,13 +44,14 @@ double LossEvaluator::value_and_gradient(const Mat& W, Mat& G) {
       problem_.loss());
 }
 
-double LossEvaluator::square(const Mat& W, Mat* G) {
+double LossEvaluator::square(const Mat& W, Mat* G, bool want_value) {
   const auto& l = std::get<SquareLoss>(problem_.loss());
   if (G) {
     G->resize(W.rows(), W.cols());
     G->noalias() = W * l.Cxx;
     *G -= l.Cyx;
   }
+  if (!want_value) return std::numeric_limits<double>::quiet_NaN();
   if (centred_) {
     diff_ = W - w_opt_;
     tmp_.noalias() = diff_ * l.Cxx;

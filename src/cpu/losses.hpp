@@ -9,11 +9,12 @@ class LossEvaluator {
  public:
   explicit LossEvaluator(const Problem& problem);
   double value(const Mat& W);
-  // Returns L1(W) and writes grad L1(W) into G (resized as needed).
-  double value_and_gradient(const Mat& W, Mat& G);
+  // Returns L1(W) and writes grad L1(W) into G (resized as needed). With want_value false
+  // a loss may skip work the value alone needs and return NaN.
+  double value_and_gradient(const Mat& W, Mat& G, bool want_value = true);
 
  private:
-  double square(const Mat& W, Mat* G);
+  double square(const Mat& W, Mat* G, bool want_value = true);
   double bures_wasserstein(const Mat& W, Mat* G);
   double sensing(const Mat& W, Mat* G);
   double completion(const Mat& W, Mat* G);

@@ -20,6 +20,8 @@ Model::Model(const Problem& problem)
     const int N = problem.depth();
     prefix_.resize(N + 1);
     back_.resize(N + 1);
+    offsets_.assign(N + 1, 0);
+    for (int j = 1; j <= N; ++j) offsets_[j] = offsets_[j - 1] + widths_[j] * widths_[j - 1];
     for (int j = 1; j <= N; ++j) {
       prefix_[j].resize(widths_[j], widths_[0]);
       back_[j].resize(widths_[j], widths_[0]);
@@ -50,7 +52,8 @@ Mat Model::end_to_end(const Vec& state) const {
   return W;
 }
 
-double Model::rhs(const Vec& state, Vec& dstate) {
+double Model::rhs(const Vec& state, Vec& dstate, bool want_loss) {
+  want_loss_ = want_loss;
   dstate.resize(state.size());
   std::visit(
       [&](const auto& p) {
@@ -68,13 +71,12 @@ double Model::rhs(const Vec& state, Vec& dstate) {
 // products per evaluation, never O(N^2).
 void Model::rhs_deep(const Vec& state, Vec& dstate) {
   const int N = problem_.depth();
-  std::vector<Index> off(N + 1, 0);
-  for (int j = 1; j < N; ++j) off[j] = off[j - 1] + widths_[j] * widths_[j - 1];
+  const std::vector<Index>& off = offsets_;
   auto factor = [&](int j) { return ConstMap(state.data() + off[j - 1], widths_[j], widths_[j - 1]); };
 
   prefix_[1] = factor(1);
   for (int j = 2; j <= N; ++j) prefix_[j].noalias() = factor(j) * prefix_[j - 1];
-  last_loss_ = loss_->value_and_gradient(prefix_[N], G_);
+  last_loss_ = loss_->value_and_gradient(prefix_[N], G_, want_loss_);
   back_[N] = G_;
   for (int j = N - 1; j >= 1; --j) back_[j].noalias() = factor(j + 1).transpose() * back_[j + 1];
 
@@ -91,7 +93,7 @@ void Model::rhs_symmetric(const Vec& state, Vec& dstate) {
   const auto& b = problem_.blocks()[0];
   const ConstMap U(state.data(), b[0], b[1]);
   W_.noalias() = U * U.transpose();
-  last_loss_ = loss_->value_and_gradient(W_, G_);
+  last_loss_ = loss_->value_and_gradient(W_, G_, want_loss_);
   S_ = 0.5 * (G_ + G_.transpose());
   MutMap D(dstate.data(), b[0], b[1]);
   D.noalias() = -S_ * U;
@@ -101,7 +103,7 @@ void Model::rhs_end_to_end(const Vec& state, Vec& dstate) {
   const auto& p = std::get<EndToEndFlow>(problem_.parametrization());
   const ConstMap W(state.data(), p.rows, p.cols);
   W_ = W;
-  last_loss_ = loss_->value_and_gradient(W_, G_);
+  last_loss_ = loss_->value_and_gradient(W_, G_, want_loss_);
   const ThinSvd svd = thin_svd(W_);
   const int r = std::min<int>(p.rank_cap, static_cast<int>(svd.s.size()));
   MutMap D(dstate.data(), p.rows, p.cols);

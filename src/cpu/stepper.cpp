@@ -30,9 +30,9 @@ Stepper::Stepper(Model& model, const IntegratorConfig& config, Index n)
   for (Vec* v : {&k2_, &k3_, &k4_, &k5_, &k6_, &k7_, &tmp_, &err_}) v->resize(n);
 }
 
-double Stepper::eval(const Vec& y, Vec& f) {
+double Stepper::eval(const Vec& y, Vec& f, bool want_loss) {
   ++evaluations_;
-  return model_.rhs(y, f);
+  return model_.rhs(y, f, want_loss);
 }
 
 double Stepper::step(const Vec& y, const Vec& f, double h, Vec& y1, Vec& f1, bool& have_f1, double& loss1) {
@@ -62,7 +62,7 @@ double Stepper::step(const Vec& y, const Vec& f, double h, Vec& y1, Vec& f1, boo
       tmp_ = y + h * (a61 * f + a62 * k2_ + a63 * k3_ + a64 * k4_ + a65 * k5_);
       eval(tmp_, k6_);
       y1 = y + h * (b1 * f + b3 * k3_ + b4 * k4_ + b5 * k5_ + b6 * k6_);
-      loss1 = eval(y1, f1);
+      loss1 = eval(y1, f1, true);
       have_f1 = true;
       k7_ = f1;
       err_ = h * (e1 * f + e3 * k3_ + e4 * k4_ + e5 * k5_ + e6 * k6_ + e7 * f1);

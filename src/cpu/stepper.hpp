@@ -24,7 +24,7 @@ class Stepper {
   std::int64_t rhs_evaluations() const { return evaluations_; }
 
  private:
-  double eval(const Vec& y, Vec& f);
+  double eval(const Vec& y, Vec& f, bool want_loss = false);
 
   Model& model_;
   const IntegratorConfig& config_;

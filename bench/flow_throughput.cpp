@@ -1,0 +1,73 @@
+// CPU throughput of fixed-step RK4 on batches of 1000 deep-factorization trajectories (all
+// widths d, depth N) on all cores, for the square and the smooth Bures-Wasserstein losses.
+// Reports trajectory-steps per second and achieved GFLOP/s (FLOPs counted in flop_counts.hpp).
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <thread>
+
+#include "dlnflow/dlnflow.hpp"
+#include "flop_counts.hpp"
+
+namespace dlnflow::bench {
+double fp64_peak_gflops_one_core();
+}
+
+namespace {
+
+using namespace dlnflow;
+constexpr int kBatch = 1000;
+
+Problem make_problem(bool bw, int d, int N) {
+  const std::vector<int> widths(N + 1, d);
+  if (bw) {
+    const Mat A = gaussian_matrix(d, d, 1, 0, 0);
+    return Problem(BuresWassersteinLoss{A * A.transpose() / d + 0.1 * Mat::Identity(d, d), 0.1}, DeepFactorization{widths});
+  }
+  return Problem(matrix_approximation_loss(gaussian_matrix(d, d, 1, 0, 1)), DeepFactorization{widths});
+}
+
+void BM_RK4(benchmark::State& state) {
+  const bool bw = state.range(0) == 1;
+  const int d = static_cast<int>(state.range(1)), N = static_cast<int>(state.range(2));
+  const Problem problem = make_problem(bw, d, N);
+  const double flops_step = bench::rk4_step_flops(d, N, bw);
+  // About 2 GFLOP of work per iteration, at least one step.
+  const int steps = std::max(1, static_cast<int>(std::lround(2e9 / (kBatch * flops_step))));
+  SolveOptions o;
+  o.integrator.method = Method::RK4;
+  o.integrator.dt = 1e-3;
+  o.stop.t_final = steps * o.integrator.dt;
+  o.stop.blowup_norm = 1e300;
+  std::vector<TrajectorySpec> specs;
+  for (int i = 0; i < kBatch; ++i) specs.push_back({GaussianInit{1.0 / std::sqrt(d), ScaleOn::Factors}, 7, std::uint64_t(i)});
+  for (auto _ : state) {
+    auto r = integrate_batch(problem, specs, o);
+    benchmark::DoNotOptimize(r.data());
+    if (r[0].steps != steps) state.SkipWithError("unexpected step count");
+  }
+  const double traj_steps = static_cast<double>(kBatch) * steps * state.iterations();
+  state.counters["traj_steps_per_s"] = benchmark::Counter(traj_steps, benchmark::Counter::kIsRate);
+  state.counters["GFLOPs"] = benchmark::Counter(traj_steps * flops_step / 1e9, benchmark::Counter::kIsRate);
+  state.counters["flops_per_step"] = flops_step;
+  state.counters["threads"] = std::thread::hardware_concurrency();
+  state.SetLabel(std::string(bw ? "bw" : "square") + " d=" + std::to_string(d) + " N=" + std::to_string(N));
+}
+
+void BM_Fp64PeakOneCore(benchmark::State& state) {
+  double g = 0;
+  for (auto _ : state) g = bench::fp64_peak_gflops_one_core();
+  state.counters["GFLOPs"] = g;
+}
+
+}  // namespace
+
+BENCHMARK(BM_Fp64PeakOneCore)->Iterations(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RK4)
+    ->ArgsProduct({{0, 1}, {4, 8, 16, 32, 64}, {2, 4, 8}})
+    ->ArgNames({"bw", "d", "N"})
+    ->UseRealTime()
+    ->MinTime(0.5)
+    ->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
