@@ -29,6 +29,9 @@ struct ThinSvd {
 };
 ThinSvd thin_svd(const Mat& A);
 
+// Best approximation of rank <= r (truncated SVD); W itself when r >= min(rows, cols).
+Mat truncate_rank(const Mat& W, int r);
+
 // Number of singular values above rtol * s_max (0 for the zero matrix).
 int numerical_rank(const Vec& singular_values, double rtol);
 

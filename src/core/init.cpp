@@ -20,13 +20,6 @@ constexpr std::uint64_t kStreamNoise = 2 << 16;   // + j for the noise on block 
 
 Mat rect_identity(Index r, Index c, double scale) { return scale * Mat::Identity(r, c); }
 
-// Best rank-r approximation (truncated SVD).
-Mat truncate_rank(const Mat& W, int r) {
-  if (r >= std::min(W.rows(), W.cols())) return W;
-  const ThinSvd svd = thin_svd(W);
-  return svd.U.leftCols(r) * svd.s.head(r).asDiagonal() * svd.V.leftCols(r).transpose();
-}
-
 Mat haar_frame(Index rows, Index cols, std::uint64_t seed, std::uint64_t trajectory,
                std::uint64_t stream) {
   const Mat G = gaussian_matrix(rows, cols, seed, trajectory, stream);

@@ -43,6 +43,12 @@ ThinSvd thin_svd(const Mat& A) {
   return {svd.matrixU(), svd.singularValues(), svd.matrixV()};
 }
 
+Mat truncate_rank(const Mat& W, int r) {
+  if (r >= std::min(W.rows(), W.cols())) return W;
+  const ThinSvd svd = thin_svd(W);
+  return svd.U.leftCols(r) * svd.s.head(r).asDiagonal() * svd.V.leftCols(r).transpose();
+}
+
 int numerical_rank(const Vec& s, double rtol) {
   if (s.size() == 0 || !(s(0) > 0.0)) return 0;
   int r = 0;

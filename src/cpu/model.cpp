@@ -116,9 +116,7 @@ void Model::retract(Vec& state) const {
   const auto* p = std::get_if<EndToEndFlow>(&problem_.parametrization());
   if (!p || p->rank_cap >= std::min(p->rows, p->cols)) return;
   MutMap W(state.data(), p->rows, p->cols);
-  const ThinSvd svd = thin_svd(W);
-  const int r = p->rank_cap;
-  W = svd.U.leftCols(r) * svd.s.head(r).asDiagonal() * svd.V.leftCols(r).transpose();
+  W = truncate_rank(W, p->rank_cap);
 }
 
 double Model::grad_norm(const Vec& state, const Vec& dstate) {
