@@ -1,4 +1,45 @@
-#include <gtest/gtest.h>
-#include "dlnflow/dlnflow.hpp"
-using namespace dlnflow;
-TEST(Matfun, Placeholder) { EXPECT_NEAR(balanced_weight(2, 1, 2), 3.0, 1e-15); }
+// Host matrix functions against their defining identities.
+#include "helpers.hpp"
+
+namespace dlnflow {
+namespace {
+
+TEST(Matfun, PowersOfPsdMatrices) {
+  const Mat A = gaussian_matrix(5, 3, 61, 0, 0);
+  const Mat S = A * A.transpose();  // rank 3, PSD
+  const Mat R = psd_sqrt(S);
+  EXPECT_LT(testing::max_abs_diff(R * R, S), 1e-13 * S.norm());
+  EXPECT_EQ(psd_power(S, 0.0), Mat(Mat::Identity(5, 5)));  // X^0 = I, not the range projector
+  EXPECT_LT(testing::max_abs_diff(psd_power(S, 1.0 / 3) * psd_power(S, 2.0 / 3), S), 1e-12 * S.norm());
+  const Mat P = S + Mat::Identity(5, 5);
+  const Mat Q = spd_inv_sqrt(P);
+  EXPECT_LT(testing::max_abs_diff(Q * P * Q, Mat::Identity(5, 5)), 1e-13);
+  EXPECT_THROW(spd_inv_sqrt(S), std::domain_error);
+  const SymEig e = sym_eig(P);
+  for (Index i = 1; i < 5; ++i) EXPECT_GE(e.values(i - 1), e.values(i));  // decreasing
+}
+
+TEST(Matfun, TruncationIsEckartYoung) {
+  const Mat W = gaussian_matrix(6, 4, 61, 1, 0);
+  const Vec s = thin_svd(W).s;
+  for (int r = 0; r <= 4; ++r) {
+    const Mat T = truncate_rank(W, r);
+    EXPECT_NEAR((W - T).norm(), s.tail(4 - r).norm(), 1e-13);
+    EXPECT_EQ(numerical_rank(thin_svd(T).s, 1e-10), r);
+  }
+}
+
+TEST(Matfun, BalancedWeightClosedForms) {
+  EXPECT_NEAR(balanced_weight(2, 1, 2), 3.0, 1e-15);            // k_2(x, y) = x + y
+  EXPECT_NEAR(balanced_weight(2, 2, 5), 5 * std::pow(2.0, 8.0 / 5), 1e-13);  // N x^{2-2/N}
+  EXPECT_NEAR(balanced_weight(3, 0, 4), std::pow(3.0, 1.5), 1e-13);          // x^{2(N-1)/N}
+  EXPECT_EQ(balanced_weight(0, 0, 3), 0.0);
+  EXPECT_EQ(balanced_weight(0, 0, 1), 1.0);                   // N = 1: A_W is the identity
+  // Quotient form (x^2 - y^2) / (x^{2/N} - y^{2/N}) away from x = y.
+  EXPECT_NEAR(balanced_weight(3, 1.5, 7), (9 - 2.25) / (std::pow(9.0, 1.0 / 7) - std::pow(2.25, 1.0 / 7)), 1e-12);
+  const Mat Z = gaussian_matrix(3, 4, 61, 2, 0), W = gaussian_matrix(3, 4, 61, 2, 1);
+  EXPECT_LT(testing::max_abs_diff(balanced_operator(W, Z, 1, 3), Z), 1e-14);  // depth 1
+}
+
+}  // namespace
+}  // namespace dlnflow
