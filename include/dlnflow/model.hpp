@@ -48,9 +48,9 @@ class Model {
   Vec spectrum(const Vec& state) const;
 
  private:
-  void rhs_deep(const Vec& state, Vec& dstate);
-  void rhs_symmetric(const Vec& state, Vec& dstate);
-  void rhs_end_to_end(const Vec& state, Vec& dstate);
+  double rhs_deep(const Vec& state, Vec& dstate, bool want_loss);
+  double rhs_symmetric(const Vec& state, Vec& dstate, bool want_loss);
+  double rhs_end_to_end(const Vec& state, Vec& dstate, bool want_loss);
 
   const Problem& problem_;
   std::unique_ptr<cpu::LossEvaluator> loss_;
@@ -58,8 +58,6 @@ class Model {
   // Scratch: prefix products W_j..W_1, back-propagated gradients, the gradient G.
   std::vector<Mat> prefix_, back_;
   Mat W_, G_, S_;
-  double last_loss_ = 0.0;
-  bool want_loss_ = true;
   std::vector<Index> offsets_;  // of each factor in the state vector
 };
 

@@ -53,30 +53,28 @@ Mat Model::end_to_end(const Vec& state) const {
 }
 
 double Model::rhs(const Vec& state, Vec& dstate, bool want_loss) {
-  want_loss_ = want_loss;
   dstate.resize(state.size());
-  std::visit(
-      [&](const auto& p) {
+  return std::visit(
+      [&](const auto& p) -> double {
         using P = std::decay_t<decltype(p)>;
-        if constexpr (std::is_same_v<P, DeepFactorization>) rhs_deep(state, dstate);
-        if constexpr (std::is_same_v<P, SymmetricFactorization>) rhs_symmetric(state, dstate);
-        if constexpr (std::is_same_v<P, EndToEndFlow>) rhs_end_to_end(state, dstate);
+        if constexpr (std::is_same_v<P, DeepFactorization>) return rhs_deep(state, dstate, want_loss);
+        if constexpr (std::is_same_v<P, SymmetricFactorization>) return rhs_symmetric(state, dstate, want_loss);
+        if constexpr (std::is_same_v<P, EndToEndFlow>) return rhs_end_to_end(state, dstate, want_loss);
       },
       problem_.parametrization());
-  return last_loss_;
 }
 
 // grad_{W_j} = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T with prefix products P_j = W_j..W_1 and
 // back-propagated B_j = (W_N..W_{j+1})^T G, so that grad_{W_j} = B_j P_{j-1}^T: 3(N-1)
 // products per evaluation, never O(N^2).
-void Model::rhs_deep(const Vec& state, Vec& dstate) {
+double Model::rhs_deep(const Vec& state, Vec& dstate, bool want_loss) {
   const int N = problem_.depth();
   const std::vector<Index>& off = offsets_;
   auto factor = [&](int j) { return ConstMap(state.data() + off[j - 1], widths_[j], widths_[j - 1]); };
 
   prefix_[1] = factor(1);
   for (int j = 2; j <= N; ++j) prefix_[j].noalias() = factor(j) * prefix_[j - 1];
-  last_loss_ = loss_->value_and_gradient(prefix_[N], G_, want_loss_);
+  const double loss = loss_->value_and_gradient(prefix_[N], G_, want_loss);
   back_[N] = G_;
   for (int j = N - 1; j >= 1; --j) back_[j].noalias() = factor(j + 1).transpose() * back_[j + 1];
 
@@ -87,27 +85,30 @@ void Model::rhs_deep(const Vec& state, Vec& dstate) {
     else
       D.noalias() = -back_[j] * prefix_[j - 1].transpose();
   }
+  return loss;
 }
 
-void Model::rhs_symmetric(const Vec& state, Vec& dstate) {
+double Model::rhs_symmetric(const Vec& state, Vec& dstate, bool want_loss) {
   const auto& b = problem_.blocks()[0];
   const ConstMap U(state.data(), b[0], b[1]);
   W_.noalias() = U * U.transpose();
-  last_loss_ = loss_->value_and_gradient(W_, G_, want_loss_);
+  const double loss = loss_->value_and_gradient(W_, G_, want_loss);
   S_ = 0.5 * (G_ + G_.transpose());
   MutMap D(dstate.data(), b[0], b[1]);
   D.noalias() = -S_ * U;
+  return loss;
 }
 
-void Model::rhs_end_to_end(const Vec& state, Vec& dstate) {
+double Model::rhs_end_to_end(const Vec& state, Vec& dstate, bool want_loss) {
   const auto& p = std::get<EndToEndFlow>(problem_.parametrization());
   const ConstMap W(state.data(), p.rows, p.cols);
   W_ = W;
-  last_loss_ = loss_->value_and_gradient(W_, G_, want_loss_);
+  const double loss = loss_->value_and_gradient(W_, G_, want_loss);
   const ThinSvd svd = thin_svd(W_);
   const int r = std::min<int>(p.rank_cap, static_cast<int>(svd.s.size()));
   MutMap D(dstate.data(), p.rows, p.cols);
   D = -balanced_operator(svd, r, G_, p.depth);
+  return loss;
 }
 
 bool Model::has_retraction() const { return std::holds_alternative<EndToEndFlow>(problem_.parametrization()); }

@@ -127,9 +127,12 @@ class Driver {
     std::string message;
 
     while (clock.t < T) {
-      if (!(h > 0) || (adaptive && h < o_.integrator.dt_min && T - clock.t > o_.integrator.dt_min)) {
+      // One guard for every way the step can collapse: below dt_min (unless only a shorter
+      // final step remains), below the clock's resolution, or underflowed (the guard at t = 0).
+      if (!(h > 1e-300) || (adaptive && ((h < o_.integrator.dt_min && T - clock.t > o_.integrator.dt_min) ||
+                                          h <= 4 * std::numeric_limits<double>::epsilon() * clock.t))) {
         status = Status::StepUnderflow;
-        message = "adaptive step " + std::to_string(h) + " fell below dt_min";
+        message = "adaptive step fell to " + std::to_string(h);
         break;
       }
       if (res.steps >= o_.integrator.max_steps) {
@@ -145,13 +148,6 @@ class Driver {
         ++res.rejected;
         h = hs * std::clamp(0.9 * std::pow(err, -0.2), 0.2, 1.0);
         if (!std::isfinite(err)) h = hs * 0.2;
-        // Below dt_min, below the resolution of the clock, or underflowed (the last is the
-        // guard at t = 0, where the clock's resolution is no bound).
-        if (h < o_.integrator.dt_min || h <= 4 * std::numeric_limits<double>::epsilon() * clock.t || !(h > 1e-300)) {
-          status = Status::StepUnderflow;
-          message = "adaptive step fell to " + std::to_string(h);
-          break;
-        }
         continue;
       }
       ++res.steps;
