@@ -63,6 +63,10 @@ std::vector<Mat> balanced_factors(const Mat& W0, const std::vector<int>& widths,
 Mat gaussian_matrix(Index rows, Index cols, std::uint64_t seed, std::uint64_t trajectory,
                     std::uint64_t stream);
 
+// rows x cols matrix with orthonormal columns, Haar-distributed, from the same Philox streams.
+Mat haar_frame(Index rows, Index cols, std::uint64_t seed, std::uint64_t trajectory,
+               std::uint64_t stream);
+
 // Views of a state vector as the matrices of the parametrization (factors, {U} or {W}).
 std::vector<Mat> unpack_state(const Problem& problem, const Vec& state);
 Vec pack_state(const Problem& problem, const std::vector<Mat>& matrices);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -53,6 +54,7 @@ struct RecordConfig {
   std::vector<double> times;             // recording grid, increasing, within [0, t_final]
   double rank_rtol = 1e-8;               // numerical rank threshold relative to sigma_max
   const CriticalPointCatalog* catalog = nullptr;  // record the distance to it if given
+  bool keep_states = false;              // store the state vector in every sample
 };
 std::vector<double> uniform_grid(double t0, double t1, int count);
 // count points log-spaced on [t_first, t_last], preceded by t = 0 when with_zero.
@@ -88,6 +90,7 @@ struct Sample {
   double balance_defect = 0.0;   // sum_j ||W_j W_j^T - W_{j+1}^T W_{j+1}||_F (deep only)
   double critical_distance = std::numeric_limits<double>::quiet_NaN();
   int critical_index = -1;
+  Vec state;                     // only with RecordConfig::keep_states
   bool valid = false;
 };
 
@@ -116,8 +119,12 @@ struct TrajectorySpec {
 // Integrates every trajectory of the batch on options.threads threads. Results are in the
 // order of `specs` and independent of the thread count. A trajectory that fails is marked
 // in its status; the rest of the batch goes on.
+// `on_done`, if given, is called once per finished trajectory from the worker thread that ran
+// it (so it must be thread-safe): the hook for progress reporting.
+using TrajectoryDone = std::function<void(std::size_t index, const TrajectoryResult& result)>;
 std::vector<TrajectoryResult> integrate_batch(const Problem& problem,
                                               const std::vector<TrajectorySpec>& specs,
-                                              const SolveOptions& options);
+                                              const SolveOptions& options,
+                                              const TrajectoryDone& on_done = {});
 
 }  // namespace dlnflow

@@ -20,18 +20,6 @@ constexpr std::uint64_t kStreamNoise = 2 << 16;   // + j for the noise on block 
 
 Mat rect_identity(Index r, Index c, double scale) { return scale * Mat::Identity(r, c); }
 
-Mat haar_frame(Index rows, Index cols, std::uint64_t seed, std::uint64_t trajectory,
-               std::uint64_t stream) {
-  const Mat G = gaussian_matrix(rows, cols, seed, trajectory, stream);
-  Eigen::HouseholderQR<Mat> qr(G);
-  Mat Q = qr.householderQ() * Mat::Identity(rows, cols);
-  // Sign fix makes the frame Haar-distributed rather than QR-convention dependent.
-  const Mat R = qr.matrixQR().topLeftCorner(cols, cols);
-  for (Index j = 0; j < cols; ++j)
-    if (R(j, j) < 0) Q.col(j) *= -1.0;
-  return Q;
-}
-
 int structural_rank(const ThinSvd& svd, const Mat& W) {
   const double rtol = static_cast<double>(std::max(W.rows(), W.cols())) *
                       std::numeric_limits<double>::epsilon();
@@ -80,6 +68,18 @@ std::vector<Mat> from_end_to_end(const Problem& problem, const Mat& W0, bool ran
 }
 
 }  // namespace
+
+Mat haar_frame(Index rows, Index cols, std::uint64_t seed, std::uint64_t trajectory,
+               std::uint64_t stream) {
+  const Mat G = gaussian_matrix(rows, cols, seed, trajectory, stream);
+  Eigen::HouseholderQR<Mat> qr(G);
+  Mat Q = qr.householderQ() * Mat::Identity(rows, cols);
+  // Sign fix makes the frame Haar-distributed rather than QR-convention dependent.
+  const Mat R = qr.matrixQR().topLeftCorner(cols, cols);
+  for (Index j = 0; j < cols; ++j)
+    if (R(j, j) < 0) Q.col(j) *= -1.0;
+  return Q;
+}
 
 Mat gaussian_matrix(Index rows, Index cols, std::uint64_t seed, std::uint64_t trajectory,
                     std::uint64_t stream) {

@@ -11,7 +11,7 @@
 namespace dlnflow {
 
 std::vector<TrajectoryResult> integrate_batch(const Problem& problem, const std::vector<TrajectorySpec>& specs,
-                                              const SolveOptions& options) {
+                                              const SolveOptions& options, const TrajectoryDone& on_done) {
   validate_options(problem, options);
   std::vector<TrajectoryResult> results(specs.size());
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
@@ -28,6 +28,7 @@ std::vector<TrajectoryResult> integrate_batch(const Problem& problem, const std:
       try {
         const Vec y0 = initial_state(problem, specs[i].init, specs[i].seed, specs[i].trajectory);
         results[i] = cpu::run_trajectory(model, y0, options);
+        if (on_done) on_done(i, results[i]);
       } catch (...) {  // bad input in an initial condition: the whole batch is misconfigured
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();

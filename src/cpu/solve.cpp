@@ -236,6 +236,7 @@ class Driver {
       s.critical_distance = d;
       s.critical_index = i;
     }
+    if (o_.record.keep_states) s.state = y;
     s.valid = true;
   }
 

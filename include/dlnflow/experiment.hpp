@@ -1,0 +1,72 @@
+// An experiment file (TOML, see docs/experiment-file.md) resolved into the sweep points it
+// describes. Loading validates everything — data files, dimensions, every Problem and initial
+// condition — so that a run never starts on input that would fail half-way.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dlnflow/catalog.hpp"
+#include "dlnflow/init.hpp"
+#include "dlnflow/problem.hpp"
+#include "dlnflow/solve.hpp"
+
+namespace dlnflow {
+
+// Invalid experiment file: the message names file:line:column, the key and the accepted range.
+class ExperimentError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Which matrices trajectories.h5 keeps: none, the final state, or the state at every record time.
+enum class SaveStates { None, Final, Recorded };
+
+// One swept key and its value at a point, e.g. initialization.alpha = 1e-6.
+struct Coordinate {
+  std::string path;
+  std::string text;     // as written in summary.csv
+  double number = 0.0;  // NaN for non-numeric values
+};
+
+struct PointConfig {
+  std::shared_ptr<const Problem> problem;
+  std::shared_ptr<const CriticalPointCatalog> catalog;  // null unless record.critical_points
+  InitSpec init;
+  SolveOptions options;  // options.record.catalog points into `catalog`
+  std::vector<std::string> event_names;
+  SaveStates save_states = SaveStates::None;
+  std::string resolved_json;  // this point's document with every default filled in
+};
+
+struct SweepPoint {
+  int index = 0;
+  std::vector<Coordinate> coordinates;
+  PointConfig config;
+};
+
+struct Experiment {
+  std::string name;
+  std::string description;
+  std::string source_path;
+  std::vector<std::string> axes;  // swept key paths, in expansion order (last varies fastest)
+  int seeds = 1;                  // trajectories per point, seed indices 0..seeds-1
+  std::uint64_t seed = 0;         // Philox key shared by all points (common random numbers)
+  int chunk_size = 64;            // trajectories per checkpoint
+  std::vector<SweepPoint> points;
+  std::string resolved_json;      // what the manifest records: point 0 resolved plus the sweep
+  std::uint64_t fingerprint = 0;  // of everything that decides the results (resume check)
+
+  std::size_t trajectories() const { return points.size() * static_cast<std::size_t>(seeds); }
+};
+
+// Parses and validates; throws ExperimentError.
+Experiment load_experiment(const std::string& path);
+// The same from text; relative data paths resolve against base_dir.
+Experiment parse_experiment(const std::string& toml_text, const std::string& source_name,
+                            const std::string& base_dir);
+
+}  // namespace dlnflow

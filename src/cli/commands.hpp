@@ -1,0 +1,14 @@
+// The subcommands of the dlnflow executable; each returns the process exit code.
+#pragma once
+
+#include <string>
+
+namespace dlnflow::cli {
+
+enum Exit { kOk = 0, kUsage = 2, kRunFailure = 3, kInterrupted = 130 };
+
+int check(const std::string& experiment_file);
+int stats(const std::string& results_dir, bool csv);
+int plot(const std::string& results_dir, const std::string& out_dir);
+
+}  // namespace dlnflow::cli

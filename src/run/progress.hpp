@@ -1,0 +1,26 @@
+// Progress of a long run on stderr: a redrawn bar on a terminal (done, diverged, rate, ETA),
+// a plain line every few seconds otherwise (logs, CI), nothing when quiet. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+
+namespace dlnflow::run {
+
+class Progress {
+ public:
+  Progress(std::size_t total, std::size_t already_done, bool quiet);
+  void trajectory_done(bool diverged);
+  void finish();
+
+ private:
+  void draw(bool final);
+  using Clock = std::chrono::steady_clock;
+  std::mutex mutex_;
+  std::size_t total_, done_, start_done_, diverged_ = 0;
+  bool quiet_, tty_, finished_ = false;
+  Clock::time_point start_, last_draw_;
+};
+
+}  // namespace dlnflow::run

@@ -1,0 +1,226 @@
+// Orchestrates a run: results folder set-up (or resume), chunk after chunk on the backend with a
+// checkpoint and a manifest update after each, then the assembled data files. Everything a user
+// can get wrong is refused before the folder is touched.
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+#include "../io/atomic_file.hpp"
+#include "../io/result_files.hpp"
+#include "build_info.hpp"
+#include "dlnflow/cuda_probe.hpp"
+#include "dlnflow/run.hpp"
+#include "progress.hpp"
+#include "records.hpp"
+
+namespace dlnflow {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string now_iso() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+std::string chunk_path(const fs::path& dir, int id) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "chunk-%06d.bin", id);
+  return (dir / "chunks" / buf).string();
+}
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw UsageError("cannot read " + p.string());
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw UsageError(p.string() + " is not valid JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+std::string build_summary() {
+  std::ostringstream s;
+  s << "dlnflow " << build::kVersion << " (git " << build::kGitRevision << ")\n"
+    << "build: " << build::kBuildType << ", " << build::kCompiler << "\n"
+    << "CUDA compiled: " << (cuda_compiled() ? "yes" : "no") << "\n"
+    << "backends: cpu (Eigen " << EIGEN_WORLD_VERSION << "." << EIGEN_MAJOR_VERSION << "." << EIGEN_MINOR_VERSION
+    << ", " << std::thread::hardware_concurrency() << " threads on " << cpu_model() << ")";
+  std::string why;
+  const int gpus = cuda_device_count(&why);
+  s << "\nGPU devices: " << gpus;
+  if (gpus <= 0) s << " (" << (why.empty() ? "none found" : why) << ")";
+  s << "\nGPU backend: not in this build (CUDA backend: issue #4); --backend auto runs on the CPU";
+  return s.str();
+}
+
+RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
+  RunOutcome outcome;
+  if (opt.backend == "gpu")
+    throw UsageError("--backend gpu: this build of dlnflow has no GPU backend yet; use --backend cpu (or auto)");
+  if (opt.backend != "auto" && opt.backend != "cpu") throw UsageError("--backend must be auto, cpu or gpu");
+  outcome.backend = "cpu";
+  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const fs::path dir = opt.out_dir;
+  const fs::path manifest_path = dir / "manifest.json";
+  const auto chunks = run::plan_chunks(ex);
+  outcome.total = ex.trajectories();
+
+  // ---- Results folder: new, resumed, or replaced ----
+  json manifest;
+  if (fs::exists(dir) && opt.resume) {
+    if (!fs::exists(manifest_path)) throw UsageError(dir.string() + " has no manifest.json: nothing to resume");
+    manifest = read_json(manifest_path);
+    if (manifest.value("fingerprint", "") != hex(ex.fingerprint))
+      throw UsageError("cannot resume " + dir.string() +
+                       ": the experiment (file, data or defaults) differs from the one that started it; "
+                       "run it into a new --out folder");
+    if (manifest.value("status", "") == "complete") {
+      if (!opt.quiet) std::fprintf(stderr, "dlnflow: %s is already complete; nothing to do\n", dir.c_str());
+      outcome.done = outcome.reused = outcome.total;
+      return outcome;
+    }
+  } else if (fs::exists(dir)) {
+    if (!opt.overwrite)
+      throw UsageError(dir.string() + " already exists; use --resume to continue it, --overwrite to replace it, or another --out");
+    if (!fs::exists(manifest_path) && !fs::is_empty(dir))
+      throw UsageError("refusing to --overwrite " + dir.string() + ": it is not a dlnflow results folder (no manifest.json)");
+    fs::remove_all(dir);
+  } else if (opt.resume) {
+    throw UsageError("nothing to resume: " + dir.string() + " does not exist");
+  }
+  if (!fs::exists(dir)) {
+    manifest = {{"format", "dlnflow-results/1"},
+                {"status", "incomplete"},
+                {"dlnflow", {{"version", build::kVersion}, {"git_revision", build::kGitRevision},
+                             {"build_type", build::kBuildType}, {"compiler", build::kCompiler}}},
+                {"experiment_file", ex.source_path},
+                {"fingerprint", hex(ex.fingerprint)},
+                {"experiment", json::parse(ex.resolved_json)},
+                {"started", now_iso()},
+                {"finished", nullptr},
+                {"sessions", json::array()},
+                {"chunks", json::array()}};
+    // The folder appears with its manifest already in it: built under a temporary name.
+    const fs::path staging = dir.string() + ".tmp-" + std::to_string(::getpid());
+    fs::remove_all(staging);
+    fs::create_directories(staging / "chunks");
+    io::write_file_atomic((staging / "manifest.json").string(), manifest.dump(2) + "\n");
+    fs::rename(staging, dir);
+  }
+  fs::create_directories(dir / "chunks");
+  manifest["backend"] = outcome.backend;
+  manifest["device"] = cpu_model() + " (" + std::to_string(threads) + " threads)";
+  manifest["threads"] = threads;
+  json session = {{"started", now_iso()}, {"backend", outcome.backend}, {"threads", threads}, {"chunks_run", 0}};
+  manifest["sessions"].push_back(session);
+  json& this_session = manifest["sessions"].back();
+
+  // ---- Checkpoints already on disk ----
+  std::vector<bool> done(chunks.size(), false);
+  for (const auto& c : chunks) {
+    if (!fs::exists(chunk_path(dir, c.id))) continue;
+    if (auto recs = run::read_chunk(chunk_path(dir, c.id), ex.fingerprint, c)) {
+      done[c.id] = true;
+      outcome.reused += recs->size();
+      for (const auto& r : *recs) outcome.diverged += r.result.status == Status::Diverged;
+    } else if (!opt.quiet) {
+      std::fprintf(stderr, "dlnflow: checkpoint %s is unreadable; recomputing that chunk\n", chunk_path(dir, c.id).c_str());
+    }
+  }
+  outcome.done = outcome.reused;
+  if (!opt.quiet && outcome.reused)
+    std::fprintf(stderr, "dlnflow: resuming %s: %zu of %zu trajectories already done\n", dir.c_str(), outcome.reused,
+                 outcome.total);
+
+  // ---- Chunks ----
+  run::Progress progress(outcome.total, outcome.done, opt.quiet);
+  const auto t0 = std::chrono::steady_clock::now();
+  int ran = 0;
+  bool interrupted = false;
+  for (const auto& c : chunks) {
+    if (done[c.id]) continue;
+    if ((opt.interrupt && opt.interrupt->load()) || (opt.stop_after_chunks >= 0 && ran >= opt.stop_after_chunks)) {
+      interrupted = true;
+      break;
+    }
+    const auto& point = ex.points[c.point];
+    SolveOptions so = point.config.options;
+    so.threads = threads;
+    std::vector<TrajectorySpec> specs;
+    for (int s = c.first_seed; s < c.first_seed + c.count; ++s)
+      specs.push_back({point.config.init, ex.seed, static_cast<std::uint64_t>(s)});
+    const auto start = std::chrono::steady_clock::now();
+    auto results = integrate_batch(*point.config.problem, specs, so, [&](std::size_t, const TrajectoryResult& r) {
+      progress.trajectory_done(r.status == Status::Diverged);
+    });
+    std::vector<TrajectoryRecord> recs(results.size());
+    std::size_t diverged = 0;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      recs[i].point = c.point;
+      recs[i].seed_index = c.first_seed + static_cast<int>(i);
+      recs[i].result = std::move(results[i]);
+      run::finish_record(point.config, recs[i]);
+      diverged += recs[i].result.status == Status::Diverged;
+    }
+    run::write_chunk(chunk_path(dir, c.id), ex.fingerprint, c, recs);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    manifest["chunks"].push_back({{"id", c.id}, {"point", c.point}, {"first_seed", c.first_seed}, {"count", c.count},
+                                  {"seconds", secs}, {"diverged", diverged}, {"backend", outcome.backend}});
+    this_session["chunks_run"] = ++ran;
+    io::write_file_atomic(manifest_path.string(), manifest.dump(2) + "\n");
+    done[c.id] = true;
+    outcome.done += recs.size();
+    outcome.diverged += diverged;
+  }
+  progress.finish();
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  outcome.status = interrupted ? RunStatus::Interrupted : RunStatus::Complete;
+
+  // ---- Data files from every checkpoint, read back from disk ----
+  std::vector<TrajectoryRecord> records;
+  for (const auto& c : chunks)
+    if (done[c.id]) {
+      auto recs = run::read_chunk(chunk_path(dir, c.id), ex.fingerprint, c);
+      if (!recs) throw std::runtime_error("checkpoint " + chunk_path(dir, c.id) + " cannot be read back");
+      for (auto& r : *recs) records.push_back(std::move(r));
+    }
+  const std::string status = interrupted ? "incomplete" : "complete";
+  io::write_summary_csv((dir / "summary.csv").string(), ex, records);
+  io::write_trajectories_h5((dir / "trajectories.h5").string(), ex, records, status);
+  manifest["status"] = status;
+  manifest["trajectories"] = {{"total", outcome.total}, {"done", outcome.done}, {"diverged", outcome.diverged}};
+  this_session["ended"] = now_iso();
+  this_session["seconds"] = outcome.seconds;
+  if (!interrupted) manifest["finished"] = now_iso();
+  io::write_file_atomic(manifest_path.string(), manifest.dump(2) + "\n");
+  if (!interrupted) fs::remove_all(dir / "chunks");  // every number is in the data files now
+  return outcome;
+}
+
+}  // namespace dlnflow
