@@ -179,7 +179,7 @@ IntegratorConfig read_integrator(TableReader r) {
 
 StopRules read_stop(TableReader r) {
   StopRules s;
-  s.t_final = r.real("t_final", std::nullopt, {0.0, 1e300, true, false});
+  s.t_final = r.real("t_final", std::nullopt, Bounds::positive());
   if (r.has("loss_below")) s.loss_below = r.real("loss_below", std::nullopt);
   else r.node("loss_below");
   s.grad_norm_below = r.real("grad_norm_below", 0.0, Bounds::nonnegative());
@@ -456,7 +456,9 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
   for (std::size_t p = 0; p < total; ++p) {
     SweepPoint point;
     point.index = static_cast<int>(p);
-    toml::table copy = doc;
+    // Overrides go into the parsed document itself: a copied toml::table loses the source
+    // positions that error messages point to. Each point overwrites every swept key.
+    toml::table& copy = doc;
     std::string context;
     std::size_t rest = p;
     std::vector<std::size_t> pick(axes.size());

@@ -1,6 +1,7 @@
 #include "toml_reader.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -9,10 +10,9 @@ namespace dlnflow::io {
 namespace {
 
 std::string show(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 std::string type_name(const toml::node& n) {
@@ -75,7 +75,7 @@ std::string Bounds::describe() const {
 }
 
 bool Bounds::contains(double v) const {
-  if (std::isnan(v)) return false;
+  if (!std::isfinite(v)) return false;  // TOML's inf and nan are never meaningful settings
   if (min_open ? !(v > min) : !(v >= min)) return false;
   if (max_open ? !(v < max) : !(v <= max)) return false;
   return true;
@@ -100,7 +100,17 @@ void TableReader::fail(const std::string& key, const std::string& message) const
 
 const toml::node* TableReader::require(const std::string& key, bool required) const {
   const toml::node* n = table_ ? table_->get(key) : nullptr;
-  if (!n && required) fail_at(origin_, table_, key_path(key), "is required but missing");
+  if (!n && required) {
+    std::string hint;  // a misspelt required key is far more likely than a forgotten one
+    const toml::node* where = table_;
+    if (table_)
+      for (const auto& [k, v] : *table_) {
+        const std::string other(k.str());
+        if (!known_.count(other) && !did_you_mean(other, {key}).empty())
+          hint = " (found '" + other + "'; did you mean '" + key + "'?)", where = &v;
+      }
+    fail_at(origin_, where, key_path(key), "is required but missing" + hint);
+  }
   return n;
 }
 
