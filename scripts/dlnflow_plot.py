@@ -10,6 +10,7 @@ Writes into DIR/plots (or --out):
 import argparse
 import os
 import sys
+import warnings
 
 try:
     import h5py
@@ -59,6 +60,7 @@ def main():
             data.append(dict(label=label(g.attrs, axes), attrs=dict(g.attrs), t=g["time"][:], loss=g["loss"][:],
                              spectrum=g["spectrum"][:], events=g["events/times"][:], names=names,
                              final_loss=g["final_loss"][:], final_rank=g["final_rank"][:]))
+    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: diverged or unfinished points
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(data)))
     written = []
 
@@ -66,6 +68,8 @@ def main():
     for d, c in zip(data, colors):
         t = positive(d["t"])
         loss = positive(d["loss"])
+        if not (np.isfinite(loss) & np.isfinite(t)).any():
+            continue  # every trajectory of this point diverged before the first record time
         med = np.nanmedian(loss, axis=0)
         lo, hi = np.nanquantile(loss, 0.1, axis=0), np.nanquantile(loss, 0.9, axis=0)
         ax.plot(t, med, color=c, label=d["label"])
@@ -85,7 +89,11 @@ def main():
         med = np.nanmedian(positive(d["spectrum"]), axis=0)
         for i in range(med.shape[1]):
             a.plot(positive(d["t"]), med[:, i], label=f"sigma{i + 1}")
-        a.set(xscale="log", yscale="log", title=d["label"], xlabel="t")
+        a.set(title=d["label"], xlabel="t")
+        if (np.isfinite(med) & np.isfinite(positive(d["t"]))[:, None]).any():
+            a.set(xscale="log", yscale="log")
+        else:
+            a.text(0.5, 0.5, "no finite values\n(diverged)", ha="center", va="center", transform=a.transAxes)
     for a in list(axs.flat)[len(shown):]:
         a.axis("off")
     axs.flat[0].legend(fontsize="x-small")
@@ -123,7 +131,9 @@ def main():
                                                else np.nan for d in data], False))
         fig, axs = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
         for a, (title, y, logy) in zip(axs.flat, panels):
-            a.plot(x, y, "o-")
+            y = np.asarray(y, dtype=float)
+            a.plot(x, y, "o")
+            logy = logy and (y > 0).any()
             a.set(title=title, xlabel=key, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
         fig.tight_layout()
         written.append(os.path.join(out, "sweep.png"))

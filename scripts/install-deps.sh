@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dlnflow builds against, from Debian packages, when it is missing.
-# Usage: scripts/install-deps.sh [--bench]   (--bench also installs NumPy for the baseline)
+# Usage: scripts/install-deps.sh [--test] [--bench]
+#   --test   also the Python packages the command's integration tests and `dlnflow plot` use
+#   --bench  also NumPy for the benchmark baseline
 set -euo pipefail
 
 need=()
@@ -8,6 +10,11 @@ need=()
 [ -f /usr/include/Random123/philox.h ] || need+=(librandom123-dev)
 [ -f /usr/include/gtest/gtest.h ] || need+=(libgtest-dev)
 [ -f /usr/include/benchmark/benchmark.h ] || need+=(libbenchmark-dev)
+[ -f /usr/include/toml++/toml.h ] || need+=(libtomlplusplus-dev)
+[ -f /usr/include/CLI/CLI.hpp ] || need+=(libcli11-dev)
+[ -f /usr/include/nlohmann/json.hpp ] || need+=(nlohmann-json3-dev)
+[ -f /usr/include/hdf5/serial/hdf5.h ] || need+=(libhdf5-dev)
+command -v python3 >/dev/null || need+=(python3)
 command -v cmake >/dev/null || need+=(cmake)
 command -v ninja >/dev/null || need+=(ninja-build)
 command -v g++ >/dev/null || need+=(g++)
@@ -20,7 +27,16 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-if [ "${1:-}" = "--bench" ] && ! python3 -c "import numpy" 2>/dev/null; then
-  echo "dlnflow: installing numpy (for bench/baselines)" >&2
-  python3 -m pip install -q numpy
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) modules=(numpy h5py matplotlib) ;;
+    --bench) modules=(numpy) ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+  missing=()
+  for m in "${modules[@]}"; do python3 -c "import $m" 2>/dev/null || missing+=("$m"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "dlnflow: installing ${missing[*]} from PyPI" >&2
+    python3 -m pip install -q "${missing[@]}"
+  fi
+done

@@ -70,6 +70,13 @@ int check(const std::string& file) {
     }
   }
   if (shown < ex.points.size()) std::printf("  ... and %zu more point(s)\n", ex.points.size() - shown);
+  if (const auto& catalog = ex.points.front().config.catalog) {
+    const auto& pts = catalog->points();
+    std::printf("critical points (point 0, index: label, loss):");
+    for (std::size_t i = 0; i < std::min<std::size_t>(pts.size(), 24); ++i)
+      std::printf("%s %zu: %s %.6g", i % 4 ? "," : "\n ", i, pts[i].label.c_str(), pts[i].loss);
+    std::printf("%s\n", pts.size() > 24 ? " ..." : "");
+  }
   std::printf("steps bound: %.4g steps in all%s\n", steps_total,
               adaptive ? " (adaptive points counted at max_steps; real runs take far fewer)" : "");
   std::printf("memory estimate: %s of results held while writing; trajectories.h5 about %s\n", bytes_text(mem).c_str(),

@@ -310,9 +310,13 @@ std::string coordinate_text(const toml::node& n, double& number) {
   if (n.is_floating_point()) return number = n.as_floating_point()->get(), shortest(number);
   if (n.is_boolean()) return number = n.as_boolean()->get(), n.as_boolean()->get() ? "true" : "false";
   if (n.is_string()) return n.as_string()->get();
-  std::ostringstream s;
-  s << toml::json_formatter{n};
-  return s.str();
+  std::string s = "[";  // compact, one line: it becomes a CSV field and an HDF5 attribute
+  if (const toml::array* a = n.as_array())
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      double ignored;
+      s += (i ? "," : "") + coordinate_text((*a)[i], ignored);
+    }
+  return s + "]";
 }
 
 std::vector<std::shared_ptr<toml::node>> range_values(TableReader r) {

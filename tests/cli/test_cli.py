@@ -1,0 +1,341 @@
+"""Integration tests of the dlnflow command: they run the built binary the way a user does.
+
+Run by ctest (tests/CMakeLists.txt) with DLNFLOW_BIN and DLNFLOW_SOURCE_DIR set. Oracles:
+the summary and the HDF5 file against each other and against the loss recomputed from the saved
+final matrices; an uninterrupted run against an interrupted-and-resumed one; numpy's statistics
+against `dlnflow stats`.
+"""
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+try:
+    import h5py
+    import numpy as np
+except ImportError as e:  # a missing test dependency must fail loudly, never skip quietly
+    sys.exit(f"test_cli.py needs numpy and h5py ({e}); scripts/install-deps.sh --test installs them")
+
+BIN = os.environ["DLNFLOW_BIN"]
+SRC = os.environ["DLNFLOW_SOURCE_DIR"]
+SWEEP = os.path.join(SRC, "tests", "cli", "sweep.toml")
+TARGET = np.diag([3.0, 2.0, 1.0, 0.0])
+
+
+def dlnflow(*args, **kw):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, **kw)
+
+
+def read_summary(folder):
+    with open(os.path.join(folder, "summary.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def h5_contents(path):
+    """Every dataset and attribute of an HDF5 file, keyed by path, for exact comparison."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj[()]
+            for k, v in obj.attrs.items():
+                out[f"{name}@{k}"] = v
+        f.visititems(visit)
+        for k, v in f.attrs.items():
+            out[f"@{k}"] = v
+    return out
+
+
+def assert_same_h5(test, a, b, skip_attrs=()):
+    ca, cb = h5_contents(a), h5_contents(b)
+    test.assertEqual(sorted(ca), sorted(cb))
+    for k in ca:
+        if k.split("@")[-1] in skip_attrs:
+            continue
+        va, vb = np.asarray(ca[k]), np.asarray(cb[k])
+        if va.dtype.kind == "f":
+            test.assertTrue(np.array_equal(va, vb, equal_nan=True), k)
+        else:
+            test.assertTrue(np.array_equal(va, vb), k)
+
+
+class Workspace(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="dlnflow-cli-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, *p):
+        return os.path.join(self.tmp, *p)
+
+    def write(self, name, text):
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return self.path(name)
+
+
+class SweepResults(Workspace):
+    def test_summary_agrees_with_trajectories_file_and_saved_matrices(self):
+        out = self.path("sweep")
+        r = dlnflow("run", SWEEP, "--out", out, "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")  # --quiet prints nothing
+        manifest = json.load(open(os.path.join(out, "manifest.json")))
+        self.assertEqual(manifest["status"], "complete")
+        self.assertEqual(len(manifest["chunks"]), 12)  # 6 points x ceil(5 / 3)
+        self.assertEqual(manifest["experiment"]["sweep"]["axes"]["network.depth"], [2, 3])
+        rows = read_summary(out)
+        self.assertEqual(len(rows), 30)
+        statuses = {row["status"] for row in rows}
+        self.assertTrue({"diverged", "loss_converged"} <= statuses, statuses)
+        with h5py.File(os.path.join(out, "trajectories.h5"), "r") as f:
+            names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["status_names"]]
+            for row in rows:
+                g = f["points"][row["point"]]
+                s = int(row["seed"])
+                self.assertEqual(g["seed"][s], s)
+                self.assertEqual(float(row["initialization.alpha"]), g.attrs["initialization.alpha"])
+                self.assertEqual(names[g["status"][s]], row["status"])
+                for col, ds in (("t_end", "t_end"), ("final_loss", "final_loss")):
+                    self.assertTrue(np.array_equal(float(row[col]), g[ds][s], equal_nan=True), col)
+                self.assertEqual(int(row["final_rank"]), g["final_rank"][s])
+                for e, name in enumerate(g["events"].attrs["names"]):
+                    name = name.decode() if isinstance(name, bytes) else name
+                    self.assertTrue(np.array_equal(float(row["t_" + name]), g["events/times"][s, e], equal_nan=True))
+                if row["status"] == "diverged":
+                    continue
+                labels = g["critical_points"].attrs["labels"]
+                label = labels[g["critical_points/final_nearest"][s]]
+                self.assertEqual(row["critical_point"], label.decode() if isinstance(label, bytes) else label)
+                # Oracle: the loss of the saved final factors, 1/2 ||W_N ... W_1 - target||^2.
+                depth = int(row["network.depth"])
+                W = np.eye(4)
+                for j in range(1, depth + 1):
+                    W = g[f"final_state/W{j}"][s] @ W
+                loss = 0.5 * np.sum((W - TARGET) ** 2)
+                self.assertAlmostEqual(loss, float(row["final_loss"]), delta=1e-12 + 1e-9 * loss)
+                # Recorded grid: the last sample is at t_final unless the run stopped earlier.
+                if row["status"] == "completed":
+                    self.assertEqual(g["loss"][s, -1], float(row["final_loss"]))
+
+
+class InterruptAndResume(Workspace):
+    def test_resumed_run_equals_uninterrupted_run(self):
+        ref, cut = self.path("ref"), self.path("cut")
+        self.assertEqual(dlnflow("run", SWEEP, "--out", ref, "--quiet").returncode, 0)
+        r = dlnflow("run", SWEEP, "--out", cut, "--stop-after-chunks", "5")
+        self.assertEqual(r.returncode, 130, r.stderr)
+        self.assertIn("--resume", r.stderr)
+        manifest = json.load(open(os.path.join(cut, "manifest.json")))
+        self.assertEqual(manifest["status"], "incomplete")
+        self.assertEqual(len(manifest["chunks"]), 5)
+        self.assertEqual(len(read_summary(cut)), 3 + 2 + 3 + 2 + 3)  # what was done is written
+        with h5py.File(os.path.join(cut, "trajectories.h5")) as f:
+            self.assertEqual(f.attrs["status"], "incomplete")
+        r = dlnflow("run", SWEEP, "--out", cut, "--resume", "--threads", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("13 of 30 trajectories already done", r.stderr)
+        self.assertEqual(open(os.path.join(ref, "summary.csv")).read(), open(os.path.join(cut, "summary.csv")).read())
+        assert_same_h5(self, os.path.join(ref, "trajectories.h5"), os.path.join(cut, "trajectories.h5"))
+        manifest = json.load(open(os.path.join(cut, "manifest.json")))
+        self.assertEqual(manifest["status"], "complete")
+        self.assertEqual(len(manifest["sessions"]), 2)
+        self.assertFalse(os.path.exists(os.path.join(cut, "chunks")))
+        # Resuming a complete folder does nothing; resuming with another experiment is refused.
+        r = dlnflow("run", SWEEP, "--out", cut, "--resume")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("already complete", r.stderr)
+        other = self.write("other.toml", open(SWEEP).read().replace("seed = 7", "seed = 8"))
+        r = dlnflow("run", other, "--out", ref, "--resume")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("differs from the one that started it", r.stderr)
+
+    def test_sigint_finishes_the_chunk_and_resume_completes_it(self):
+        longer = self.write("long.toml", open(SWEEP).read().replace("seeds = 5", "seeds = 60").replace(
+            "chunk_size = 3", "chunk_size = 2"))
+        ref, cut = self.path("ref"), self.path("cut")
+        self.assertEqual(dlnflow("run", longer, "--out", ref, "--quiet").returncode, 0)
+        p = subprocess.Popen([BIN, "run", longer, "--out", cut, "--threads", "1"], stderr=subprocess.PIPE, text=True)
+        manifest = os.path.join(cut, "manifest.json")
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if json.load(open(manifest))["chunks"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.005)
+        p.send_signal(signal.SIGINT)
+        err = p.communicate(timeout=120)[1]
+        self.assertEqual(p.returncode, 130, err)
+        m = json.load(open(manifest))
+        self.assertEqual(m["status"], "incomplete")
+        done = sum(c["count"] for c in m["chunks"])
+        self.assertLess(done, 360)
+        self.assertEqual(len(read_summary(cut)), done)
+        r = dlnflow("run", longer, "--out", cut, "--resume", "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(open(os.path.join(ref, "summary.csv")).read(), open(os.path.join(cut, "summary.csv")).read())
+        assert_same_h5(self, os.path.join(ref, "trajectories.h5"), os.path.join(cut, "trajectories.h5"))
+
+
+BASE = """
+[problem]
+loss = "matrix_approximation"
+target = [[3.0, 0.0], [0.0, 1.0]]
+[network]
+depth = 2
+[initialization]
+alpha = 1e-3
+[integrator]
+method = "rk4"
+dt = 0.01
+[stop]
+t_final = 1.0
+"""
+
+
+class BadInput(Workspace):
+    def expect_refusal(self, text, message, *extra):
+        exp = self.write("bad.toml", text)
+        out = self.path("out")
+        r = dlnflow("run", exp, "--out", out, *extra)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(message, r.stderr)
+        self.assertFalse(os.path.exists(out), "a refused run must leave no results folder")
+        self.assertEqual(os.listdir(self.tmp), ["bad.toml"])
+        return r.stderr
+
+    def test_the_base_file_is_valid(self):
+        exp = self.write("ok.toml", BASE)
+        self.assertEqual(dlnflow("run", exp, "--out", self.path("out"), "--quiet").returncode, 0)
+
+    def test_toml_syntax_error_gives_line_and_column(self):
+        self.expect_refusal(BASE.replace("depth = 2", "depth = = 2"), "bad.toml:6:9: TOML syntax error")
+
+    def test_unknown_key_suggests_the_nearest(self):
+        err = self.expect_refusal(BASE.replace("dt = 0.01", "dt = 0.01\nmax_step = 10"), "integrator.max_step: unknown key")
+        self.assertIn("did you mean 'max_steps'?", err)
+        self.assertIn("bad.toml:12:12", err)
+
+    def test_invalid_value_names_the_accepted_range(self):
+        self.expect_refusal(BASE.replace("dt = 0.01", "dt = -0.01"), "integrator.dt: must be > 0 (got -0.01)")
+        self.expect_refusal(BASE.replace('method = "rk4"', 'method = "rk45"'),
+                            "must be one of euler, rk4, dopri5 (got 'rk45')")
+        self.expect_refusal(BASE + "[[events]]\nkind = \"singular_value\"\nindex = 3\nlevel = 1.0\n",
+                            "events[1].index: must be in [1, 2] (got 3)")
+
+    def test_missing_data_file_is_named(self):
+        self.expect_refusal(BASE.replace("[[3.0, 0.0], [0.0, 1.0]]", '"data/target.npy"'),
+                            "data/target.npy' does not exist")
+
+    def test_dimension_mismatch_is_explained(self):
+        self.expect_refusal(BASE.replace("depth = 2", "widths = [2, 5, 3]"),
+                            "last entry (output width) is 3, the loss needs 2")
+
+    def test_gpu_backend_request_is_refused_without_a_folder(self):
+        self.expect_refusal(BASE, "no GPU backend", "--backend", "gpu")
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(dlnflow().returncode, 2)
+        self.assertEqual(dlnflow("run").returncode, 2)
+        self.assertEqual(dlnflow("run", self.path("nope.toml")).returncode, 2)
+        self.assertEqual(dlnflow("frobnicate").returncode, 2)
+        self.assertEqual(dlnflow("--help").returncode, 0)
+        exp = self.write("ok.toml", BASE)
+        os.mkdir(self.path("taken"))
+        open(self.path("taken", "keep.txt"), "w").write("mine")
+        r = dlnflow("run", exp, "--out", self.path("taken"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("already exists", r.stderr)
+        r = dlnflow("run", exp, "--out", self.path("taken"), "--overwrite")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("not a dlnflow results folder", r.stderr)
+        self.assertEqual(os.listdir(self.path("taken")), ["keep.txt"])
+        r = dlnflow("run", exp, "--out", self.path("never"), "--resume")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("nothing to resume", r.stderr)
+
+
+class StatsPlotCheckInfo(Workspace):
+    @classmethod
+    def setUpClass(cls):
+        cls.results = tempfile.mkdtemp(prefix="dlnflow-stats-")
+        shutil.rmtree(cls.results)
+        r = dlnflow("run", SWEEP, "--out", cls.results, "--quiet")
+        assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.results, ignore_errors=True)
+
+    def test_stats_match_numpy_on_the_summary(self):
+        r = dlnflow("stats", self.results, "--csv")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        stats = list(csv.DictReader(r.stdout.splitlines()))
+        rows = read_summary(self.results)
+        self.assertEqual(len(stats), 6)
+        for st in stats:
+            mine = [row for row in rows if row["point"] == st["point"]]
+            self.assertEqual(int(st["count"]), len(mine))
+            conv = np.mean([row["status"] in ("loss_converged", "grad_converged") for row in mine])
+            div = np.mean([row["status"] == "diverged" for row in mine])
+            self.assertAlmostEqual(float(st["converged"]), conv, places=15)
+            self.assertAlmostEqual(float(st["diverged"]), div, places=15)
+            for q in ("final_loss", "t_escape1", "t_loss_down"):
+                v = np.array([float(row[q]) for row in mine])
+                v = v[np.isfinite(v)]
+                self.assertEqual(int(st[q + "_n"]), len(v))
+                if len(v) == 0:
+                    self.assertTrue(math.isnan(float(st[q + "_mean"])))
+                    continue
+                for name, want in (("mean", v.mean()), ("median", np.median(v)),
+                                   ("q10", np.quantile(v, 0.1)), ("q90", np.quantile(v, 0.9))):
+                    self.assertAlmostEqual(float(st[f"{q}_{name}"]), want, delta=1e-13 * abs(want) + 1e-300,
+                                           msg=f"point {st['point']} {q} {name}")
+        table = dlnflow("stats", self.results)
+        self.assertEqual(table.returncode, 0)
+        self.assertIn("point 5: initialization.alpha = 1000, network.depth = 3", table.stdout)
+        self.assertEqual(dlnflow("stats", self.path("nothing")).returncode, 2)
+
+    def test_plot_writes_png_figures(self):
+        out = self.path("plots")
+        r = dlnflow("plot", self.results, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in ("loss.png", "singular_values.png", "event_times.png", "sweep.png"):
+            with open(os.path.join(out, name), "rb") as f:
+                data = f.read()
+            self.assertTrue(data.startswith(b"\x89PNG\r\n\x1a\n"), name)
+            self.assertGreater(len(data), 5000, name)
+
+    def test_check_prints_the_expanded_sweep_and_every_example_is_valid(self):
+        r = dlnflow("check", SWEEP)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("6 point(s) x 5 seed(s) = 30 trajectories, in 12 chunk(s)", r.stdout)
+        self.assertIn("point 5: initialization.alpha = 1000 network.depth = 3", r.stdout)
+        self.assertIn("3000 steps per trajectory", r.stdout)
+        examples = []
+        for root, _, files in os.walk(os.path.join(SRC, "examples")):
+            examples += [os.path.join(root, f) for f in files if f.endswith(".toml")]
+        self.assertGreaterEqual(len(examples), 5)
+        for e in examples:
+            r = dlnflow("check", e)
+            self.assertEqual(r.returncode, 0, f"{e}: {r.stderr}")
+
+    def test_info_names_version_and_backends(self):
+        r = dlnflow("info")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("dlnflow 0.1.0", r.stdout)
+        self.assertIn("backends: cpu", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
