@@ -134,6 +134,9 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     fs::rename(staging, dir);
   }
   fs::create_directories(dir / "chunks");
+  for (const fs::path& d : {dir, dir / "chunks"})  // leftovers of writes a killed run never finished
+    for (const auto& e : fs::directory_iterator(d))
+      if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path());
   manifest["backend"] = outcome.backend;
   manifest["device"] = cpu_model() + " (" + std::to_string(threads) + " threads)";
   manifest["threads"] = threads;
@@ -153,6 +156,13 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
       std::fprintf(stderr, "dlnflow: checkpoint %s is unreadable; recomputing that chunk\n", chunk_path(dir, c.id).c_str());
     }
   }
+  // A crash (not an interrupt) can leave checkpoints newer than the manifest's chunk list.
+  std::vector<bool> listed(chunks.size(), false);
+  for (const auto& c : manifest["chunks"]) listed[c.value("id", 0)] = true;
+  for (const auto& c : chunks)
+    if (done[c.id] && !listed[c.id])
+      manifest["chunks"].push_back({{"id", c.id}, {"point", c.point}, {"first_seed", c.first_seed}, {"count", c.count},
+                                    {"seconds", nullptr}, {"note", "timing lost: the run ended without saving it"}});
   outcome.done = outcome.reused;
   if (!opt.quiet && outcome.reused)
     std::fprintf(stderr, "dlnflow: resuming %s: %zu of %zu trajectories already done\n", dir.c_str(), outcome.reused,
@@ -161,6 +171,7 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
   // ---- Chunks ----
   run::Progress progress(outcome.total, outcome.done, opt.quiet);
   const auto t0 = std::chrono::steady_clock::now();
+  auto last_manifest = t0;
   int ran = 0;
   bool interrupted = false;
   for (const auto& c : chunks) {
@@ -193,7 +204,12 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     manifest["chunks"].push_back({{"id", c.id}, {"point", c.point}, {"first_seed", c.first_seed}, {"count", c.count},
                                   {"seconds", secs}, {"diverged", diverged}, {"backend", outcome.backend}});
     this_session["chunks_run"] = ++ran;
-    io::write_file_atomic(manifest_path.string(), manifest.dump(2) + "\n");
+    // The checkpoint is the durable record; the manifest is refreshed at most every 2 s, so
+    // that runs of many short chunks do not rewrite an ever longer chunk list each time.
+    if (std::chrono::steady_clock::now() - last_manifest > std::chrono::seconds(2)) {
+      io::write_file_atomic(manifest_path.string(), manifest.dump(2) + "\n");
+      last_manifest = std::chrono::steady_clock::now();
+    }
     done[c.id] = true;
     outcome.done += recs.size();
     outcome.diverged += diverged;

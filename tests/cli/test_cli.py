@@ -158,21 +158,41 @@ class InterruptAndResume(Workspace):
         self.assertEqual(r.returncode, 2)
         self.assertIn("differs from the one that started it", r.stderr)
 
-    def test_sigint_finishes_the_chunk_and_resume_completes_it(self):
+    def start_and_wait_for_a_checkpoint(self, experiment, out):
+        p = subprocess.Popen([BIN, "run", experiment, "--out", out, "--threads", "1"], stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:  # the first checkpoint marks a run under way
+            chunks = os.path.join(out, "chunks")
+            if os.path.isdir(chunks) and any(f.endswith(".bin") for f in os.listdir(chunks)):
+                break
+            time.sleep(0.005)
+        return p
+
+    def longer_run(self):
         longer = self.write("long.toml", open(SWEEP).read().replace("seeds = 5", "seeds = 60").replace(
             "chunk_size = 3", "chunk_size = 2"))
-        ref, cut = self.path("ref"), self.path("cut")
+        ref = self.path("ref")
         self.assertEqual(dlnflow("run", longer, "--out", ref, "--quiet").returncode, 0)
-        p = subprocess.Popen([BIN, "run", longer, "--out", cut, "--threads", "1"], stderr=subprocess.PIPE, text=True)
+        return longer, ref
+
+    def test_killed_run_resumes_from_its_checkpoints(self):
+        longer, ref = self.longer_run()
+        cut = self.path("cut")
+        p = self.start_and_wait_for_a_checkpoint(longer, cut)
+        p.kill()  # SIGKILL: no chance to write anything more
+        p.communicate(timeout=60)
+        self.assertEqual(json.load(open(os.path.join(cut, "manifest.json")))["status"], "incomplete")
+        r = dlnflow("run", longer, "--out", cut, "--resume")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("trajectories already done", r.stderr)
+        self.assertEqual(open(os.path.join(ref, "summary.csv")).read(), open(os.path.join(cut, "summary.csv")).read())
+        assert_same_h5(self, os.path.join(ref, "trajectories.h5"), os.path.join(cut, "trajectories.h5"))
+
+    def test_sigint_finishes_the_chunk_and_resume_completes_it(self):
+        longer, ref = self.longer_run()
+        cut = self.path("cut")
         manifest = os.path.join(cut, "manifest.json")
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if json.load(open(manifest))["chunks"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            time.sleep(0.005)
+        p = self.start_and_wait_for_a_checkpoint(longer, cut)
         p.send_signal(signal.SIGINT)
         err = p.communicate(timeout=120)[1]
         self.assertEqual(p.returncode, 130, err)
