@@ -138,12 +138,17 @@ Array read_csv(const std::string& path) {
   return a;
 }
 
-std::string file_checksum(const std::string& path) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : slurp(path)) h = (h ^ c) * 1099511628211ull;
+std::uint64_t fnv1a64(const std::string& bytes, std::uint64_t h) {
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string hex64(std::uint64_t v) {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
+
+std::string file_checksum(const std::string& path) { return hex64(fnv1a64(slurp(path))); }
 
 }  // namespace dlnflow::io

@@ -18,7 +18,10 @@ struct Array {
 Array read_npy(const std::string& path);
 // One row per line, values separated by commas (spaces allowed); '#' starts a comment line.
 Array read_csv(const std::string& path);
-// FNV-1a 64 of a file's bytes, as 16 hex digits: the manifest's record of which data was used.
+// FNV-1a 64: the fingerprints of data files and of resolved experiments (not a security hash).
+std::uint64_t fnv1a64(const std::string& bytes, std::uint64_t h = 1469598103934665603ull);
+std::string hex64(std::uint64_t v);  // 16 hex digits
+// fnv1a64 of a file's bytes in hex: the manifest's record of which data was used.
 std::string file_checksum(const std::string& path);
 
 }  // namespace dlnflow::io

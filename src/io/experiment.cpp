@@ -1,7 +1,6 @@
 // Experiment file -> sweep points. The file is read section by section through TableReader,
 // so every value is type- and range-checked where it is read, and unknown keys are caught.
 // A sweep point is the base document with the swept keys overwritten, parsed like any file.
-#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +8,7 @@
 
 #include "dlnflow/error.hpp"
 #include "dlnflow/experiment.hpp"
+#include "data_files.hpp"
 #include "matrix_source.hpp"
 #include "result_files.hpp"
 #include "toml_reader.hpp"
@@ -21,12 +21,6 @@ using io::TableReader;
 using nlohmann::json;
 
 namespace {
-
-std::string shortest(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
 
 std::string shape_text(Index r, Index c) { return std::to_string(r) + " x " + std::to_string(c); }
 
@@ -307,7 +301,7 @@ std::shared_ptr<toml::node> as_node(const toml::node& n) {
 std::string coordinate_text(const toml::node& n, double& number) {
   number = std::nan("");
   if (n.is_integer()) return number = static_cast<double>(n.as_integer()->get()), std::to_string(n.as_integer()->get());
-  if (n.is_floating_point()) return number = n.as_floating_point()->get(), shortest(number);
+  if (n.is_floating_point()) return number = n.as_floating_point()->get(), io::format_double(number);
   if (n.is_boolean()) return number = n.as_boolean()->get(), n.as_boolean()->get() ? "true" : "false";
   if (n.is_string()) return n.as_string()->get();
   std::string s = "[";  // compact, one line: it becomes a CSV field and an HDF5 attribute
@@ -395,11 +389,6 @@ void assign(toml::table& doc, const std::string& path, const toml::node& value, 
   value.visit([&](const auto& v) { t->insert_or_assign(path.substr(start), v); });
 }
 
-std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
 }  // namespace
 
 Experiment parse_experiment(const std::string& text, const std::string& source_name, const std::string& base_dir) {
@@ -456,7 +445,7 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
   }
 
   const std::string dir = base_dir.empty() ? "." : base_dir;
-  std::uint64_t fp = fnv1a(std::to_string(ex.seeds) + "/" + std::to_string(ex.seed));
+  std::uint64_t fp = io::fnv1a64(std::to_string(ex.seeds) + "/" + std::to_string(ex.seed));
   for (std::size_t p = 0; p < total; ++p) {
     SweepPoint point;
     point.index = static_cast<int>(p);
@@ -477,7 +466,7 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
     }
     const Origin at{source_name, axes.empty() ? "" : "(at sweep point " + std::to_string(p) + ": " + context + ")"};
     point.config = read_point(copy, at, dir, ex.seed);
-    fp = fnv1a(point.config.resolved_json, fp);
+    fp = io::fnv1a64(point.config.resolved_json, fp);
     ex.points.push_back(std::move(point));
   }
   ex.fingerprint = fp;  // unknown top-level keys were caught by read_point

@@ -1,19 +1,14 @@
 #include "toml_reader.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <sstream>
+
+#include "result_files.hpp"
 
 namespace dlnflow::io {
 
 namespace {
-
-std::string show(double v) {
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
 
 std::string type_name(const toml::node& n) {
   switch (n.type()) {
@@ -68,9 +63,9 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 
 std::string Bounds::describe() const {
   const bool lo = std::isfinite(min), hi = std::isfinite(max);
-  if (lo && hi) return "in " + std::string(min_open ? "(" : "[") + show(min) + ", " + show(max) + (max_open ? ")" : "]");
-  if (lo) return std::string(min_open ? "> " : ">= ") + show(min);
-  if (hi) return std::string(max_open ? "< " : "<= ") + show(max);
+  if (lo && hi) return "in " + std::string(min_open ? "(" : "[") + format_double(min) + ", " + format_double(max) + (max_open ? ")" : "]");
+  if (lo) return std::string(min_open ? "> " : ">= ") + format_double(min);
+  if (hi) return std::string(max_open ? "< " : "<= ") + format_double(max);
   return "finite";
 }
 
@@ -123,7 +118,7 @@ double TableReader::real(const std::string& key, std::optional<double> fallback,
     else if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
     else fail(key, "must be a number, not " + type_name(*n));
   }
-  if (!bounds.contains(v)) fail(key, "must be " + bounds.describe() + " (got " + show(v) + ")");
+  if (!bounds.contains(v)) fail(key, "must be " + bounds.describe() + " (got " + format_double(v) + ")");
   resolved_[key] = v;
   return v;
 }
@@ -197,7 +192,7 @@ std::vector<double> TableReader::reals(const std::string& key, std::optional<std
   }
   for (std::size_t i = 0; i < v.size(); ++i)
     if (!bounds.contains(v[i]))
-      fail(key, "entry " + std::to_string(i + 1) + " must be " + bounds.describe() + " (got " + show(v[i]) + ")");
+      fail(key, "entry " + std::to_string(i + 1) + " must be " + bounds.describe() + " (got " + format_double(v[i]) + ")");
   resolved_[key] = v;
   return v;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../io/atomic_file.hpp"
+#include "../io/data_files.hpp"
 #include "../io/result_files.hpp"
 #include "build_info.hpp"
 #include "dlnflow/cuda_probe.hpp"
@@ -30,12 +31,6 @@ std::string now_iso() {
   const std::time_t t = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
-std::string hex(std::uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
 
@@ -96,7 +91,7 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
   if (fs::exists(dir) && opt.resume) {
     if (!fs::exists(manifest_path)) throw UsageError(dir.string() + " has no manifest.json: nothing to resume");
     manifest = read_json(manifest_path);
-    if (manifest.value("fingerprint", "") != hex(ex.fingerprint))
+    if (manifest.value("fingerprint", "") != io::hex64(ex.fingerprint))
       throw UsageError("cannot resume " + dir.string() +
                        ": the experiment (file, data or defaults) differs from the one that started it; "
                        "run it into a new --out folder");
@@ -120,7 +115,7 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
                 {"dlnflow", {{"version", build::kVersion}, {"git_revision", build::kGitRevision},
                              {"build_type", build::kBuildType}, {"compiler", build::kCompiler}}},
                 {"experiment_file", ex.source_path},
-                {"fingerprint", hex(ex.fingerprint)},
+                {"fingerprint", io::hex64(ex.fingerprint)},
                 {"experiment", json::parse(ex.resolved_json)},
                 {"started", now_iso()},
                 {"finished", nullptr},
