@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run an experiment file into a results folder");
   run->add_option("experiment", run_file, "Experiment file (TOML)")->required()->check(CLI::ExistingFile);
   run->add_option("--out", ro.out_dir, "Results folder (default: results/<experiment name>)");
-  run->add_option("--backend", ro.backend, "auto | cpu | gpu (this build runs on the CPU; gpu is refused)")->check(CLI::IsMember({"auto", "cpu", "gpu"}));
+  run->add_option("--backend", ro.backend, "auto | cpu | gpu (this build runs on the CPU; gpu is refused)")
+      ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
   run->add_option("--threads", ro.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
   run->add_flag("--resume", ro.resume, "Continue an interrupted run in --out without recomputing finished chunks");
   run->add_flag("--overwrite", ro.overwrite, "Replace an existing results folder");
