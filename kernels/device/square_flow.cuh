@@ -41,43 +41,49 @@ template <class Team, class T>
 DLNFLOW_HD T deep_square_rhs(const Team& team, int N, const int* widths, const SquareLossData<T>& loss,
                              const T* state, T* dstate, T* work) {
   const int d0 = widths[0];
-  T* prefix = work;  // prefix_j = W_j ... W_1, widths[j] x d0, j = 1..N
-  T* back = prefix;  // back_j = (W_N ... W_{j+1})^T G, widths[j] x d0
-  for (int j = 1; j <= N; ++j) back += widths[j] * d0;
-  T* G = back;
-  for (int j = 1; j <= N; ++j) G += widths[j] * d0;
-  T* scratch = G + widths[N] * d0;
-  const T* factor[65];
-  T* dfactor[65];
-  T* pre[65];
-  T* bk[65];
-  int off = 0, po = 0;
-  for (int j = 1; j <= N; ++j) {
-    factor[j] = state + off, dfactor[j] = dstate + off;
-    pre[j] = prefix + po, bk[j] = back + po;
-    off += widths[j] * widths[j - 1], po += widths[j] * d0;
-  }
-  copy(team, widths[1] * d0, factor[1], pre[1]);
+  int total = 0;  // entries of one stack of prefix (or back) products
+  for (int j = 1; j <= N; ++j) total += widths[j] * d0;
+  T* const prefix = work;  // prefix_j = W_j ... W_1, widths[j] x d0, j = 1..N
+  T* const back = prefix + total;  // back_j = (W_N ... W_{j+1})^T G, widths[j] x d0
+  T* const G = back + total;
+  T* const scratch = G + widths[N] * d0;
+  // Offsets are recomputed rather than stored in per-thread arrays: on the GPU such arrays
+  // would live in local memory (a 2 KB stack frame per thread for depth 64).
+  auto state_offset = [&](int j) {
+    int o = 0;
+    for (int i = 1; i < j; ++i) o += widths[i] * widths[i - 1];
+    return o;
+  };
+  auto stack_offset = [&](int j) {
+    int o = 0;
+    for (int i = 1; i < j; ++i) o += widths[i] * d0;
+    return o;
+  };
+  auto factor = [&](int j) { return state + state_offset(j); };
+  auto dfactor = [&](int j) { return dstate + state_offset(j); };
+  auto pre = [&](int j) { return prefix + stack_offset(j); };
+  auto bk = [&](int j) { return back + stack_offset(j); };
+  copy(team, widths[1] * d0, factor(1), pre(1));
   team.sync();
   for (int j = 2; j <= N; ++j) {
-    gemm(team, Op::N, Op::N, widths[j], d0, widths[j - 1], T(1), factor[j], widths[j], pre[j - 1], widths[j - 1], T(0),
-         pre[j], widths[j]);
+    gemm(team, Op::N, Op::N, widths[j], d0, widths[j - 1], T(1), factor(j), widths[j], pre(j - 1), widths[j - 1], T(0),
+         pre(j), widths[j]);
     team.sync();
   }
-  const T L = square_loss_gradient(team, loss, pre[N], G, scratch);
-  copy(team, widths[N] * d0, G, bk[N]);
+  const T L = square_loss_gradient(team, loss, pre(N), G, scratch);
+  copy(team, widths[N] * d0, G, bk(N));
   team.sync();
   for (int j = N - 1; j >= 1; --j) {
-    gemm(team, Op::T, Op::N, widths[j], d0, widths[j + 1], T(1), factor[j + 1], widths[j + 1], bk[j + 1], widths[j + 1],
-         T(0), bk[j], widths[j]);
+    gemm(team, Op::T, Op::N, widths[j], d0, widths[j + 1], T(1), factor(j + 1), widths[j + 1], bk(j + 1), widths[j + 1],
+         T(0), bk(j), widths[j]);
     team.sync();
   }
   for (int j = 1; j <= N; ++j) {
     if (j == 1)
-      axpby(team, widths[1] * d0, T(-1), bk[1], T(0), dfactor[1]);
+      axpby(team, widths[1] * d0, T(-1), bk(1), T(0), dfactor(1));
     else
-      gemm(team, Op::N, Op::T, widths[j], widths[j - 1], d0, T(-1), bk[j], widths[j], pre[j - 1], widths[j - 1], T(0),
-           dfactor[j], widths[j]);
+      gemm(team, Op::N, Op::T, widths[j], widths[j - 1], d0, T(-1), bk(j), widths[j], pre(j - 1), widths[j - 1], T(0),
+           dfactor(j), widths[j]);
   }
   team.sync();
   return L;

@@ -1,5 +1,7 @@
 // Built instead of kernels/toolchain_probe.cu when CUDA is off or nvcc is absent.
 #include "dlnflow/cuda_probe.hpp"
+#include "../../kernels/fused_deep_square.hpp"
+#include "dlnflow/gpu_error.hpp"
 
 namespace dlnflow {
 
@@ -14,5 +16,9 @@ bool cuda_axpy(int, double, const double*, double*, std::string* why) {
   if (why) *why = "dlnflow was built without CUDA";
   return false;
 }
+
+namespace kernels {
+double launch_fused_deep_square_rk4(const FusedDeepSquareArgs&) { throw GpuError("dlnflow was built without CUDA"); }
+}  // namespace kernels
 
 }  // namespace dlnflow
