@@ -25,6 +25,15 @@ SquareLoss autoencoder_loss(const Mat& X);
 // 1/2 ||W - target||_F^2 (Cxx = I).
 SquareLoss matrix_approximation_loss(const Mat& target);
 
+// The minimizer W* = Cyx Cxx^{-1} and minimum L* of a square loss with Cxx positive definite
+// (nullopt otherwise): the centred form L = 1/2 tr((W - W*) Cxx (W - W*)^T) + L* that every
+// backend evaluates, because it has no cancellation near the optimum.
+struct SquareOptimum {
+  Mat w_opt;
+  double l_opt = 0.0;
+};
+std::optional<SquareOptimum> square_optimum(const SquareLoss& loss);
+
 // Bures-Wasserstein loss B^2(W W^T + tau I, Sigma0) (bures-wasserstein spec eqs. (4), (5)).
 // tau = 0 is the plain loss (non-smooth where rank W changes); tau > 0 the smooth one.
 struct BuresWassersteinLoss {

@@ -22,6 +22,14 @@ struct Epsilon<float> {
   static constexpr float value = 1.1920929e-7f;
 };
 
+// (x, y) <- (c x - s y, s x + c y): one rotation applied to the p and q entries of a row or column.
+template <class T>
+DLNFLOW_HD inline void rotate(T c, T s, T& x, T& y) {
+  const T a = x, b = y;
+  x = c * a - s * b;
+  y = s * a + c * b;
+}
+
 // Workspace entries jacobi_eigh needs.
 DLNFLOW_HD inline int jacobi_workspace(int n) { return 3 * ((n + 1) / 2); }
 
@@ -78,9 +86,7 @@ DLNFLOW_HD bool jacobi_eigh(const Team& team, int n, T* A, T* V, T* w, T* work, 
         int p, q;
         tournament_pair(m, n, r, k, p, q);
         if (p < 0 || sn[k] == T(0)) continue;
-        const T a = A[p + j * n], b = A[q + j * n];
-        A[p + j * n] = cs[k] * a - sn[k] * b;
-        A[q + j * n] = sn[k] * a + cs[k] * b;
+        rotate(cs[k], sn[k], A[p + j * n], A[q + j * n]);
       }
       team.sync();
       for (int idx = team.rank(); idx < pairs * n; idx += team.size()) {  // columns: A <- A P, V <- V P
@@ -88,12 +94,8 @@ DLNFLOW_HD bool jacobi_eigh(const Team& team, int n, T* A, T* V, T* w, T* work, 
         int p, q;
         tournament_pair(m, n, r, k, p, q);
         if (p < 0 || sn[k] == T(0)) continue;
-        const T a = A[i + p * n], b = A[i + q * n];
-        A[i + p * n] = cs[k] * a - sn[k] * b;
-        A[i + q * n] = sn[k] * a + cs[k] * b;
-        const T v = V[i + p * n], u = V[i + q * n];
-        V[i + p * n] = cs[k] * v - sn[k] * u;
-        V[i + q * n] = sn[k] * v + cs[k] * u;
+        rotate(cs[k], sn[k], A[i + p * n], A[i + q * n]);
+        rotate(cs[k], sn[k], V[i + p * n], V[i + q * n]);
       }
       team.sync();
       for (int k = team.rank(); k < pairs; k += team.size()) {  // the rotation zeroes a_pq exactly

@@ -11,7 +11,10 @@ namespace {
 
 std::string label_of(const std::vector<int>& J) {
   std::string s = "J={";
-  for (std::size_t i = 0; i < J.size(); ++i) s += (i ? "," : "") + std::to_string(J[i] + 1);
+  for (std::size_t i = 0; i < J.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(J[i] + 1);
+  }
   return s + "}";
 }
 

@@ -1,5 +1,6 @@
 #include "dlnflow/problem.hpp"
 
+#include <Eigen/Cholesky>
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -128,6 +129,17 @@ SquareLoss regression_loss(const Mat& X, const Mat& Y) {
     throw InputError("Y", "has " + std::to_string(Y.cols()) + " samples (columns), X has " +
                               std::to_string(X.cols()));
   return {X * X.transpose(), Y * X.transpose(), Y.squaredNorm()};
+}
+
+std::optional<SquareOptimum> square_optimum(const SquareLoss& l) {
+  const Eigen::LLT<Mat> llt(l.Cxx);
+  if (llt.info() != Eigen::Success || sym_eig(l.Cxx).values.minCoeff() <= 0) return std::nullopt;
+  SquareOptimum o;
+  o.w_opt = llt.solve(l.Cyx.transpose()).transpose();  // Cyx Cxx^{-1}
+  // L* = 1/2 (||Y||^2 - tr(W* Cxx W*^T)); may be slightly negative from roundoff of the data,
+  // never of the iterate.
+  o.l_opt = 0.5 * (l.yy - (o.w_opt * l.Cxx).cwiseProduct(o.w_opt).sum());
+  return o;
 }
 
 SquareLoss autoencoder_loss(const Mat& X) { return regression_loss(X, X); }

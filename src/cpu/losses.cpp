@@ -9,13 +9,10 @@ namespace dlnflow::cpu {
 LossEvaluator::LossEvaluator(const Problem& problem)
     : problem_(problem), rank_bound_(problem.rank_bound()) {
   if (const auto* sq = std::get_if<SquareLoss>(&problem.loss())) {
-    Eigen::LLT<Mat> llt(sq->Cxx);
-    if (llt.info() == Eigen::Success && sym_eig(sq->Cxx).values.minCoeff() > 0) {
+    if (auto opt = square_optimum(*sq)) {
       centred_ = true;
-      w_opt_ = llt.solve(sq->Cyx.transpose()).transpose();  // Cyx Cxx^{-1}
-      // L* = 1/2 (||Y||^2 - tr(W* Cxx W*^T)); may be slightly negative from roundoff of
-      // the data, never of the iterate.
-      l_opt_ = 0.5 * (sq->yy - (w_opt_ * sq->Cxx).cwiseProduct(w_opt_).sum());
+      w_opt_ = std::move(opt->w_opt);
+      l_opt_ = opt->l_opt;
     }
   }
 }

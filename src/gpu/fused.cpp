@@ -1,7 +1,5 @@
 // Host side of the fused path: checks that the problem is one the kernels cover, prepares the
-// centred square loss exactly as the CPU backend does (W* and L*), and flattens the batch.
-#include <Eigen/Cholesky>
-
+// centred square loss (W* and L*, shared with the CPU backend), and flattens the batch.
 #include "../../kernels/fused_deep_square.hpp"
 #include "dlnflow/gpu.hpp"
 
@@ -12,10 +10,8 @@ FusedRunResult fused_deep_square_rk4(const Problem& problem, const std::vector<V
   const auto* deep = std::get_if<DeepFactorization>(&problem.parametrization());
   const auto* square = std::get_if<SquareLoss>(&problem.loss());
   if (!deep || !square) throw GpuError("the fused path supports the deep factorization with a square loss so far");
-  const Eigen::LLT<Mat> llt(square->Cxx);
-  if (llt.info() != Eigen::Success) throw GpuError("the fused square loss needs Cxx positive definite");
-  const Mat w_opt = llt.solve(square->Cyx.transpose()).transpose();
-  const double l_opt = 0.5 * (square->yy - (w_opt * square->Cxx * w_opt.transpose()).trace());
+  const auto optimum = square_optimum(*square);  // the centred form, as the CPU evaluates it
+  if (!optimum) throw GpuError("the fused square loss needs Cxx positive definite");
 
   const Index n = problem.state_size();
   const std::size_t B = initial_states.size();
@@ -31,7 +27,7 @@ FusedRunResult fused_deep_square_rk4(const Problem& problem, const std::vector<V
   args.widths = deep->widths.data();
   args.state_size = static_cast<int>(n);
   args.rows = static_cast<int>(problem.rows()), args.cols = static_cast<int>(problem.cols());
-  args.cxx = square->Cxx.data(), args.w_opt = w_opt.data(), args.l_opt = l_opt;
+  args.cxx = square->Cxx.data(), args.w_opt = optimum->w_opt.data(), args.l_opt = optimum->l_opt;
   args.batch = static_cast<int>(B), args.y0 = y0.data(), args.dt = dt, args.steps = steps;
   args.y_out = y.data(), args.loss_out = result.final_loss.data();
   result.kernel_ms = kernels::launch_fused_deep_square_rk4(args);

@@ -194,7 +194,7 @@ void write_point(hid_t file, const Experiment& ex, const SweepPoint& point, cons
 std::vector<std::string> state_matrix_names(const Problem& problem) {
   if (std::holds_alternative<DeepFactorization>(problem.parametrization())) {
     std::vector<std::string> names;
-    for (int j = 1; j <= problem.depth(); ++j) names.push_back("W" + std::to_string(j));
+    for (int j = 1; j <= problem.depth(); ++j) names.push_back('W' + std::to_string(j));
     return names;
   }
   return {problem.is_symmetric() ? "U" : "W"};
