@@ -7,7 +7,6 @@
 
 #include "../io/atomic_file.hpp"
 #include "dlnflow/matfun.hpp"
-#include "dlnflow/model.hpp"
 
 namespace dlnflow::run {
 
@@ -87,11 +86,10 @@ std::vector<Chunk> plan_chunks(const Experiment& ex) {
   return chunks;
 }
 
-void finish_record(const PointConfig& config, TrajectoryRecord& rec) {
+void finish_record(const PointConfig& config, Model& model, TrajectoryRecord& rec) {
   rec.final_critical_distance = std::nan("");
   const Vec& y = rec.result.final_state;
   if (y.size() == 0 || !y.allFinite()) return;
-  Model model(*config.problem);
   rec.final_rank = numerical_rank(model.spectrum(y), config.options.record.rank_rtol);
   if (config.catalog) {
     const auto [d, i] = config.catalog->nearest(model.end_to_end(y));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dlnflow/experiment.hpp"
+#include "dlnflow/model.hpp"
 #include "dlnflow/results.hpp"
 
 namespace dlnflow::run {
@@ -22,8 +23,8 @@ struct Chunk {
 };
 std::vector<Chunk> plan_chunks(const Experiment& ex);
 
-// Final rank and nearest critical point of a finished trajectory.
-void finish_record(const PointConfig& config, TrajectoryRecord& record);
+// Final rank and nearest critical point of a finished trajectory (model: of config's problem).
+void finish_record(const PointConfig& config, Model& model, TrajectoryRecord& record);
 
 void write_chunk(const std::string& path, std::uint64_t fingerprint, const Chunk& chunk,
                  const std::vector<TrajectoryRecord>& records);

@@ -186,12 +186,13 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
       progress.trajectory_done(r.status == Status::Diverged);
     });
     std::vector<TrajectoryRecord> recs(results.size());
+    Model model(*point.config.problem);
     std::size_t diverged = 0;
     for (std::size_t i = 0; i < results.size(); ++i) {
       recs[i].point = c.point;
       recs[i].seed_index = c.first_seed + static_cast<int>(i);
       recs[i].result = std::move(results[i]);
-      run::finish_record(point.config, recs[i]);
+      run::finish_record(point.config, model, recs[i]);
       diverged += recs[i].result.status == Status::Diverged;
     }
     run::write_chunk(chunk_path(dir, c.id), ex.fingerprint, c, recs);
