@@ -8,7 +8,11 @@
 #include <thread>
 
 #include "../kernels/device/matfun.cuh"
-#include "../kernels/device/square_flow.cuh"
+#include "../kernels/device/flows.cuh"
+#include "../src/gpu/pack.hpp"
+#include "device_cases.hpp"
+#include "dlnflow/gpu.hpp"
+#include "helpers.hpp"
 #include "dlnflow/dlnflow.hpp"
 
 namespace dlnflow {
@@ -125,58 +129,110 @@ TEST_P(TeamSizes, PsdFunctionsAgreeWithTheCpuMatrixFunctions) {
   EXPECT_LT((isq - spd_inv_sqrt(spd)).norm(), 1e-13 * isq.norm());
 }
 
-// The deep-factorization square-loss flow against the CPU Model, at a random state.
-struct DeepCase {
-  Problem problem;
-  Mat w_opt, cxx;
-  double l_opt;
-};
-
-DeepCase regression_case(const std::vector<int>& widths) {
-  const Mat X = random_matrix(widths.front(), 30, 20), Y = random_matrix(widths.back(), 30, 21);
-  SquareLoss l = regression_loss(X, Y);
-  const Mat w_opt = l.Cyx * l.Cxx.inverse();
-  const double l_opt = 0.5 * (l.yy - (w_opt * l.Cxx * w_opt.transpose()).trace());
-  return {Problem(l, DeepFactorization{widths}), w_opt, l.Cxx, l_opt};
+// Thin SVD against Eigen's JacobiSVD: tall, wide, square, rank-deficient and graded inputs.
+void expect_svd(const Mat& A, int members, double tol, double abs_tol = 0.0) {
+  const int m = static_cast<int>(A.rows()), n = static_cast<int>(A.cols()), k = std::min(m, n);
+  SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + ", norm " + std::to_string(A.norm()));
+  Mat U(m, k), V(n, k);
+  Vec s(k);
+  std::vector<double> ws(device::svd_workspace(m, n));
+  bool ok = false;
+  on_team(members, [&](const auto& team) {
+    const bool r = device::thin_svd(team, m, n, A.data(), U.data(), s.data(), V.data(), ws.data());
+    if (team.rank() == 0) ok = r;
+  });
+  ASSERT_TRUE(ok);
+  const Vec ref = thin_svd(A).s;
+  for (int i = 0; i < k; ++i) EXPECT_LE(std::abs(s(i) - ref(i)), tol * ref(i) + abs_tol + 1e-300) << "s_" << i << " of " << m << "x" << n;
+  EXPECT_LT((U.transpose() * U - Mat::Identity(k, k)).norm(), 1e-13 * k);  // completed where s = 0
+  EXPECT_LT((V.transpose() * V - Mat::Identity(k, k)).norm(), 1e-13 * k);
+  EXPECT_LT((U * s.asDiagonal() * V.transpose() - A).norm(), 1e-13 * std::max(A.norm(), 1e-300));
 }
 
-TEST_P(TeamSizes, DeepSquareRhsEqualsTheCpuModel) {
-  const std::vector<int> widths{5, 3, 4, 6};
-  const DeepCase c = regression_case(widths);
-  const int N = 3;
-  const Vec y = 0.7 * gaussian_matrix(c.problem.state_size(), 1, 4, 0, 0);
-  Vec want(y.size());
-  Model model(c.problem);
-  const double L = model.rhs(y, want);
-  const device::SquareLossData<double> data{6, 5, c.cxx.data(), c.w_opt.data(), c.l_opt};
-  Vec got(y.size());
-  std::vector<double> ws(device::deep_rhs_workspace(N, widths.data(), GetParam()));
-  double loss = 0;
-  on_team(GetParam(), [&](const auto& team) {
-    const double l = device::deep_square_rhs(team, N, widths.data(), data, y.data(), got.data(), ws.data());
-    if (team.rank() == 0) loss = l;
-  });
-  EXPECT_LT((got - want).norm(), 1e-13 * want.norm());
-  EXPECT_NEAR(loss, L, 1e-13 * L);
+TEST_P(TeamSizes, ThinSvdMatchesEigenWithRelativeAccuracy) {
+  expect_svd(random_matrix(7, 4, 30), GetParam(), 1e-13);
+  expect_svd(random_matrix(3, 8, 31), GetParam(), 1e-13);
+  expect_svd(random_matrix(6, 6, 32), GetParam(), 1e-13);
+  // Rank 2: the zero singular values of the rounded product are resolved to eps ||A|| (no
+  // algorithm does better), and their vectors completed to an orthonormal set.
+  const Mat R = random_matrix(6, 2, 33) * random_matrix(2, 5, 34);
+  expect_svd(R, GetParam(), 1e-12, 1e-14 * R.norm());
+  expect_svd(Mat::Zero(4, 3), GetParam(), 0.0);
+  // The small-initialization regime: a uniformly tiny matrix, and columns graded from 1 to 1e-200
+  // (A = B diag(d) with B well conditioned), where one-sided Jacobi keeps relative accuracy.
+  expect_svd(1e-200 * random_matrix(5, 4, 35), GetParam(), 1e-13);
+  // Oracle for the graded case: with B = QR, sigma_i = d_i |R_ii| up to relative O(1e-50), the
+  // gap between the gradings. (Eigen's JacobiSVD, behind the CPU backend's thin_svd, returns
+  // 1e-212 for the smallest value here instead of ~1e-200: its QR preconditioner loses it.)
+  Vec d(4);
+  d << 1, 1e-50, 1e-120, 1e-200;
+  const Mat B = random_matrix(5, 4, 36), A = B * d.asDiagonal();
+  const Mat QR = Eigen::HouseholderQR<Mat>(B).matrixQR().triangularView<Eigen::Upper>();
+  Mat U(5, 4), V(4, 4);
+  Vec s(4);
+  std::vector<double> ws(device::svd_workspace(5, 4));
+  on_team(GetParam(), [&](const auto& team) { device::thin_svd(team, 5, 4, A.data(), U.data(), s.data(), V.data(), ws.data()); });
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(s(i) / (d(i) * std::abs(QR(i, i))), 1.0, 1e-13) << i;
 }
 
-TEST_P(TeamSizes, Rk4StepEqualsTheCpuIntegrator) {
-  const std::vector<int> widths{4, 4, 4};
-  const DeepCase c = regression_case(widths);
-  Vec y = 0.5 * gaussian_matrix(c.problem.state_size(), 1, 6, 0, 0);
-  SolveOptions opt;
-  opt.integrator.method = Method::RK4;
-  opt.integrator.dt = 0.01;
-  opt.stop.t_final = 0.03;  // three steps
-  const Vec want = integrate(c.problem, y, opt).final_state;
-  const device::SquareLossData<double> data{4, 4, c.cxx.data(), c.w_opt.data(), c.l_opt};
-  const int n = static_cast<int>(y.size());
-  std::vector<double> rk(5 * n), ws(device::deep_rhs_workspace(2, widths.data(), GetParam()));
-  on_team(GetParam(), [&](const auto& team) {
-    auto rhs = [&](const double* s, double* ds) { device::deep_square_rhs(team, 2, widths.data(), data, s, ds, ws.data()); };
-    for (int step = 0; step < 3; ++step) device::rk4_step(team, n, y.data(), 0.01, rhs, rk.data());
-  });
-  EXPECT_LT((y - want).norm(), 1e-13 * want.norm());
+// Every flow of the core (each loss x parametrization of the shared cases) at random states:
+// the device right-hand side against the CPU Model, and the recorder's quantities.
+TEST_P(TeamSizes, FlowRhsAndDiagnosticsEqualTheCpuModel) {
+  for (const testing::DeviceCase& c : testing::device_cases()) {
+    SCOPED_TRACE(c.name);
+    const Problem& p = *c.problem;
+    const kernels::PackedRun run = gpu::pack_run(p, SolveOptions{});
+    device::FlowData<double> f;
+    device::DriverConfig<double> cfg;
+    run.bind(f, cfg, run.values.data(), run.ints.data());
+    Model model(p);
+    for (int trial = 0; trial < 3; ++trial) {
+      Vec y = initial_state(p, GaussianInit{0.5 + 0.3 * trial, ScaleOn::Factors}, 40, trial);
+      if (model.has_retraction()) model.retract(y);
+      Vec want(y.size()), got(y.size());
+      const double L = model.rhs(y, want);
+      const Vec spec = model.spectrum(y);
+      std::vector<double> ws(device::flow_workspace(f, GetParam())), Wb(p.rows() * p.cols());
+      Vec dspec(device::spectrum_size(f));
+      double loss = 0, gnorm = 0, balance = 0;
+      bool ok = true, sok = true;
+      on_team(GetParam(), [&](const auto& team) {
+        bool o1 = true, o2 = true;
+        const double l = device::flow_rhs(team, f, y.data(), got.data(), ws.data(), o1);
+        const double g = device::grad_norm(team, f, y.data(), got.data(), ws.data(), o2);
+        const bool s = device::spectrum(team, f, y.data(), dspec.data(), Wb.data(), ws.data());
+        const double b = device::balance_defect(team, f, y.data(), ws.data());
+        if (team.rank() == 0) loss = l, gnorm = g, balance = b, ok = o1 && o2, sok = s;
+      });
+      ASSERT_TRUE(ok && sok);
+      EXPECT_LT((got - want).norm(), 1e-12 * std::max(1.0, want.norm()));
+      EXPECT_NEAR(loss, L, 1e-12 * std::max(1.0, std::abs(L)));
+      EXPECT_NEAR(gnorm, model.grad_norm(y, want), 1e-12 * std::max(1.0, want.norm()));
+      EXPECT_LT((dspec - spec).norm(), 1e-12 * std::max(1.0, spec.norm()));
+      EXPECT_NEAR(balance, model.balance_defect(y), 1e-12 * std::max(1.0, balance));
+    }
+  }
+}
+
+// A matrix function that fails ends its trajectory as Failed, with the reason, at the time it
+// happened. Forced here by a singular Sigma0 written into the packed data of a smooth BW
+// problem (the Problem itself rejects one): M M^T + tau Sigma0 then has an exact zero eigenvalue.
+TEST(DeviceMath, AMatrixFunctionFailureMarksTheTrajectoryFailed) {
+  const Problem p(BuresWassersteinLoss{testing::spd(3, 1, 0.1), 0.1}, DeepFactorization{{3, 3}});
+  SolveOptions o;
+  o.stop.t_final = 0.1;
+  kernels::PackedRun run = gpu::pack_run(p, o);
+  const Mat singular = testing::diag({1.0, 1.0, 0.0});
+  std::copy(singular.data(), singular.data() + 9, run.values.begin() + run.sigma0);
+  std::copy(singular.data(), singular.data() + 9, run.values.begin() + run.sqrt_sigma0);
+  const Vec y0 = initial_state(p, GaussianInit{1.0}, 1, 0);
+  const auto out = gpu::emulate(run, y0.data(), 1, 1);
+  const TrajectoryResult r = gpu::unpack_result(run, o, out.data());
+  EXPECT_EQ(r.status, Status::Failed);
+  EXPECT_EQ(r.t_end, 0.0);
+  EXPECT_EQ(r.steps, 0);
+  EXPECT_NE(r.message.find("positive definite"), std::string::npos) << r.message;
+  EXPECT_TRUE(std::isnan(r.final_loss));
 }
 
 }  // namespace

@@ -1,36 +1,67 @@
-// GPU parity of the fused path: trajectory by trajectory against the CPU backend (float64,
-// relative difference <= 1e-10 on states and losses). Skips with the reason without a device.
+// GPU parity of the fused path: every loss x parametrization x integrator of the shared device
+// cases, trajectory by trajectory against the CPU backend (float64: states, losses, recorded
+// diagnostics and event times within 1e-10; step and evaluation counts equal), on warp teams
+// and on block teams. Skips, saying why, where there is no CUDA build or no device.
 #include <gtest/gtest.h>
 
-#include "dlnflow/cuda_probe.hpp"
-#include "dlnflow/dlnflow.hpp"
+#include "device_cases.hpp"
 #include "dlnflow/gpu.hpp"
 
 namespace dlnflow {
 namespace {
 
-TEST(GpuFused, DeepSquareRk4MatchesTheCpuTrajectoryByTrajectory) {
-  if (!cuda_compiled()) GTEST_SKIP() << "dlnflow was built without CUDA (no nvcc or DLNFLOW_CUDA=OFF)";
+// A macro, so that GTEST_SKIP returns from the test itself.
+#define REQUIRE_GPU()                                  \
+  do {                                                 \
+    std::string why_;                                  \
+    if (!gpu_available(&why_)) GTEST_SKIP() << why_;   \
+  } while (0)
+
+std::string method_name(Method m) { return m == Method::Euler ? "Euler" : m == Method::RK4 ? "RK4" : "DP54"; }
+
+class GpuFused : public ::testing::TestWithParam<std::tuple<int, Method, GpuTeam>> {};
+
+TEST_P(GpuFused, EqualsTheCpuBackendTrajectoryByTrajectory) {
+  REQUIRE_GPU();
+  const auto cases = testing::device_cases();
+  const testing::DeviceCase& c = cases[std::get<0>(GetParam())];
+  const Method m = std::get<1>(GetParam());
+  std::unique_ptr<CriticalPointCatalog> catalog;
+  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
+  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
+  std::vector<TrajectorySpec> specs;
+  for (int b = 0; b < 37; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});  // a partial last block
+  GpuOptions g;
+  g.team = std::get<2>(GetParam());
+  GpuRunInfo info;
+  const auto gpu = integrate_batch_gpu(*c.problem, specs, o, g, {}, &info);
+  const auto cpu = integrate_batch(*c.problem, specs, o);
+  ASSERT_EQ(gpu.size(), cpu.size());
+  EXPECT_EQ(info.team_threads, g.team == GpuTeam::Warp ? 32 : 128);
+  for (std::size_t b = 0; b < cpu.size(); ++b)
+    testing::expect_same_trajectory(gpu[b], cpu[b], 1e-10, c.name + " " + method_name(m) + " #" + std::to_string(b));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCases, GpuFused,
+                         ::testing::Combine(::testing::Range(0, static_cast<int>(testing::device_cases().size())),
+                                            ::testing::Values(Method::Euler, Method::RK4, Method::DormandPrince54),
+                                            ::testing::Values(GpuTeam::Warp, GpuTeam::Block)),
+                         [](const auto& info) {
+                           return testing::device_cases()[std::get<0>(info.param)].name + "_" +
+                                  method_name(std::get<1>(info.param)) + "_" +
+                                  (std::get<2>(info.param) == GpuTeam::Warp ? "warp" : "block");
+                         });
+
+// Without a device the backend refuses with a message that says why, instead of failing later.
+TEST(GpuBackend, SaysWhyItCannotRun) {
   std::string why;
-  if (cuda_device_count(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
-  const std::vector<int> widths{6, 5, 4, 6};
-  const Mat X = gaussian_matrix(6, 40, 1, 0, 0), Y = gaussian_matrix(6, 40, 1, 0, 1);
-  const Problem problem(regression_loss(X, Y), DeepFactorization{widths});
-  SolveOptions opt;
-  opt.integrator.method = Method::RK4;
-  opt.integrator.dt = 1e-3;
-  opt.stop.t_final = 0.2;  // 200 steps
-  std::vector<Vec> y0;
-  for (int b = 0; b < 64; ++b) y0.push_back(initial_state(problem, GaussianInit{0.3, ScaleOn::Factors}, 7, b));
-  const FusedRunResult gpu = fused_deep_square_rk4(problem, y0, 1e-3, 200);
-  ASSERT_EQ(gpu.final_states.size(), y0.size());
-  Model model(problem);
-  for (std::size_t b = 0; b < y0.size(); ++b) {
-    const TrajectoryResult cpu = integrate(problem, y0[b], opt);
-    ASSERT_EQ(cpu.steps, 200);
-    EXPECT_LE((gpu.final_states[b] - cpu.final_state).norm(), 1e-10 * cpu.final_state.norm()) << b;
-    const double L = model.state_loss(cpu.final_state);
-    EXPECT_LE(std::abs(gpu.final_loss[b] - L), 1e-10 * L) << b;
+  if (gpu_available(&why)) GTEST_SKIP() << "a GPU is present; the refusal path is not reachable";
+  const auto c = testing::device_cases().front();
+  try {
+    integrate_batch_gpu(*c.problem, {{c.init, 1, 0}}, SolveOptions{});
+    FAIL() << "expected GpuError";
+  } catch (const GpuError& e) {
+    EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
   }
 }
 

@@ -34,6 +34,11 @@ class CriticalPointCatalog {
   // min_V ||W - A V^T||_F^2 = ||W||^2 + ||A||^2 - 2 ||W^T A||_*.
   std::pair<double, int> nearest(const Mat& W) const;
 
+  // For the BW loss the points are A_J V^T with V free; these are the A_J (the GPU backend
+  // measures the same distance from them).
+  bool stiefel_free() const { return stiefel_free_; }
+  const std::vector<Mat>& stiefel_factors() const { return factors_; }
+
  private:
   bool stiefel_free_ = false;
   std::vector<CriticalPoint> points_;

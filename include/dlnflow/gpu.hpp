@@ -1,26 +1,52 @@
-// The CUDA backend's fused path, as far as it is built: one thread block per trajectory, the
-// whole state in shared memory, every RK4 step of the run in one launch. So far it covers the
-// deep factorization with a square loss (positive definite Cxx) and fixed-step RK4.
+// The CUDA backend: the same integrate_batch as the CPU backend, run on an NVIDIA GPU.
+// Fused path: one team of threads per trajectory runs every step, the recording and the events
+// in one launch (kernels/fused_driver.cu); its arithmetic is kernels/device/, which the host
+// tests run on the CPU. Batched path: cuBLAS/cuSOLVER on strided batches (gpu_batched.hpp).
 #pragma once
 
-#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "dlnflow/gpu_error.hpp"
-#include "dlnflow/problem.hpp"
+#include "dlnflow/solve.hpp"
 
 namespace dlnflow {
 
-struct FusedRunResult {
-  std::vector<Vec> final_states;
-  std::vector<double> final_loss;
-  double kernel_ms = 0.0;  // device time of the integration kernel (CUDA events)
+enum class GpuPath { Auto, Fused, Batched };
+enum class GpuTeam { Auto, Warp, Block };  // fused path: threads per trajectory (32 or 128)
+
+struct GpuOptions {
+  GpuPath path = GpuPath::Auto;
+  GpuTeam team = GpuTeam::Auto;
 };
 
-// Integrates `steps` RK4 steps of size dt from every initial state. Throws GpuError naming the
-// CUDA call that failed, when no device exists, or when the problem is not yet supported.
-FusedRunResult fused_deep_square_rk4(const Problem& problem, const std::vector<Vec>& initial_states, double dt,
-                                     std::int64_t steps);
+// What ran, for the manifest and the benchmark.
+struct GpuRunInfo {
+  std::string device;
+  std::string path;            // "fused" or "batched"
+  double kernel_ms = 0.0;      // device time of the integration kernels
+  int launches = 0;            // the batch is split when it does not fit device memory
+  int team_threads = 0;        // fused: threads per trajectory
+  bool shared_workspace = false;
+  std::size_t workspace_bytes = 0;  // fused: per trajectory
+};
+
+// Same contract as integrate_batch (results in the order of specs, a trajectory whose matrix
+// function fails is marked Failed, the rest go on), with initial states drawn on the host from
+// the same Philox streams. on_done is called from the calling thread after the batch returns.
+// Throws GpuError when there is no device, a CUDA call fails, or the problem is beyond the GPU
+// backend (the message says which and why).
+std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const std::vector<TrajectorySpec>& specs,
+                                                  const SolveOptions& options, const GpuOptions& gpu = {},
+                                                  const TrajectoryDone& on_done = {}, GpuRunInfo* info = nullptr);
+
+// The fused path's driver run on the host, one team of `team_threads` std::threads per
+// trajectory: the device arithmetic, barriers and output layout without a GPU. For tests and
+// for checking a problem's device results where no GPU exists; slow.
+std::vector<TrajectoryResult> integrate_batch_device_emulation(const Problem& problem,
+                                                               const std::vector<TrajectorySpec>& specs,
+                                                               const SolveOptions& options, int team_threads = 1);
+
+// Whether this build has a CUDA backend and a usable device (with the reason when not).
+bool gpu_available(std::string* why = nullptr);
 
 }  // namespace dlnflow

@@ -14,7 +14,7 @@ enum class Op { N, T };
 // C = alpha * op(A) * op(B) + beta * C, with op(A) m x k, op(B) k x n. C must not alias A or B.
 // Each member computes whole output entries, so no reduction crosses members.
 template <class Team, class T>
-DLNFLOW_HD void gemm(const Team& team, Op opa, Op opb, int m, int n, int k, T alpha, const T* A, int lda,
+DLNFLOW_HD_NOINLINE void gemm(const Team& team, Op opa, Op opb, int m, int n, int k, T alpha, const T* A, int lda,
                      const T* B, int ldb, T beta, T* C, int ldc) {
   for (int idx = team.rank(); idx < m * n; idx += team.size()) {
     const int i = idx % m, j = idx / m;
@@ -39,17 +39,50 @@ DLNFLOW_HD void copy(const Team& team, int n, const T* x, T* y) {
   for (int i = team.rank(); i < n; i += team.size()) y[i] = x[i];
 }
 
-// sum_i x[i] * y[i], reduced through `scratch` (team.size() entries); every member gets it.
+// The sum of every member's `value`, through `scratch` (team.size() entries). Every member
+// gets the same total, summed in the same order, so control flow that depends on it stays
+// uniform across the team.
+template <class Team, class T>
+DLNFLOW_HD T team_sum(const Team& team, T value, T* scratch) {
+  scratch[team.rank()] = value;
+  team.sync();
+  T total = 0;
+  for (int r = 0; r < team.size(); ++r) total += scratch[r];
+  team.sync();
+  return total;
+}
+
+// The largest of every member's `value` (NaN wins, so that a NaN is never hidden).
+template <class Team, class T>
+DLNFLOW_HD T team_max(const Team& team, T value, T* scratch) {
+  scratch[team.rank()] = value;
+  team.sync();
+  T m = scratch[0];
+  for (int r = 1; r < team.size(); ++r) {
+    const T v = scratch[r];
+    if (v != v || v > m) m = v;
+    if (m != m) break;
+  }
+  team.sync();
+  return m;
+}
+
+// sum_i x[i] * y[i]; every member gets it. Scratch: team.size() entries.
 template <class Team, class T>
 DLNFLOW_HD T dot(const Team& team, int n, const T* x, const T* y, T* scratch) {
   T s = 0;
   for (int i = team.rank(); i < n; i += team.size()) s += x[i] * y[i];
-  scratch[team.rank()] = s;
-  team.sync();
-  T total = 0;
-  for (int r = 0; r < team.size(); ++r) total += scratch[r];  // same order on every member
-  team.sync();
-  return total;
+  return team_sum(team, s, scratch);
+}
+
+template <class Team, class T>
+DLNFLOW_HD T squared_norm(const Team& team, int n, const T* x, T* scratch) {
+  return dot(team, n, x, x, scratch);
+}
+
+template <class Team, class T>
+DLNFLOW_HD void fill(const Team& team, int n, T value, T* x) {
+  for (int i = team.rank(); i < n; i += team.size()) x[i] = value;
 }
 
 }  // namespace dlnflow::device

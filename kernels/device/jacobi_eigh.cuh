@@ -50,7 +50,7 @@ DLNFLOW_HD inline void tournament_pair(int m, int n, int r, int k, int& p, int& 
 // A (n x n, symmetric, column-major) is destroyed. On return V holds orthonormal eigenvectors
 // (columns) and w the eigenvalues, decreasing. Returns false if max_sweeps did not converge.
 template <class Team, class T>
-DLNFLOW_HD bool jacobi_eigh(const Team& team, int n, T* A, T* V, T* w, T* work, int max_sweeps = 40) {
+DLNFLOW_HD_NOINLINE bool jacobi_eigh(const Team& team, int n, T* A, T* V, T* w, T* work, int max_sweeps = 40) {
   const int m = n + (n & 1);
   const int pairs = m / 2;
   T* cs = work;

@@ -18,7 +18,7 @@ enum class PsdFunction { Power, InverseSqrt };
 // out = A^p (PSD A, clamped) or A^{-1/2} (SPD A). A is destroyed. Returns false if the
 // eigensolver did not converge (out is then unspecified).
 template <class Team, class T>
-DLNFLOW_HD bool psd_function(const Team& team, int n, T* A, PsdFunction f, T p, T* out, T* work) {
+DLNFLOW_HD_NOINLINE bool psd_function(const Team& team, int n, T* A, PsdFunction f, T p, T* out, T* work) {
   T* V = work;
   T* w = V + n * n;
   T* Vs = w + n;

@@ -8,9 +8,14 @@
 #if defined(__CUDACC__)
 #define DLNFLOW_HD __host__ __device__
 #define DLNFLOW_D __device__
+// For the large routines: inlining every product and eigensolver into the one fused kernel
+// made it take 8 minutes to compile and 240 registers per thread; calls cost nothing next to
+// the O(n^3) work inside.
+#define DLNFLOW_HD_NOINLINE __host__ __device__ __noinline__
 #else
 #define DLNFLOW_HD
 #define DLNFLOW_D
+#define DLNFLOW_HD_NOINLINE
 #endif
 
 namespace dlnflow::device {

@@ -1,6 +1,6 @@
-// Built instead of kernels/toolchain_probe.cu when CUDA is off or nvcc is absent.
+// Built instead of kernels/*.cu when CUDA is off or nvcc is absent.
+#include "../../kernels/fused_driver.hpp"
 #include "dlnflow/cuda_probe.hpp"
-#include "../../kernels/fused_deep_square.hpp"
 #include "dlnflow/gpu_error.hpp"
 
 namespace dlnflow {
@@ -18,7 +18,7 @@ bool cuda_axpy(int, double, const double*, double*, std::string* why) {
 }
 
 namespace kernels {
-double launch_fused_deep_square_rk4(const FusedDeepSquareArgs&) { throw GpuError("dlnflow was built without CUDA"); }
+FusedReport launch_fused(const FusedLaunch&) { throw GpuError("dlnflow was built without CUDA"); }
 }  // namespace kernels
 
 }  // namespace dlnflow

@@ -1,0 +1,118 @@
+// integrate_batch on the GPU: initial states on the host (the CPU's Philox streams), the batch
+// packed once, run by the fused kernels (split into launches that fit device memory), and
+// unpacked into the same TrajectoryResults the CPU backend returns.
+#include <barrier>
+#include <thread>
+
+#include "../../kernels/fused_driver.hpp"
+#include "dlnflow/cuda_probe.hpp"
+#include "dlnflow/gpu.hpp"
+#include "pack.hpp"
+
+namespace dlnflow {
+
+void validate_options(const Problem& problem, const SolveOptions& options);  // src/cpu/solve.cpp
+
+namespace {
+
+std::vector<double> initial_states(const Problem& problem, const std::vector<TrajectorySpec>& specs) {
+  const Index n = problem.state_size();
+  std::vector<double> y0(specs.size() * static_cast<std::size_t>(n));
+  for (std::size_t b = 0; b < specs.size(); ++b) {
+    const Vec y = initial_state(problem, specs[b].init, specs[b].seed, specs[b].trajectory);
+    std::copy(y.data(), y.data() + n, y0.data() + b * n);
+  }
+  return y0;
+}
+
+// Members of a host team are std::threads meeting at a barrier (emulation only).
+struct ThreadTeam {
+  int r, s;
+  std::barrier<>* b;
+  int rank() const { return r; }
+  int size() const { return s; }
+  void sync() const { b->arrive_and_wait(); }
+};
+
+}  // namespace
+
+bool gpu_available(std::string* why) {
+  if (!cuda_compiled()) {
+    if (why) *why = "this build of dlnflow has no CUDA backend (built without nvcc or with DLNFLOW_CUDA=OFF)";
+    return false;
+  }
+  return cuda_device_count(why) > 0;
+}
+
+std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const std::vector<TrajectorySpec>& specs,
+                                                  const SolveOptions& options, const GpuOptions& gpu,
+                                                  const TrajectoryDone& on_done, GpuRunInfo* info) {
+  validate_options(problem, options);
+  if (gpu.path == GpuPath::Batched)
+    throw GpuError("the batched cuBLAS/cuSOLVER path is not built yet; use the fused path (--gpu-path fused or auto)");
+  std::string why;
+  if (!gpu_available(&why)) throw GpuError("no usable GPU: " + why);
+  const kernels::PackedRun run = gpu::pack_run(problem, options);
+  const std::vector<double> y0 = initial_states(problem, specs);
+  std::vector<double> out(specs.size() * static_cast<std::size_t>(run.output_stride()));
+  kernels::FusedLaunch launch;
+  launch.run = &run, launch.batch = specs.size(), launch.y0 = y0.data(), launch.out = out.data();
+  launch.shape = gpu.team == GpuTeam::Warp    ? kernels::TeamShape::Warp
+                 : gpu.team == GpuTeam::Block ? kernels::TeamShape::Block
+                                              : kernels::TeamShape::Auto;
+  std::vector<TrajectoryResult> results;
+  results.reserve(specs.size());
+  if (!specs.empty()) {
+    const kernels::FusedReport rep = kernels::launch_fused(launch);
+    if (info) {
+      info->device = rep.device, info->path = "fused", info->kernel_ms = rep.kernel_ms, info->launches = rep.chunks;
+      info->team_threads = rep.team_threads, info->shared_workspace = rep.shared_workspace;
+      info->workspace_bytes = rep.workspace_bytes;
+    }
+  }
+  for (std::size_t b = 0; b < specs.size(); ++b) {
+    results.push_back(gpu::unpack_result(run, options, out.data() + b * run.output_stride()));
+    if (on_done) on_done(b, results.back());
+  }
+  return results;
+}
+
+std::vector<TrajectoryResult> integrate_batch_device_emulation(const Problem& problem,
+                                                               const std::vector<TrajectorySpec>& specs,
+                                                               const SolveOptions& options, int team_threads) {
+  validate_options(problem, options);
+  const kernels::PackedRun run = gpu::pack_run(problem, options);
+  const std::vector<double> y0 = initial_states(problem, specs);
+  const std::vector<double> out = gpu::emulate(run, y0.data(), specs.size(), team_threads);
+  std::vector<TrajectoryResult> results;
+  for (std::size_t b = 0; b < specs.size(); ++b)
+    results.push_back(gpu::unpack_result(run, options, out.data() + b * run.output_stride()));
+  return results;
+}
+
+std::vector<double> gpu::emulate(const kernels::PackedRun& run, const double* y0, std::size_t batch, int members) {
+  device::FlowData<double> flow;
+  device::DriverConfig<double> config;
+  run.bind(flow, config, run.values.data(), run.ints.data());
+  members = std::max(1, members);
+  std::vector<double> out(batch * static_cast<std::size_t>(run.output_stride()));
+  std::vector<double> work(device::driver_workspace(flow, config, members));
+  const int n = flow.state;
+  for (std::size_t b = 0; b < batch; ++b) {
+    auto o = run.output(out.data(), b);
+    if (members == 1) {
+      device::run_trajectory(device::HostTeam{}, flow, config, y0 + b * n, o, work.data());
+      continue;
+    }
+    std::barrier<> barrier(members);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < members; ++r)
+      threads.emplace_back([&, r] {
+        device::run_trajectory(ThreadTeam{r, members, &barrier}, flow, config, y0 + b * n, o, work.data());
+      });
+    for (auto& t : threads) t.join();
+  }
+  return out;
+}
+
+}  // namespace dlnflow

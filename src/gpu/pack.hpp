@@ -1,0 +1,20 @@
+// A Problem and its SolveOptions in the fused kernels' plain layout, and the way back from a
+// trajectory's output block to a TrajectoryResult.
+#pragma once
+
+#include "../../kernels/fused_driver.hpp"
+#include "dlnflow/solve.hpp"
+
+namespace dlnflow::gpu {
+
+// Throws GpuError for what the device driver does not cover (depth > 64, more than 16 events).
+kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& options);
+
+// Runs the device driver on the host for `batch` initial states (batch x state entries), one team
+// of `members` std::threads per trajectory, and returns the output blocks (batch x
+// run.output_stride()). What the kernel computes, without a GPU.
+std::vector<double> emulate(const kernels::PackedRun& run, const double* y0, std::size_t batch, int members);
+
+TrajectoryResult unpack_result(const kernels::PackedRun& run, const SolveOptions& options, const double* block);
+
+}  // namespace dlnflow::gpu

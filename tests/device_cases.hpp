@@ -1,0 +1,142 @@
+// Problems that cover every loss and parametrization of the core, with solve options that
+// exercise recording, events and the catalogue: shared by the host-run device tests
+// (test_device_math, test_device_driver) and the GPU parity test (test_gpu_fused), so that the
+// device path is checked on the same cases with and without a GPU.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "dlnflow/dlnflow.hpp"
+
+namespace dlnflow::testing {
+
+inline Mat spd(Index n, std::uint64_t stream, double shift) {
+  const Mat G = gaussian_matrix(n, n, 77, 0, stream);
+  return G * G.transpose() / static_cast<double>(n) + shift * Mat::Identity(n, n);
+}
+
+struct DeviceCase {
+  std::string name;
+  std::shared_ptr<Problem> problem;
+  InitSpec init;
+  double t_final;
+  bool catalog;  // square (Cxx PD) and BW losses have one
+};
+
+inline std::vector<DeviceCase> device_cases() {
+  std::vector<DeviceCase> c;
+  auto add = [&](std::string name, LossSpec loss, Parametrization p, InitSpec init, double t, bool cat) {
+    c.push_back({std::move(name), std::make_shared<Problem>(std::move(loss), std::move(p)), std::move(init), t, cat});
+  };
+  const Mat X = gaussian_matrix(5, 30, 70, 0, 0), Y = gaussian_matrix(6, 30, 70, 0, 1);
+  add("deep_regression", regression_loss(X, Y), DeepFactorization{{5, 3, 4, 6}}, GaussianInit{0.4, ScaleOn::Factors},
+      2.0, true);
+  // Rank-deficient Cxx: no centred form, the plain square loss.
+  add("deep_autoencoder_rank_deficient", autoencoder_loss(gaussian_matrix(6, 3, 71, 0, 0)),
+      DeepFactorization{{6, 2, 6}}, GaussianInit{0.3, ScaleOn::Factors}, 3.0, false);
+  add("deep_bw_smooth", BuresWassersteinLoss{spd(4, 2, 0.2), 0.05}, DeepFactorization{{4, 3, 4}},
+      GaussianInit{0.5, ScaleOn::Factors}, 3.0, true);
+  add("deep_bw_plain_bottleneck", BuresWassersteinLoss{spd(4, 3, 0.2), 0.0}, DeepFactorization{{4, 2, 4}},
+      GaussianInit{0.5, ScaleOn::Factors}, 3.0, true);
+  {
+    SensingLoss s;
+    for (int i = 0; i < 8; ++i) s.A.push_back(gaussian_matrix(3, 3, 72, 0, i));
+    const Mat M = gaussian_matrix(3, 1, 73, 0, 0) * gaussian_matrix(1, 3, 73, 0, 1);
+    s.y.resize(8);
+    for (int i = 0; i < 8; ++i) s.y(i) = s.A[i].cwiseProduct(M).sum();
+    add("deep_sensing", s, DeepFactorization{{3, 3, 3}}, GaussianInit{0.3, ScaleOn::Factors}, 2.0, false);
+  }
+  {
+    CompletionLoss l;
+    const Mat u = gaussian_matrix(5, 1, 74, 0, 0);
+    l.target = u * u.transpose();
+    for (int i = 0; i < 5; ++i)
+      for (int j = 0; j < 5; ++j)
+        if ((i + 2 * j) % 3 != 0) l.omega.push_back({i, j});
+    add("symmetric_completion", l, SymmetricFactorization{5, 2}, GaussianInit{0.2, ScaleOn::Factors}, 3.0, false);
+  }
+  {
+    const Mat B = gaussian_matrix(4, 4, 75, 0, 0);
+    add("symmetric_square", matrix_approximation_loss(0.5 * (B + B.transpose())), SymmetricFactorization{4, 4},
+        GaussianInit{0.3, ScaleOn::Factors}, 2.0, false);
+  }
+  add("end_to_end_square_rank_capped", matrix_approximation_loss(gaussian_matrix(5, 4, 76, 0, 0)),
+      EndToEndFlow{5, 4, 3, 2}, GaussianInit{0.3, ScaleOn::EndToEnd}, 2.0, true);
+  add("end_to_end_bw_smooth", BuresWassersteinLoss{spd(3, 4, 0.3), 0.1}, EndToEndFlow{3, 3, 2, 3},
+      GaussianInit{0.4, ScaleOn::EndToEnd}, 2.0, true);
+  return c;
+}
+
+// Options that exercise every part of the driver: a recording grid that includes t = 0 and a
+// time inside the last step, a loss event, a singular-value event and, where one exists, the
+// catalogue distance.
+inline SolveOptions device_case_options(const DeviceCase& c, Method m, const CriticalPointCatalog* catalog) {
+  SolveOptions o;
+  o.integrator.method = m;
+  o.integrator.dt = m == Method::Euler ? 2e-3 : 1e-2;
+  o.integrator.rtol = 1e-9;
+  o.integrator.atol = 1e-12;
+  o.stop.t_final = c.t_final;
+  o.record.times = uniform_grid(0.0, c.t_final * 0.999, 6);
+  o.record.catalog = catalog;
+  o.record.keep_states = true;
+  EventSpec loss_event;
+  loss_event.kind = EventKind::Loss;
+  loss_event.level = 0.5 * integrate(*c.problem, initial_state(*c.problem, c.init, 5, 0), [&] {
+                             SolveOptions z;
+                             z.stop.t_final = 0;
+                             return z;
+                           }()).final_loss;
+  o.events.push_back(loss_event);
+  EventSpec sv;
+  sv.kind = EventKind::SingularValue;
+  sv.index = 0;
+  sv.level = 0.8;
+  o.events.push_back(sv);
+  return o;
+}
+
+// Backend results of one trajectory against the CPU's: counts equal, everything else within
+// `rtol` relative (with `rtol` absolute below unit scale).
+inline void expect_same_trajectory(const TrajectoryResult& got, const TrajectoryResult& want, double rtol,
+                                   const std::string& what) {
+  SCOPED_TRACE(what);
+  auto close = [&](double a, double b) {
+    if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+    return std::abs(a - b) <= rtol * std::max(1.0, std::abs(b));
+  };
+  auto vec_close = [&](const Vec& a, const Vec& b) {
+    return a.size() == b.size() && (a - b).norm() <= rtol * std::max(1.0, b.norm());
+  };
+  EXPECT_EQ(to_string(got.status), to_string(want.status)) << got.message << " / " << want.message;
+  EXPECT_EQ(got.steps, want.steps);
+  EXPECT_EQ(got.rejected, want.rejected);
+  EXPECT_EQ(got.rhs_evaluations, want.rhs_evaluations);
+  EXPECT_TRUE(close(got.t_end, want.t_end)) << got.t_end << " vs " << want.t_end;
+  EXPECT_TRUE(vec_close(got.final_state, want.final_state)) << (got.final_state - want.final_state).norm();
+  EXPECT_TRUE(close(got.final_loss, want.final_loss)) << got.final_loss << " vs " << want.final_loss;
+  ASSERT_EQ(got.event_times.size(), want.event_times.size());
+  for (std::size_t e = 0; e < want.event_times.size(); ++e)
+    EXPECT_TRUE(close(got.event_times[e], want.event_times[e]))
+        << "event " << e << ": " << got.event_times[e] << " vs " << want.event_times[e];
+  ASSERT_EQ(got.samples.size(), want.samples.size());
+  for (std::size_t i = 0; i < want.samples.size(); ++i) {
+    const Sample &g = got.samples[i], &w = want.samples[i];
+    SCOPED_TRACE("sample " + std::to_string(i));
+    ASSERT_EQ(g.valid, w.valid);
+    if (!w.valid) continue;
+    EXPECT_TRUE(close(g.loss, w.loss)) << g.loss << " vs " << w.loss;
+    EXPECT_TRUE(close(g.grad_norm, w.grad_norm)) << g.grad_norm << " vs " << w.grad_norm;
+    EXPECT_TRUE(close(g.balance_defect, w.balance_defect)) << g.balance_defect << " vs " << w.balance_defect;
+    EXPECT_TRUE(vec_close(g.spectrum, w.spectrum)) << g.spectrum.transpose() << " vs " << w.spectrum.transpose();
+    EXPECT_EQ(g.rank, w.rank);
+    EXPECT_TRUE(close(g.critical_distance, w.critical_distance));
+    EXPECT_EQ(g.critical_index, w.critical_index);
+    EXPECT_TRUE(vec_close(g.state, w.state));
+  }
+}
+
+}  // namespace dlnflow::testing

@@ -1,0 +1,100 @@
+// The fused kernel's whole trajectory driver (kernels/device/driver.cuh) run on the host and
+// compared with the CPU backend, trajectory by trajectory, for every loss x parametrization x
+// integrator: steps, rejections and evaluations equal; states, losses, recorded diagnostics,
+// catalogue distances and event times to 1e-10. The GPU runs exactly this code on a thread
+// block; test_gpu_fused repeats the comparison there.
+#include <gtest/gtest.h>
+
+#include "device_cases.hpp"
+#include "dlnflow/gpu.hpp"
+
+namespace dlnflow {
+namespace {
+
+using testing::DeviceCase;
+
+std::vector<TrajectorySpec> specs_for(const DeviceCase& c, int count) {
+  std::vector<TrajectorySpec> specs;
+  for (int b = 0; b < count; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});
+  return specs;
+}
+
+class DeviceDriver : public ::testing::TestWithParam<std::tuple<int, Method>> {};
+
+std::string method_name(Method m) { return m == Method::Euler ? "Euler" : m == Method::RK4 ? "RK4" : "DP54"; }
+
+TEST_P(DeviceDriver, EqualsTheCpuBackendTrajectoryByTrajectory) {
+  const auto cases = testing::device_cases();
+  const DeviceCase& c = cases[std::get<0>(GetParam())];
+  const Method m = std::get<1>(GetParam());
+  std::unique_ptr<CriticalPointCatalog> catalog;
+  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
+  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
+  const auto specs = specs_for(c, 2);
+  const auto cpu = integrate_batch(*c.problem, specs, o);
+  const auto dev = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+  ASSERT_EQ(dev.size(), cpu.size());
+  bool some_event = false;
+  for (std::size_t b = 0; b < cpu.size(); ++b) {
+    testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, c.name + " " + method_name(m) + " #" + std::to_string(b));
+    for (double t : cpu[b].event_times) some_event = some_event || !std::isnan(t);
+  }
+  EXPECT_TRUE(some_event) << "the case should cross at least one event level, or the event code is untested";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriver,
+                         ::testing::Combine(::testing::Range(0, static_cast<int>(testing::device_cases().size())),
+                                            ::testing::Values(Method::Euler, Method::RK4, Method::DormandPrince54)),
+                         [](const auto& info) {
+                           return testing::device_cases()[std::get<0>(info.param)].name + "_" +
+                                  method_name(std::get<1>(info.param));
+                         });
+
+// The same driver on teams of 3 and 8 real threads meeting at barriers: the split of work and
+// every barrier of the device code, not just its arithmetic.
+TEST(DeviceDriverTeams, MultiThreadTeamsGiveTheSingleThreadResult) {
+  const auto cases = testing::device_cases();
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const DeviceCase& c = cases[i];
+    std::unique_ptr<CriticalPointCatalog> catalog;
+    if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
+    const SolveOptions o = testing::device_case_options(c, Method::DormandPrince54, catalog.get());
+    const auto specs = specs_for(c, 1);
+    const auto one = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+    for (int members : {3, 8}) {
+      if (members == 8 && i % 3 != 0) continue;  // barrier-heavy on a 2-core CI machine: a third of the cases
+      const auto many = integrate_batch_device_emulation(*c.problem, specs, o, members);
+      testing::expect_same_trajectory(many[0], one[0], 1e-12, c.name + " team of " + std::to_string(members));
+    }
+  }
+}
+
+// Divergence, the step-size floor and a failing matrix function end one trajectory with the
+// CPU's status and message, not the batch.
+TEST(DeviceDriverStops, DivergenceAndStepUnderflowMatchTheCpu) {
+  const Problem p(matrix_approximation_loss(2.0 * Mat::Identity(3, 3)), DeepFactorization{{3, 3, 3}});
+  SolveOptions o;
+  o.integrator.method = Method::Euler;
+  o.integrator.dt = 5.0;  // gradient descent far beyond stability: diverges
+  o.stop.t_final = 1000;
+  o.stop.blowup_norm = 1e100;
+  const std::vector<TrajectorySpec> specs{{GaussianInit{1.0}, 1, 0}};
+  const auto cpu = integrate_batch(p, specs, o);
+  const auto dev = integrate_batch_device_emulation(p, specs, o);
+  ASSERT_EQ(cpu[0].status, Status::Diverged);
+  testing::expect_same_trajectory(dev[0], cpu[0], 1e-10, "diverging Euler");
+  EXPECT_EQ(dev[0].message, cpu[0].message);
+
+  o.integrator.method = Method::DormandPrince54;
+  o.integrator.rtol = 1e-14;
+  o.integrator.atol = 0;
+  o.integrator.dt_min = 0.5;  // the pair needs much smaller steps at this tolerance
+  o.stop.t_final = 10;
+  const auto cpu2 = integrate_batch(p, specs, o);
+  const auto dev2 = integrate_batch_device_emulation(p, specs, o);
+  ASSERT_EQ(cpu2[0].status, Status::StepUnderflow);
+  testing::expect_same_trajectory(dev2[0], cpu2[0], 1e-10, "step underflow");
+}
+
+}  // namespace
+}  // namespace dlnflow
