@@ -26,6 +26,12 @@ int cuda_device_count(std::string* why) {
   return count;
 }
 
+std::string cuda_device_name() {
+  cudaDeviceProp prop{};
+  if (cuda_device_count() == 0 || cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return "";
+  return prop.name;
+}
+
 bool cuda_axpy(int n, double a, const double* x, double* y, std::string* why) {
   double *dx = nullptr, *dy = nullptr;
   auto fail = [&](cudaError_t e) {

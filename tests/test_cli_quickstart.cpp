@@ -45,7 +45,7 @@ TEST(CliQuickstart, ResultsEqualTheLibraryCalledDirectly) {
   const fs::path out = fs::temp_directory_path() / ("dlnflow-qs-" + std::to_string(::getpid()));
   fs::remove_all(out);
   const std::string cmd = std::string(DLNFLOW_CLI_PATH) + " run " + DLNFLOW_SOURCE_DIR +
-                          "/examples/quickstart.toml --quiet --threads 2 --out " + out.string();
+                          "/examples/quickstart.toml --backend cpu --quiet --threads 2 --out " + out.string();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   for (const char* f : {"manifest.json", "summary.csv", "trajectories.h5"}) ASSERT_TRUE(fs::exists(out / f)) << f;
   EXPECT_FALSE(fs::exists(out / "chunks"));

@@ -10,6 +10,8 @@ bool cuda_compiled();
 // Number of usable CUDA devices; 0 with the reason in *why when there are none.
 int cuda_device_count(std::string* why = nullptr);
 // y = a x + y on the device. Returns false with the reason in *why on any CUDA error.
+// Name of device 0 ("" without one).
+std::string cuda_device_name();
 bool cuda_axpy(int n, double a, const double* x, double* y, std::string* why = nullptr);
 
 }  // namespace dlnflow

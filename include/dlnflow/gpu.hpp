@@ -46,6 +46,10 @@ std::vector<TrajectoryResult> integrate_batch_device_emulation(const Problem& pr
                                                                const std::vector<TrajectorySpec>& specs,
                                                                const SolveOptions& options, int team_threads = 1);
 
+// Whether the GPU backend covers this problem and these options (depth <= 64, at most 16
+// events); the reason in *why when not.
+bool gpu_supports(const Problem& problem, const SolveOptions& options, std::string* why = nullptr);
+
 // Whether this build has a CUDA backend and a usable device (with the reason when not).
 bool gpu_available(std::string* why = nullptr);
 

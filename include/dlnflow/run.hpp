@@ -19,7 +19,9 @@ class UsageError : public std::runtime_error {
 
 struct RunOptions {
   std::string out_dir;
-  std::string backend = "auto";  // auto | cpu | gpu
+  std::string backend = "auto";  // auto | cpu | gpu (auto: the GPU when one is usable, else the CPU)
+  std::string gpu_path = "auto"; // auto | fused | batched
+  std::string gpu_team = "auto"; // auto | warp | block (fused path: threads per trajectory)
   int threads = 0;               // 0: all hardware threads
   bool resume = false;
   bool overwrite = false;        // replace an existing results folder

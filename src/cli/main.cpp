@@ -47,7 +47,7 @@ int run_command(const std::string& file, dlnflow::RunOptions opt) {
   opt.interrupt = &g_interrupt;
   try {
     if (!opt.quiet)
-      std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu points x %d seeds) on the CPU, into %s\n", ex.name.c_str(),
+      std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu points x %d seeds) into %s\n", ex.name.c_str(),
                    ex.trajectories(), ex.points.size(), ex.seeds, opt.out_dir.c_str());
     const RunOutcome out = run_experiment(ex, opt);
     if (out.status == RunStatus::Interrupted) {
@@ -58,8 +58,8 @@ int run_command(const std::string& file, dlnflow::RunOptions opt) {
       return cli::kInterrupted;
     }
     if (!opt.quiet)
-      std::fprintf(stderr, "dlnflow: done: %zu trajectories (%zu diverged) in %.3g s; results in %s\n", out.done,
-                   out.diverged, out.seconds, opt.out_dir.c_str());
+      std::fprintf(stderr, "dlnflow: done: %zu trajectories (%zu diverged) in %.3g s on the %s; results in %s\n",
+                   out.done, out.diverged, out.seconds, out.backend == "gpu" ? "GPU" : "CPU", opt.out_dir.c_str());
     return cli::kOk;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "dlnflow: %s\n", e.what());
@@ -83,8 +83,13 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run an experiment file into a results folder");
   run->add_option("experiment", run_file, "Experiment file (TOML)")->required()->check(CLI::ExistingFile);
   run->add_option("--out", ro.out_dir, "Results folder (default: results/<experiment name>)");
-  run->add_option("--backend", ro.backend, "auto | cpu | gpu (this build runs on the CPU; gpu is refused)")
+  run->add_option("--backend", ro.backend,
+                  "auto | cpu | gpu (default auto: the GPU when one is usable, else the CPU, saying why)")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
+  run->add_option("--gpu-path", ro.gpu_path, "auto | fused | batched: GPU implementation (batched is not built yet)")
+      ->check(CLI::IsMember({"auto", "fused", "batched"}));
+  run->add_option("--gpu-team", ro.gpu_team, "auto | warp | block: threads per trajectory on the fused path (32 or 128)")
+      ->check(CLI::IsMember({"auto", "warp", "block"}));
   run->add_option("--threads", ro.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
   run->add_flag("--resume", ro.resume, "Continue an interrupted run in --out without recomputing finished chunks");
   run->add_flag("--overwrite", ro.overwrite, "Replace an existing results folder");

@@ -12,6 +12,8 @@ int cuda_device_count(std::string* why) {
   return 0;
 }
 
+std::string cuda_device_name() { return ""; }
+
 bool cuda_axpy(int, double, const double*, double*, std::string* why) {
   if (why) *why = "dlnflow was built without CUDA";
   return false;

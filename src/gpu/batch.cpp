@@ -44,6 +44,16 @@ bool gpu_available(std::string* why) {
   return cuda_device_count(why) > 0;
 }
 
+bool gpu_supports(const Problem& problem, const SolveOptions& options, std::string* why) {
+  try {
+    gpu::pack_run(problem, options);
+    return true;
+  } catch (const GpuError& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
 std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const std::vector<TrajectorySpec>& specs,
                                                   const SolveOptions& options, const GpuOptions& gpu,
                                                   const TrajectoryDone& on_done, GpuRunInfo* info) {

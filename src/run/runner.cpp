@@ -16,6 +16,7 @@
 #include "../io/result_files.hpp"
 #include "build_info.hpp"
 #include "dlnflow/cuda_probe.hpp"
+#include "dlnflow/gpu.hpp"
 #include "dlnflow/run.hpp"
 #include "progress.hpp"
 #include "records.hpp"
@@ -59,6 +60,34 @@ json read_json(const fs::path& p) {
 
 }  // namespace
 
+// "cpu" or "gpu", decided before anything is written. --backend gpu without a usable device
+// (or with a problem the GPU backend does not cover) is a usage error; auto falls back to the
+// CPU and says why.
+static std::string choose_backend(const Experiment& ex, const RunOptions& opt) {
+  if (opt.backend != "auto" && opt.backend != "cpu" && opt.backend != "gpu")
+    throw UsageError("--backend must be auto, cpu or gpu");
+  if (opt.gpu_path != "auto" && opt.gpu_path != "fused" && opt.gpu_path != "batched")
+    throw UsageError("--gpu-path must be auto, fused or batched");
+  if (opt.gpu_team != "auto" && opt.gpu_team != "warp" && opt.gpu_team != "block")
+    throw UsageError("--gpu-team must be auto, warp or block");
+  if (opt.backend == "cpu") return "cpu";
+  std::string why;
+  bool ok = gpu_available(&why);
+  if (ok && opt.gpu_path == "batched") {
+    ok = false;
+    why = "the batched cuBLAS/cuSOLVER path is not built yet (use --gpu-path fused or auto)";
+  }
+  for (std::size_t i = 0; ok && i < ex.points.size(); ++i)
+    if (!gpu_supports(*ex.points[i].config.problem, ex.points[i].config.options, &why)) {
+      ok = false;
+      why = "sweep point " + std::to_string(i) + ": " + why;
+    }
+  if (ok) return "gpu";
+  if (opt.backend == "gpu") throw UsageError("--backend gpu: " + why + "; use --backend cpu (or auto)");
+  if (!opt.quiet) std::fprintf(stderr, "dlnflow: running on the CPU: %s\n", why.c_str());
+  return "cpu";
+}
+
 std::string build_summary() {
   std::ostringstream s;
   s << "dlnflow " << build::kVersion << " (git " << build::kGitRevision << ")\n"
@@ -70,16 +99,18 @@ std::string build_summary() {
   const int gpus = cuda_device_count(&why);
   s << "\nGPU devices: " << gpus;
   if (gpus <= 0) s << " (" << (why.empty() ? "none found" : why) << ")";
-  s << "\nGPU backend: not in this build (CUDA backend: issue #4); --backend auto runs on the CPU";
+  if (gpus > 0) s << " (" << cuda_device_name() << ")";
+  s << "\nGPU backend: " << (cuda_compiled() ? "fused kernels (one team of threads per trajectory)" : "not in this build")
+    << "; --backend auto runs on the GPU when one is usable, else on the CPU";
   return s.str();
 }
 
 RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
   RunOutcome outcome;
-  if (opt.backend == "gpu")
-    throw UsageError("--backend gpu: this build of dlnflow has no GPU backend yet; use --backend cpu (or auto)");
-  if (opt.backend != "auto" && opt.backend != "cpu") throw UsageError("--backend must be auto, cpu or gpu");
-  outcome.backend = "cpu";
+  outcome.backend = choose_backend(ex, opt);
+  GpuOptions gpu_options;
+  gpu_options.path = opt.gpu_path == "fused" ? GpuPath::Fused : opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
+  gpu_options.team = opt.gpu_team == "warp" ? GpuTeam::Warp : opt.gpu_team == "block" ? GpuTeam::Block : GpuTeam::Auto;
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const fs::path dir = opt.out_dir;
   const fs::path manifest_path = dir / "manifest.json";
@@ -133,7 +164,8 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     for (const auto& e : fs::directory_iterator(d))
       if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path());
   manifest["backend"] = outcome.backend;
-  manifest["device"] = cpu_model() + " (" + std::to_string(threads) + " threads)";
+  manifest["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, fused kernels)"
+                                                : cpu_model() + " (" + std::to_string(threads) + " threads)";
   manifest["threads"] = threads;
   json session = {{"started", now_iso()}, {"backend", outcome.backend}, {"threads", threads}, {"chunks_run", 0}};
   manifest["sessions"].push_back(session);
@@ -182,9 +214,12 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     for (int s = c.first_seed; s < c.first_seed + c.count; ++s)
       specs.push_back({point.config.init, ex.seed, static_cast<std::uint64_t>(s)});
     const auto start = std::chrono::steady_clock::now();
-    auto results = integrate_batch(*point.config.problem, specs, so, [&](std::size_t, const TrajectoryResult& r) {
+    const TrajectoryDone tick = [&](std::size_t, const TrajectoryResult& r) {
       progress.trajectory_done(r.status == Status::Diverged);
-    });
+    };
+    auto results = outcome.backend == "gpu"
+                       ? integrate_batch_gpu(*point.config.problem, specs, so, gpu_options, tick)
+                       : integrate_batch(*point.config.problem, specs, so, tick);
     std::vector<TrajectoryRecord> recs(results.size());
     Model model(*point.config.problem);
     std::size_t diverged = 0;
