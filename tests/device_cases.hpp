@@ -11,6 +11,13 @@
 
 #include "dlnflow/dlnflow.hpp"
 
+namespace dlnflow {
+// Readable parameters in test listings.
+inline void PrintTo(Method m, std::ostream* os) {
+  *os << (m == Method::Euler ? "Euler" : m == Method::RK4 ? "RK4" : "DormandPrince54");
+}
+}  // namespace dlnflow
+
 namespace dlnflow::testing {
 
 inline Mat spd(Index n, std::uint64_t stream, double shift) {

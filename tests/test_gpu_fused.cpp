@@ -8,6 +8,7 @@
 #include "dlnflow/gpu.hpp"
 
 namespace dlnflow {
+inline void PrintTo(GpuTeam t, std::ostream* os) { *os << (t == GpuTeam::Warp ? "warp" : t == GpuTeam::Block ? "block" : "auto"); }
 namespace {
 
 // A macro, so that GTEST_SKIP returns from the test itself.
