@@ -80,6 +80,12 @@ void set_shared(size_t bytes) {
 
 }  // namespace
 
+std::size_t shared_memory_limit() {
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  return prop.sharedMemPerBlockOptin;
+}
+
 FusedReport launch_fused(const FusedLaunch& L) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");

@@ -75,4 +75,7 @@ struct FusedReport {
 // Runs the batch on device 0; throws GpuError naming the CUDA call that failed.
 FusedReport launch_fused(const FusedLaunch& launch);
 
+// Shared memory one block may use on device 0 (opt-in maximum), bytes.
+std::size_t shared_memory_limit();
+
 }  // namespace dlnflow::kernels

@@ -53,6 +53,53 @@ INSTANTIATE_TEST_SUITE_P(AllCases, GpuFused,
                                   (std::get<2>(info.param) == GpuTeam::Warp ? "warp" : "block");
                          });
 
+// The batched cuBLAS/cuSOLVER path on what it covers (deep factorization; square loss with and
+// without a centred form, smooth BW with syevjBatched and, at d = 40, XsyevBatched; Euler and
+// RK4), against the CPU: final states, losses, statuses and counts; a diverging member frozen
+// as on the CPU.
+TEST(GpuBatched, EqualsTheCpuBackendTrajectoryByTrajectory) {
+  REQUIRE_GPU();
+  const auto cases = testing::device_cases();
+  std::vector<testing::DeviceCase> chosen{cases[0], cases[1], cases[2]};
+  chosen.push_back({"deep_bw_smooth_d40", std::make_shared<Problem>(BuresWassersteinLoss{testing::spd(40, 9, 0.2), 0.05},
+                                                                    DeepFactorization{{40, 40, 40}}),
+                    GaussianInit{0.3, ScaleOn::Factors}, 0.5, false});
+  for (const auto& c : chosen)
+    for (Method m : {Method::Euler, Method::RK4}) {
+      SolveOptions o;
+      o.integrator.method = m;
+      o.integrator.dt = m == Method::Euler ? 2e-3 : 1e-2;
+      o.stop.t_final = c.t_final;
+      std::vector<TrajectorySpec> specs;
+      for (int b = 0; b < 33; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});
+      specs.push_back({GaussianInit{40.0, ScaleOn::Factors}, 5, 99});  // diverges
+      GpuOptions g;
+      g.path = GpuPath::Batched;
+      GpuRunInfo info;
+      const auto gpu = integrate_batch_gpu(*c.problem, specs, o, g, {}, &info);
+      EXPECT_EQ(info.path, "batched");
+      const auto cpu = integrate_batch(*c.problem, specs, o);
+      for (std::size_t b = 0; b < cpu.size(); ++b)
+        testing::expect_same_trajectory(gpu[b], cpu[b], 1e-10, c.name + " batched #" + std::to_string(b));
+      EXPECT_EQ(cpu.back().status, Status::Diverged);
+    }
+}
+
+// Auto picks the fused path while its workspace fits shared memory and the batched one beyond.
+TEST(GpuBatched, AutoChoosesByWorkspaceSize) {
+  REQUIRE_GPU();
+  SolveOptions o;
+  o.integrator.dt = 1e-3;
+  o.stop.t_final = 0.01;
+  GpuRunInfo small, large;
+  const Problem p8(matrix_approximation_loss(gaussian_matrix(8, 8, 1, 0, 0)), DeepFactorization{{8, 8, 8, 8}});
+  integrate_batch_gpu(p8, {{GaussianInit{0.5}, 1, 0}}, o, {}, {}, &small);
+  EXPECT_EQ(small.path, "fused");
+  const Problem p64(matrix_approximation_loss(gaussian_matrix(64, 64, 1, 0, 0)), DeepFactorization{{64, 64, 64, 64, 64}});
+  integrate_batch_gpu(p64, {{GaussianInit{0.5}, 1, 0}}, o, {}, {}, &large);
+  EXPECT_EQ(large.path, "batched");
+}
+
 // Without a device the backend refuses with a message that says why, instead of failing later.
 TEST(GpuBackend, SaysWhyItCannotRun) {
   std::string why;

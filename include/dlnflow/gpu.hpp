@@ -1,7 +1,8 @@
 // The CUDA backend: the same integrate_batch as the CPU backend, run on an NVIDIA GPU.
 // Fused path: one team of threads per trajectory runs every step, the recording and the events
 // in one launch (kernels/fused_driver.cu); its arithmetic is kernels/device/, which the host
-// tests run on the CPU. Batched path: cuBLAS/cuSOLVER on strided batches (gpu_batched.hpp).
+// tests run on the CPU. Batched path: cuBLAS/cuSOLVER over strided batches
+// (kernels/batched_deep.hpp), chosen by `auto` where the fused workspace outgrows shared memory.
 #pragma once
 
 #include <string>
@@ -46,9 +47,10 @@ std::vector<TrajectoryResult> integrate_batch_device_emulation(const Problem& pr
                                                                const std::vector<TrajectorySpec>& specs,
                                                                const SolveOptions& options, int team_threads = 1);
 
-// Whether the GPU backend covers this problem and these options (depth <= 64, at most 16
-// events); the reason in *why when not.
-bool gpu_supports(const Problem& problem, const SolveOptions& options, std::string* why = nullptr);
+// Whether the GPU backend covers this problem and these options on `path` (fused: depth <= 64,
+// at most 16 events; batched: see kernels/batched_deep.hpp); the reason in *why when not.
+bool gpu_supports(const Problem& problem, const SolveOptions& options, std::string* why = nullptr,
+                  GpuPath path = GpuPath::Auto);
 
 // Whether this build has a CUDA backend and a usable device (with the reason when not).
 bool gpu_available(std::string* why = nullptr);

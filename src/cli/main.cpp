@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   run->add_option("--backend", ro.backend,
                   "auto | cpu | gpu (default auto: the GPU when one is usable, else the CPU, saying why)")
       ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
-  run->add_option("--gpu-path", ro.gpu_path, "auto | fused | batched: GPU implementation (batched is not built yet)")
+  run->add_option("--gpu-path", ro.gpu_path, "auto | fused | batched: GPU implementation (auto: fused while its workspace fits shared memory)")
       ->check(CLI::IsMember({"auto", "fused", "batched"}));
   run->add_option("--gpu-team", ro.gpu_team, "auto | warp | block: threads per trajectory on the fused path (32 or 128)")
       ->check(CLI::IsMember({"auto", "warp", "block"}));

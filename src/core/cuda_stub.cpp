@@ -1,4 +1,5 @@
 // Built instead of kernels/*.cu when CUDA is off or nvcc is absent.
+#include "../../kernels/batched_deep.hpp"
 #include "../../kernels/fused_driver.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "dlnflow/gpu_error.hpp"
@@ -21,6 +22,8 @@ bool cuda_axpy(int, double, const double*, double*, std::string* why) {
 
 namespace kernels {
 FusedReport launch_fused(const FusedLaunch&) { throw GpuError("dlnflow was built without CUDA"); }
+FusedReport launch_batched(const BatchedLaunch&) { throw GpuError("dlnflow was built without CUDA"); }
+std::size_t shared_memory_limit() { return 0; }
 }  // namespace kernels
 
 }  // namespace dlnflow

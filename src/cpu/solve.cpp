@@ -294,10 +294,16 @@ TrajectoryResult run_trajectory(Model& model, const Vec& y0, const SolveOptions&
   try {
     return driver.run(y0);
   } catch (const std::domain_error& e) {  // e.g. an eigensolver that did not converge
+    // Reported at the start, with no loss: the driver's partial state is not kept (the GPU
+    // backend keeps its last good state instead; docs/gpu.md).
     TrajectoryResult res;
     res.status = Status::Failed;
     res.message = e.what();
     res.final_state = y0;
+    res.final_loss = std::numeric_limits<double>::quiet_NaN();
+    res.samples.resize(options.record.times.size());
+    for (std::size_t i = 0; i < res.samples.size(); ++i) res.samples[i].t = options.record.times[i];
+    res.event_times.assign(options.events.size(), std::numeric_limits<double>::quiet_NaN());
     return res;
   }
 }

@@ -4,6 +4,7 @@
 #include <barrier>
 #include <thread>
 
+#include "../../kernels/batched_deep.hpp"
 #include "../../kernels/fused_driver.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "dlnflow/gpu.hpp"
@@ -44,9 +45,13 @@ bool gpu_available(std::string* why) {
   return cuda_device_count(why) > 0;
 }
 
-bool gpu_supports(const Problem& problem, const SolveOptions& options, std::string* why) {
+bool gpu_supports(const Problem& problem, const SolveOptions& options, std::string* why, GpuPath path) {
   try {
-    gpu::pack_run(problem, options);
+    const kernels::PackedRun run = gpu::pack_run(problem, options);
+    if (path == GpuPath::Batched) {
+      const std::string no = gpu::batched_unsupported(run);
+      if (!no.empty()) throw GpuError("the batched path cannot run this problem: " + no);
+    }
     return true;
   } catch (const GpuError& e) {
     if (why) *why = e.what();
@@ -58,26 +63,42 @@ std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const 
                                                   const SolveOptions& options, const GpuOptions& gpu,
                                                   const TrajectoryDone& on_done, GpuRunInfo* info) {
   validate_options(problem, options);
-  if (gpu.path == GpuPath::Batched)
-    throw GpuError("the batched cuBLAS/cuSOLVER path is not built yet; use the fused path (--gpu-path fused or auto)");
   std::string why;
   if (!gpu_available(&why)) throw GpuError("no usable GPU: " + why);
   const kernels::PackedRun run = gpu::pack_run(problem, options);
+  const std::string batched_no = gpu::batched_unsupported(run);
+  if (gpu.path == GpuPath::Batched && !batched_no.empty())
+    throw GpuError("the batched path cannot run this problem: " + batched_no);
+  // Auto: fused while its workspace fits shared memory (every step on chip), batched beyond
+  // that where it covers the problem (cuBLAS on global memory beats the fused kernel there).
+  bool batched = gpu.path == GpuPath::Batched;
+  if (gpu.path == GpuPath::Auto && batched_no.empty()) {
+    const std::size_t ws = sizeof(double) * device::driver_workspace(run.flow, run.config, 128);
+    batched = ws > kernels::shared_memory_limit();
+  }
   const std::vector<double> y0 = initial_states(problem, specs);
   std::vector<double> out(specs.size() * static_cast<std::size_t>(run.output_stride()));
-  kernels::FusedLaunch launch;
-  launch.run = &run, launch.batch = specs.size(), launch.y0 = y0.data(), launch.out = out.data();
-  launch.shape = gpu.team == GpuTeam::Warp    ? kernels::TeamShape::Warp
-                 : gpu.team == GpuTeam::Block ? kernels::TeamShape::Block
-                                              : kernels::TeamShape::Auto;
   std::vector<TrajectoryResult> results;
   results.reserve(specs.size());
   if (!specs.empty()) {
-    const kernels::FusedReport rep = kernels::launch_fused(launch);
+    kernels::FusedReport rep;
+    if (batched) {
+      kernels::BatchedLaunch launch;
+      launch.run = &run, launch.batch = specs.size(), launch.y0 = y0.data(), launch.out = out.data();
+      launch.steps = gpu::fixed_steps(options.integrator.dt, options.stop.t_final);
+      rep = kernels::launch_batched(launch);
+    } else {
+      kernels::FusedLaunch launch;
+      launch.run = &run, launch.batch = specs.size(), launch.y0 = y0.data(), launch.out = out.data();
+      launch.shape = gpu.team == GpuTeam::Warp    ? kernels::TeamShape::Warp
+                     : gpu.team == GpuTeam::Block ? kernels::TeamShape::Block
+                                                  : kernels::TeamShape::Auto;
+      rep = kernels::launch_fused(launch);
+    }
     if (info) {
-      info->device = rep.device, info->path = "fused", info->kernel_ms = rep.kernel_ms, info->launches = rep.chunks;
-      info->team_threads = rep.team_threads, info->shared_workspace = rep.shared_workspace;
-      info->workspace_bytes = rep.workspace_bytes;
+      info->device = rep.device, info->path = batched ? "batched" : "fused", info->kernel_ms = rep.kernel_ms;
+      info->launches = rep.chunks, info->team_threads = rep.team_threads;
+      info->shared_workspace = rep.shared_workspace, info->workspace_bytes = rep.workspace_bytes;
     }
   }
   for (std::size_t b = 0; b < specs.size(); ++b) {

@@ -144,6 +144,37 @@ kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
   return run;
 }
 
+std::string batched_unsupported(const kernels::PackedRun& run) {
+  const auto& f = run.flow;
+  const auto& c = run.config;
+  if (f.param != device::ParamKind::Deep) return "it covers the deep factorization only";
+  if (f.loss == device::LossKind::BuresWasserstein && !(f.tau > 0))
+    return "it covers the smooth BW loss (tau > 0) only; the plain one needs SVDs";
+  if (f.loss != device::LossKind::Square && f.loss != device::LossKind::BuresWasserstein)
+    return "it covers the square and smooth BW losses only";
+  if (c.step.method == device::Method::DormandPrince54) return "it covers Euler and RK4 only";
+  if (c.n_times > 0 || c.n_events > 0 || c.catalog.count > 0) return "it records no grid, events or catalogue";
+  if (std::isfinite(c.loss_below) || c.grad_norm_below > 0) return "it has no loss or gradient-norm stop";
+  if (static_cast<double>(fixed_steps(c.step.dt, c.t_final).size()) > static_cast<double>(c.max_steps))
+    return "the run needs more than max_steps steps";
+  return "";
+}
+
+std::vector<double> fixed_steps(double dt, double t_final) {
+  std::vector<double> steps;
+  double t = 0, c = 0;
+  while (t < t_final) {
+    const bool last = dt >= t_final - t;
+    const double h = last ? t_final - t : dt;
+    steps.push_back(h);
+    if (last) break;
+    const double y = h - c, s = t + y;
+    c = (s - t) - y;
+    t = s;
+  }
+  return steps;
+}
+
 TrajectoryResult unpack_result(const kernels::PackedRun& run, const SolveOptions& o, const double* block) {
   const int n = run.flow.state;
   const double* header = block;

@@ -15,6 +15,14 @@ kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& options)
 // run.output_stride()). What the kernel computes, without a GPU.
 std::vector<double> emulate(const kernels::PackedRun& run, const double* y0, std::size_t batch, int members);
 
+// Why the batched path cannot run this problem with these options ("" when it can): it covers
+// the deep factorization with the square or smooth (tau > 0) BW loss, Euler and RK4, and no
+// recording grid, events, catalogue or early stop rules.
+std::string batched_unsupported(const kernels::PackedRun& run);
+
+// The fixed step sizes the CPU driver takes to reach t_final (its Kahan clock, the shorter last step).
+std::vector<double> fixed_steps(double dt, double t_final);
+
 TrajectoryResult unpack_result(const kernels::PackedRun& run, const SolveOptions& options, const double* block);
 
 }  // namespace dlnflow::gpu

@@ -73,12 +73,9 @@ static std::string choose_backend(const Experiment& ex, const RunOptions& opt) {
   if (opt.backend == "cpu") return "cpu";
   std::string why;
   bool ok = gpu_available(&why);
-  if (ok && opt.gpu_path == "batched") {
-    ok = false;
-    why = "the batched cuBLAS/cuSOLVER path is not built yet (use --gpu-path fused or auto)";
-  }
+  const GpuPath path = opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
   for (std::size_t i = 0; ok && i < ex.points.size(); ++i)
-    if (!gpu_supports(*ex.points[i].config.problem, ex.points[i].config.options, &why)) {
+    if (!gpu_supports(*ex.points[i].config.problem, ex.points[i].config.options, &why, path)) {
       ok = false;
       why = "sweep point " + std::to_string(i) + ": " + why;
     }

@@ -1,0 +1,470 @@
+// The batched path (see batched_deep.hpp). Products are cuBLAS strided-batched GEMMs whose
+// operands sit at the same offset in every trajectory's slice (stride = one trajectory's
+// entries; stride 0 broadcasts the loss data); the elementwise stage combinations and the
+// per-trajectory divergence checks are small kernels; one whole step is captured as a CUDA
+// Graph and replayed, so a step costs one launch however many GEMMs it holds.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cusolverDn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "batched_deep.hpp"
+#include "dlnflow/gpu_error.hpp"
+
+namespace dlnflow::kernels {
+namespace {
+
+void check(cudaError_t e, const char* call) {
+  if (e != cudaSuccess) throw GpuError(std::string(call) + " failed: " + cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* call) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw GpuError(std::string(call) + " failed: cuBLAS status " + std::to_string(s));
+}
+void check(cusolverStatus_t s, const char* call) {
+  if (s != CUSOLVER_STATUS_SUCCESS) throw GpuError(std::string(call) + " failed: cuSOLVER status " + std::to_string(s));
+}
+#define CK(call) check((call), #call)
+
+template <class T>
+struct Buf {
+  T* p = nullptr;
+  Buf() = default;
+  explicit Buf(size_t n) {
+    if (n) CK(cudaMalloc(&p, n * sizeof(T)));
+  }
+  ~Buf() { cudaFree(p); }
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  void reset(size_t n) {
+    cudaFree(p);
+    p = nullptr;
+    if (n) CK(cudaMalloc(&p, n * sizeof(T)));
+  }
+};
+
+constexpr int kThreads = 256;
+unsigned blocks_for(size_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+
+// out = y + a k (active trajectories), out = y (frozen ones, so that their stages stay finite).
+__global__ void combine(size_t total, int n, double* out, const double* y, double a, const double* k,
+                        const unsigned char* active) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  out[i] = active[i / n] ? y[i] + a * k[i] : y[i];
+}
+
+__global__ void rk4_combine(size_t total, int n, double* y1, const double* y, double h, const double* f,
+                            const double* k2, const double* k3, const double* k4, const unsigned char* active) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  y1[i] = active[i / n] ? y[i] + (h / 6.0) * (((f[i] + 2.0 * k2[i]) + 2.0 * k3[i]) + k4[i]) : y[i];
+}
+
+// G_b -= C (C broadcast to every trajectory), or with a scale: A_b += s C.
+__global__ void add_broadcast(size_t total, int m, double* G, double s, const double* C) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i < total) G[i] += s * C[i % m];
+}
+
+__global__ void negate(size_t total, double* x) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i < total) x[i] = -x[i];
+}
+
+// Vs_b = V_b diag(w_b^{-1/2}) (eigenvectors in the columns of V); a non-positive eigenvalue
+// marks the trajectory failed (its matrix was not positive definite).
+__global__ void inv_sqrt_scale(size_t total, int d, const double* V, const double* w, double* Vs, unsigned char* failed) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  const size_t b = i / (static_cast<size_t>(d) * d);
+  const int col = static_cast<int>((i % (static_cast<size_t>(d) * d)) / d);
+  const double lam = w[b * d + col];
+  if (!(lam > 0)) failed[b] = 1;
+  Vs[i] = lam > 0 ? V[i] / std::sqrt(lam) : 0.0;
+}
+
+__global__ void minus_identity(size_t total, int d, double* T) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  const size_t e = i % (static_cast<size_t>(d) * d);
+  if (e % d == e / d) T[i] -= 1.0;
+}
+
+__global__ void mark_info(int batch, const int* info, unsigned char* failed) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b < batch && info[b] != 0) failed[b] = 1;
+}
+
+// One block per trajectory: accept y1 if finite and bounded, else freeze the trajectory as
+// diverged at t1; failures from the eigensolver freeze it as failed.
+__global__ void accept(int n, double* y, const double* y1, unsigned char* active, const unsigned char* failed,
+                       double* header, int stride, double t0, double t1, double blowup) {
+  const size_t b = blockIdx.x;
+  if (!active[b]) return;
+  __shared__ int bad;
+  if (threadIdx.x == 0) bad = 0;
+  __syncthreads();
+  for (int i = threadIdx.x; i < n; i += blockDim.x)
+    if (!(std::fabs(y1[b * n + i]) <= blowup)) bad = 1;
+  __syncthreads();
+  double* h = header + b * stride;
+  if (failed[b]) {
+    if (threadIdx.x == 0)  // status failed at the last good time, reason: a matrix function
+      active[b] = 0, h[device::kStatus] = 7, h[device::kTEnd] = t0, h[device::kReason] = 4;
+    return;
+  }
+  if (bad) {
+    if (threadIdx.x == 0)  // status diverged at t1, reason: not finite or beyond blowup_norm
+      active[b] = 0, h[device::kStatus] = 4, h[device::kTEnd] = t1, h[device::kReason] = 2;
+    return;
+  }
+  for (int i = threadIdx.x; i < n; i += blockDim.x) y[b * n + i] = y1[b * n + i];
+  if (threadIdx.x == 0) h[device::kSteps] += 1.0, h[device::kTEnd] = t1;
+}
+
+// One block per trajectory: sum of products of two slices (for the loss values).
+__global__ void slice_dot(int m, const double* x, const double* z, double* out, double scale, double add) {
+  __shared__ double part[kThreads];
+  const size_t b = blockIdx.x;
+  double s = 0;
+  for (int i = threadIdx.x; i < m; i += blockDim.x) s += x[b * m + i] * z[b * m + i];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[b] = scale * part[0] + add;
+}
+
+__global__ void init_headers(int B, double* out, int stride) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B) return;
+  double* h = out + static_cast<size_t>(b) * stride;
+  for (int i = 0; i < device::kHeader; ++i) h[i] = 0;
+}
+
+__global__ void finish_headers(int B, double* out, int stride, const double* loss, int stages) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B) return;
+  double* h = out + static_cast<size_t>(b) * stride;
+  const int status = static_cast<int>(h[device::kStatus]);
+  // The CPU's count: one evaluation at the start, `stages` per accepted step (the last stage is
+  // the evaluation at the new state), and the stages before the check of a step that diverged.
+  const double steps = h[device::kSteps];
+  h[device::kRhsEvals] = 1 + stages * steps + (status == 4 ? stages - 1 : 0);
+  h[device::kFinalLoss] = status == 0 ? loss[b] : NAN;
+}
+
+__global__ void copy_states(size_t total, int n, const double* y, double* out, int stride) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i < total) out[(i / n) * stride + device::kHeader + i % n] = y[i];
+}
+
+__global__ void add_vectors(int B, const double* a, const double* b, double* out) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < B) out[i] = a[i] + b[i];
+}
+
+class Batch {
+ public:
+  Batch(const PackedRun& run, size_t B, const double* values) : run_(run), f_(run.flow), B_(B) {
+    CK(cublasCreate(&blas_));
+    CK(cudaStreamCreate(&stream_));
+    CK(cublasSetStream(blas_, stream_));
+    const int d0 = f_.widths[0], N = f_.depth, n = f_.state;
+    int stack = 0;
+    for (int j = 1; j <= N; ++j) offset_[j] = j == 1 ? 0 : offset_[j - 1] + f_.widths[j - 1] * f_.widths[j - 2];
+    for (int j = 1; j <= N; ++j) stack_off_[j] = stack, stack += f_.widths[j] * d0;
+    stack_ = stack;
+    prefix_.reset(B * stack), back_.reset(B * stack), G_.reset(B * rc());
+    for (auto* v : {&y_, &y1_, &f0_, &k2_, &k3_, &k4_, &tmp_}) v->reset(B * n);
+    active_.reset(B), failed_.reset(B);
+    CK(cudaMemset(active_.p, 1, B));
+    CK(cudaMemset(failed_.p, 0, B));
+    auto at = [&](long long o) { return o < 0 ? nullptr : values + o; };
+    cxx_ = at(run.cxx), cyx_ = at(run.cyx), w_opt_ = at(run.w_opt), s0_ = at(run.sigma0), sq_ = at(run.sqrt_sigma0);
+    if (bw()) {
+      const int d = f_.rows;
+      M_.reset(B * rc()), A_.reset(B * d * d), R_.reset(B * d * d), T_.reset(B * d * d), Vs_.reset(B * d * d);
+      ev_.reset(B * d);
+      info_.reset(B);
+      CK(cusolverDnCreate(&solver_));
+      CK(cusolverDnSetStream(solver_, stream_));
+      if (d <= 32) {
+        CK(cusolverDnCreateSyevjInfo(&syevj_));
+        int lwork = 0;
+        CK(cusolverDnDsyevjBatched_bufferSize(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, A_.p, d,
+                                              ev_.p, &lwork, syevj_, static_cast<int>(B)));
+        work_.reset(lwork);
+        lwork_ = lwork;
+      } else {
+        CK(cusolverDnCreateParams(&params_));
+        size_t dev_bytes = 0, host_bytes = 0;
+        CK(cusolverDnXsyevBatched_bufferSize(solver_, params_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d,
+                                             CUDA_R_64F, A_.p, d, CUDA_R_64F, ev_.p, CUDA_R_64F, &dev_bytes,
+                                             &host_bytes, static_cast<int64_t>(B)));
+        work_.reset(dev_bytes / sizeof(double) + 1);
+        xdev_bytes_ = dev_bytes;
+        xhost_.resize(host_bytes + 1);
+      }
+    } else {
+      M_.reset(B * rc());  // D = W - W* and D Cxx for the loss value
+      A_.reset(B * rc());
+    }
+    loss_.reset(B);
+  }
+  ~Batch() {
+    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    if (syevj_) cusolverDnDestroySyevjInfo(syevj_);
+    if (params_) cusolverDnDestroyParams(params_);
+    if (solver_) cusolverDnDestroy(solver_);
+    cublasDestroy(blas_);
+    cudaStreamDestroy(stream_);
+  }
+
+  double* y() { return y_.p; }
+
+  // Integrates every step; writes headers, final states and losses into the device `out`.
+  void run(const std::vector<double>& steps, double* out, int stride) {
+    const int n = f_.state;
+    init_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), out, stride);
+    CK(cudaGetLastError());
+    rhs(y_.p, f0_.p);
+    double t = 0, c = 0;  // the CPU's Kahan clock
+    double graph_h = -1;
+    for (size_t s = 0; s < steps.size(); ++s) {
+      const double h = steps[s], t0 = t;
+      const double yk = h - c, sk = t + yk;
+      c = (sk - t) - yk;
+      t = s + 1 == steps.size() ? run_.config.t_final : sk;
+      // BW steps call cuSOLVER, which is not captured: they run eagerly.
+      if (!bw() && h == graph_h) {
+        CK(cudaGraphLaunch(graph_exec_, stream_));
+      } else if (!bw() && s + 1 < steps.size()) {
+        if (graph_exec_) CK(cudaGraphExecDestroy(graph_exec_)), graph_exec_ = nullptr;
+        cudaGraph_t graph;
+        CK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+        step(h);
+        CK(cudaStreamEndCapture(stream_, &graph));
+        CK(cudaGraphInstantiate(&graph_exec_, graph, 0));
+        CK(cudaGraphDestroy(graph));
+        graph_h = h;
+        CK(cudaGraphLaunch(graph_exec_, stream_));
+      } else {
+        step(h);
+      }
+      accept<<<static_cast<unsigned>(B_), 128, 0, stream_>>>(n, y_.p, y1_.p, active_.p, failed_.p, out, stride, t0, t,
+                                                                run_.config.blowup_norm);
+      CK(cudaGetLastError());
+      rhs(y_.p, f0_.p);  // rhs at the accepted state: the next step's first stage
+    }
+    final_loss();
+    finish_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(
+        static_cast<int>(B_), out, stride, loss_.p, run_.config.step.method == device::Method::RK4 ? 4 : 1);
+    CK(cudaGetLastError());
+    copy_states<<<blocks_for(B_ * n), kThreads, 0, stream_>>>(B_ * n, n, y_.p, out, stride);
+    CK(cudaGetLastError());
+    CK(cudaStreamSynchronize(stream_));
+  }
+
+ private:
+  int rc() const { return f_.rows * f_.cols; }
+  bool bw() const { return f_.loss == device::LossKind::BuresWasserstein; }
+
+
+  // C_b = op(A_b) op(B_b) * alpha + beta C_b over the batch.
+  void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha, const double* A, int lda,
+            long long sa, const double* Bm, int ldb, long long sb, double beta, double* C, int ldc, long long sc) {
+    CK(cublasDgemmStridedBatched(blas_, ta, tb, m, n, k, &alpha, A, lda, sa, Bm, ldb, sb, &beta, C, ldc, sc,
+                                 static_cast<int>(B_)));
+  }
+
+  // dstate = -grad over the batch (src/cpu/model.cpp rhs_deep, one GEMM per product for all).
+  void rhs(const double* Y, double* F) {
+    const int N = f_.depth, d0 = f_.widths[0], n = f_.state;
+    const auto opN = CUBLAS_OP_N, opT = CUBLAS_OP_T;
+    CK(cudaMemcpy2DAsync(prefix_.p, sizeof(double) * stack_, Y, sizeof(double) * n, sizeof(double) * f_.widths[1] * d0,
+                         B_, cudaMemcpyDeviceToDevice, stream_));
+    for (int j = 2; j <= N; ++j)
+      gemm(opN, opN, f_.widths[j], d0, f_.widths[j - 1], 1.0, Y + offset_[j], f_.widths[j], n,
+           prefix_.p + stack_off_[j - 1], f_.widths[j - 1], stack_, 0.0, prefix_.p + stack_off_[j], f_.widths[j],
+           stack_);
+    const double* W = prefix_.p + stack_off_[N];
+    loss_gradient(W, stack_);
+    // back_N = G, back_j = W_{j+1}^T back_{j+1}
+    CK(cudaMemcpy2DAsync(back_.p + stack_off_[N], sizeof(double) * stack_, G_.p, sizeof(double) * rc(),
+                         sizeof(double) * rc(), B_, cudaMemcpyDeviceToDevice, stream_));
+    for (int j = N - 1; j >= 1; --j)
+      gemm(opT, opN, f_.widths[j], d0, f_.widths[j + 1], 1.0, Y + offset_[j + 1], f_.widths[j + 1], n,
+           back_.p + stack_off_[j + 1], f_.widths[j + 1], stack_, 0.0, back_.p + stack_off_[j], f_.widths[j], stack_);
+    for (int j = 1; j <= N; ++j) {
+      if (j == 1) {
+        CK(cudaMemcpy2DAsync(F, sizeof(double) * n, back_.p, sizeof(double) * stack_,
+                             sizeof(double) * f_.widths[1] * d0, B_, cudaMemcpyDeviceToDevice, stream_));
+      } else {
+        gemm(opN, opT, f_.widths[j], f_.widths[j - 1], d0, 1.0, back_.p + stack_off_[j], f_.widths[j], stack_,
+             prefix_.p + stack_off_[j - 1], f_.widths[j - 1], stack_, 0.0, F + offset_[j], f_.widths[j], n);
+      }
+    }
+    negate<<<blocks_for(B_ * n), kThreads, 0, stream_>>>(B_ * n, F);
+    CK(cudaGetLastError());
+  }
+
+  // G = grad L(W) for the batch of end-to-end matrices W (slices `ws` apart).
+  void loss_gradient(const double* W, long long ws) {
+    const int d = f_.rows, c = f_.cols;
+    const auto opN = CUBLAS_OP_N, opT = CUBLAS_OP_T;
+    if (!bw()) {  // G = W Cxx - Cyx
+      gemm(opN, opN, d, c, c, 1.0, W, d, ws, cxx_, c, 0, 0.0, G_.p, d, rc());
+      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_>>>(B_ * rc(), rc(), G_.p, -1.0, cyx_);
+      CK(cudaGetLastError());
+      return;
+    }
+    // Smooth BW: M = S^{1/2} W, A = M M^T + tau S, R = A^{-1/2}, T = S^{1/2} R S^{1/2} - I, G = -2 T W.
+    const long long dd = static_cast<long long>(d) * d;
+    gemm(opN, opN, d, c, d, 1.0, sq_, d, 0, W, d, ws, 0.0, M_.p, d, rc());
+    gemm(opN, opT, d, d, c, 1.0, M_.p, d, rc(), M_.p, d, rc(), 0.0, A_.p, d, dd);
+    add_broadcast<<<blocks_for(B_ * dd), kThreads, 0, stream_>>>(B_ * dd, static_cast<int>(dd), A_.p, f_.tau, s0_);
+    CK(cudaGetLastError());
+    if (syevj_) {
+      CK(cusolverDnDsyevjBatched(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, A_.p, d, ev_.p, work_.p,
+                                 lwork_, info_.p, syevj_, static_cast<int>(B_)));
+    } else {
+      CK(cusolverDnXsyevBatched(solver_, params_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, CUDA_R_64F, A_.p,
+                                d, CUDA_R_64F, ev_.p, CUDA_R_64F, work_.p, xdev_bytes_, xhost_.data(), xhost_.size(),
+                                info_.p, static_cast<int64_t>(B_)));
+    }
+    mark_info<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), info_.p, failed_.p);
+    inv_sqrt_scale<<<blocks_for(B_ * dd), kThreads, 0, stream_>>>(B_ * dd, d, A_.p, ev_.p, Vs_.p, failed_.p);
+    CK(cudaGetLastError());
+    gemm(opN, opT, d, d, d, 1.0, Vs_.p, d, dd, A_.p, d, dd, 0.0, R_.p, d, dd);     // R = V diag(w^-1/2) V^T
+    gemm(opN, opN, d, d, d, 1.0, sq_, d, 0, R_.p, d, dd, 0.0, A_.p, d, dd);           // S^{1/2} R
+    gemm(opN, opN, d, d, d, 1.0, A_.p, d, dd, sq_, d, 0, 0.0, T_.p, d, dd);           // ... S^{1/2}
+    minus_identity<<<blocks_for(B_ * dd), kThreads, 0, stream_>>>(B_ * dd, d, T_.p);
+    CK(cudaGetLastError());
+    gemm(opN, opN, d, c, d, -2.0, T_.p, d, dd, W, d, ws, 0.0, G_.p, d, rc());        // G = -2 T W
+  }
+
+  void step(double h) {
+    const int n = f_.state;
+    const size_t total = B_ * n;
+    const unsigned g = blocks_for(total);
+    if (run_.config.step.method == device::Method::Euler) {
+      combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, h, f0_.p, active_.p);
+    } else {
+      combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, 0.5 * h, f0_.p, active_.p);
+      rhs(tmp_.p, k2_.p);
+      combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, 0.5 * h, k2_.p, active_.p);
+      rhs(tmp_.p, k3_.p);
+      combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, h, k3_.p, active_.p);
+      rhs(tmp_.p, k4_.p);
+      rk4_combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, h, f0_.p, k2_.p, k3_.p, k4_.p, active_.p);
+    }
+    CK(cudaGetLastError());
+  }
+
+  // L at the final states, in the CPU's forms: centred square loss, or ||T W||^2 + tau ||T||^2.
+  void final_loss() {
+    const int d = f_.rows, c = f_.cols, N = f_.depth;
+    rhs(y_.p, f0_.p);  // leaves W in the prefix stack and, for BW, T in T_
+    const double* W = prefix_.p + stack_off_[N];
+    if (bw()) {
+      const long long dd = static_cast<long long>(d) * d;
+      gemm(CUBLAS_OP_N, CUBLAS_OP_N, d, c, d, 1.0, T_.p, d, dd, W, d, stack_, 0.0, M_.p, d, rc());  // T W
+      Buf<double> a(B_), b(B_);
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(rc(), M_.p, M_.p, a.p, 1.0, 0.0);
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(static_cast<int>(dd), T_.p, T_.p, b.p, f_.tau, 0.0);
+      add_vectors<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), a.p, b.p, loss_.p);
+      CK(cudaGetLastError());
+      CK(cudaStreamSynchronize(stream_));
+      return;
+    }
+    if (w_opt_) {  // 1/2 <(W - W*) Cxx, W - W*> + L*
+      CK(cudaMemcpy2DAsync(M_.p, sizeof(double) * rc(), W, sizeof(double) * stack_, sizeof(double) * rc(), B_,
+                           cudaMemcpyDeviceToDevice, stream_));
+      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_>>>(B_ * rc(), rc(), M_.p, -1.0, w_opt_);
+      gemm(CUBLAS_OP_N, CUBLAS_OP_N, d, c, c, 1.0, M_.p, d, rc(), cxx_, c, 0, 0.0, A_.p, d, rc());
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(rc(), M_.p, A_.p, loss_.p, 0.5, f_.l_opt);
+    } else {  // 1/2 (<G, W> - <Cyx, W> + yy) with G = W Cxx - Cyx
+      CK(cudaMemcpy2DAsync(M_.p, sizeof(double) * rc(), W, sizeof(double) * stack_, sizeof(double) * rc(), B_,
+                           cudaMemcpyDeviceToDevice, stream_));
+      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_>>>(B_ * rc(), rc(), G_.p, -1.0, cyx_);  // G - Cyx
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(rc(), G_.p, M_.p, loss_.p, 0.5, 0.5 * f_.yy);
+    }
+    CK(cudaGetLastError());
+  }
+
+  const PackedRun& run_;
+  const device::FlowData<double>& f_;
+  size_t B_;
+  cublasHandle_t blas_ = nullptr;
+  cusolverDnHandle_t solver_ = nullptr;
+  syevjInfo_t syevj_ = nullptr;
+  cusolverDnParams_t params_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  cudaGraphExec_t graph_exec_ = nullptr;
+  int offset_[device::kMaxDepth + 1] = {}, stack_off_[device::kMaxDepth + 1] = {};
+  long long stack_ = 0;
+  Buf<double> prefix_, back_, G_, y_, y1_, f0_, k2_, k3_, k4_, tmp_, M_, A_, R_, T_, Vs_, ev_, work_, loss_;
+  Buf<int> info_;
+  Buf<unsigned char> active_, failed_;
+  int lwork_ = 0;
+  size_t xdev_bytes_ = 0;
+  std::vector<char> xhost_;
+  const double *cxx_ = nullptr, *cyx_ = nullptr, *w_opt_ = nullptr, *s0_ = nullptr, *sq_ = nullptr;
+};
+
+}  // namespace
+
+FusedReport launch_batched(const BatchedLaunch& L) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");
+  CK(cudaSetDevice(0));
+  cudaDeviceProp prop{};
+  CK(cudaGetDeviceProperties(&prop, 0));
+  const PackedRun& run = *L.run;
+  FusedReport rep;
+  rep.device = prop.name;
+  const int n = run.flow.state, stride = run.output_stride();
+  Buf<double> values(run.values.size());
+  if (!run.values.empty())
+    CK(cudaMemcpy(values.p, run.values.data(), run.values.size() * sizeof(double), cudaMemcpyHostToDevice));
+  // Memory per trajectory: about 12 state-sized vectors, the two product stacks and the BW
+  // matrices; chunks fit 80% of what is free.
+  const int d = run.flow.rows;
+  int stack = 0;
+  for (int j = 1; j <= run.flow.depth; ++j) stack += run.flow.widths[j] * run.flow.widths[0];
+  const size_t per = sizeof(double) * (12ull * n + 2ull * stack + 6ull * d * d + 4ull * run.flow.rows * run.flow.cols +
+                                       stride + 64);
+  size_t free_b = 0, total_b = 0;
+  CK(cudaMemGetInfo(&free_b, &total_b));
+  const size_t chunk = std::min(L.batch, std::max<size_t>(1, static_cast<size_t>(0.8 * free_b) / per));
+  Buf<double> out(chunk * stride);
+  cudaEvent_t e0, e1;
+  CK(cudaEventCreate(&e0));
+  CK(cudaEventCreate(&e1));
+  for (size_t first = 0; first < L.batch; first += chunk) {
+    const size_t B = std::min(chunk, L.batch - first);
+    Batch batch(run, B, values.p);
+    CK(cudaMemcpy(batch.y(), L.y0 + first * n, B * n * sizeof(double), cudaMemcpyHostToDevice));
+    CK(cudaMemset(out.p, 0, B * stride * sizeof(double)));
+    CK(cudaEventRecord(e0));
+    batch.run(L.steps, out.p, stride);
+    CK(cudaEventRecord(e1));
+    CK(cudaEventSynchronize(e1));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    rep.kernel_ms += ms;
+    ++rep.chunks;
+    CK(cudaMemcpy(L.out + first * stride, out.p, B * stride * sizeof(double), cudaMemcpyDeviceToHost));
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return rep;
+}
+
+}  // namespace dlnflow::kernels
