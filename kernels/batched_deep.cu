@@ -104,12 +104,10 @@ __global__ void accept(int n, double* y, const double* y1, unsigned char* active
                        double* header, int stride, double t0, double t1, double blowup) {
   const size_t b = blockIdx.x;
   if (!active[b]) return;
-  __shared__ int bad;
-  if (threadIdx.x == 0) bad = 0;
-  __syncthreads();
+  int mine = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x)
-    if (!(std::fabs(y1[b * n + i]) <= blowup)) bad = 1;
-  __syncthreads();
+    if (!(std::fabs(y1[b * n + i]) <= blowup)) mine = 1;  // NaN fails the comparison too
+  const int bad = __syncthreads_or(mine);
   double* h = header + b * stride;
   if (failed[b]) {
     if (threadIdx.x == 0)  // status failed at the last good time, reason: a matrix function

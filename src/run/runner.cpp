@@ -98,6 +98,7 @@ std::string build_summary() {
   if (gpus <= 0) s << " (" << (why.empty() ? "none found" : why) << ")";
   if (gpus > 0) s << " (" << cuda_device_name() << ")";
   s << "\nGPU backend: " << (cuda_compiled() ? "fused kernels (one team of threads per trajectory)" : "not in this build")
+    << (cuda_compiled() ? "; batched cuBLAS/cuSOLVER path for large matrices" : "")
     << "; --backend auto runs on the GPU when one is usable, else on the CPU";
   return s.str();
 }
@@ -161,7 +162,7 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     for (const auto& e : fs::directory_iterator(d))
       if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path());
   manifest["backend"] = outcome.backend;
-  manifest["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, fused kernels)"
+  manifest["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, --gpu-path " + opt.gpu_path + ")"
                                                 : cpu_model() + " (" + std::to_string(threads) + " threads)";
   manifest["threads"] = threads;
   json session = {{"started", now_iso()}, {"backend", outcome.backend}, {"threads", threads}, {"chunks_run", 0}};
