@@ -4,8 +4,9 @@
 #
 #   scripts/gpu-check.sh pack        on a machine with the dependencies (scripts/install-deps.sh):
 #                                    builds build-gpu/ for sm_90 and makes it carryable: the
-#                                    shared libraries it links beyond libc/libstdc++ go to
-#                                    build-gpu/lib, object files are dropped, binaries stripped
+#                                    shared libraries it links beyond libc/libstdc++ and the
+#                                    CUDA toolkit's (cuBLAS, cuSOLVER: the GPU machine has them)
+#                                    go to build-gpu/lib, object files are dropped, binaries stripped
 #   scripts/gpu-check.sh run [OUT]   on the GPU machine, in the repository root, with build-gpu/
 #                                    carried there: every test (the GPU ones included), compute-
 #                                    sanitizer memcheck and racecheck on small parity cases, the
@@ -28,7 +29,7 @@ pack)
   mkdir -p "$build/lib"
   for bin in "$build"/dlnflow "$build"/tests/test_* "$build"/bench/gpu_throughput; do
     [[ -x $bin && -f $bin ]] || continue
-    { ldd "$bin" | awk '/=> \// {print $3}' | grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt)\.so' || true; } |
+    { ldd "$bin" | awk '/=> \// {print $3}' | grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt)\.so|/lib(cu|nv)[^/]*$' || true; } |
       xargs -r -I{} cp -Lu {} "$build/lib/"
     strip --strip-unneeded "$bin" 2>/dev/null || true
   done
@@ -52,7 +53,8 @@ run)
   if [[ $origin != "$root" && ! -e $origin ]]; then
     mkdir -p "$(dirname "$origin")" && ln -s "$root" "$origin"
   fi
-  export LD_LIBRARY_PATH="$root/$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  cuda=$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")")
+  export LD_LIBRARY_PATH="$root/$build/lib:$cuda/lib64:$cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   {
     echo "# dlnflow GPU check"
     echo
@@ -76,6 +78,8 @@ run)
     echo "gpu-check: $name: $verdict"
   }
   "$build/dlnflow" info >"$out/info.log" 2>&1
+  missing=$(ldd "$build/tests/test_gpu_fused" "$build/dlnflow" | grep "not found" | sort -u)
+  [[ -n $missing ]] && echo "- missing shared libraries: $missing" >>"$report"
   step tests ctest --test-dir "$origin/$build" --output-on-failure --parallel 8 --timeout 900
   { grep -E "tests passed|tests failed|\(Failed\)" "$out/tests.log" || true; } | sed 's/^/    /' >>"$report"
   echo "    skipped: $(grep -c '(Skipped)$' "$out/tests.log") (a GPU machine should skip none)" >>"$report"
