@@ -11,6 +11,7 @@
 #include "dense.cuh"
 #include "flow_data.cuh"
 #include "flows.cuh"
+#include "step_control.cuh"
 #include "steppers.cuh"
 
 namespace dlnflow::device {
@@ -109,83 +110,63 @@ class Driver {
     for (int e = 0; e < c_.n_events; ++e) ev_t[e] = T(NAN);
     copy(team_, n_, y0, y_);
     team_.sync();
-    if (!retract(team_, f_, y_, flow_)) return fail(out, ev_t, 0);
+    const StepClock<T> start;
+    if (!retract(team_, f_, y_, flow_)) return fail(out, ev_t, start);
     if (!finite_and_bounded(y_)) {
       reason_ = StopReason::InitialNotFinite;
-      return finish(out, RunStatus::Diverged, 0, ev_t);
+      return finish(out, RunStatus::Diverged, 0, ev_t, start);
     }
     T loss = rhs(y_, f0_, true);
     ++evals_;
-    if (failed_) return fail(out, ev_t, 0);
+    if (failed_) return fail(out, ev_t, start);
     int next = 0;
     while (next < c_.n_times && c_.times[next] <= 0) sample(out, next++, y_);
     for (int e = 0; e < c_.n_events; ++e) g_prev[e] = event_value(c_.events[e], y_, loss);
-    if (failed_) return fail(out, ev_t, 0);
+    if (failed_) return fail(out, ev_t, start);
 
     const bool adaptive = c_.step.method == Method::DormandPrince54;
     const T Tf = c_.t_final;
-    T clock = 0, comp = 0;  // Kahan-compensated time (1e9 steps on a 1e7-long plateau)
     auto rhs_fn = [&](const T* s, T* ds, bool want) {  // the stepper's evaluations count, as on the CPU
       ++evals_;
       return rhs(s, ds, want);
     };
-    T h = adaptive ? initial_step(team_, c_.step, n_, y_, f0_, Tf, s_, rhs_fn, scratch_) : T(c_.step.dt);
+    StepClock<T> k;
+    k.h = adaptive ? initial_step(team_, c_.step, n_, y_, f0_, Tf, s_, rhs_fn, scratch_) : T(c_.step.dt);
     RunStatus status = RunStatus::Completed;
-    const T tiny = T(4) * Epsilon<T>::value;
-    while (clock < Tf) {
-      if (!(h > T(1e-300)) ||
-          (adaptive && ((h < T(c_.step.dt_min) && Tf - clock > T(c_.step.dt_min)) || h <= tiny * clock))) {
-        status = RunStatus::StepUnderflow;
-        reason_ = StopReason::StepCollapsed;
-        reason_value_ = h;
+    while (k.t < Tf) {
+      T hs = 0;
+      bool last = false;
+      const StepPlan plan = plan_step(c_.step, c_.max_steps, Tf, k, hs, last);
+      if (plan != StepPlan::Go) {
+        status = plan == StepPlan::Underflow ? RunStatus::StepUnderflow : RunStatus::MaxSteps;
+        if (plan == StepPlan::Underflow) reason_ = StopReason::StepCollapsed, reason_value_ = k.h;
         break;
       }
-      if (steps_ >= c_.max_steps) {
-        status = RunStatus::MaxSteps;
-        break;
-      }
-      const bool last = h >= Tf - clock;
-      const T hs = last ? Tf - clock : h;
       bool have_f1 = false;
       T loss1 = 0;
       const T err = take_step(team_, c_.step, n_, y_, f0_, hs, y1_, f1_, have_f1, loss1, s_, rhs_fn, scratch_);
-      if (failed_) return fail(out, ev_t, clock);
-      if (adaptive && !(err <= T(1))) {
-        ++rejected_;
-        const T fac = T(0.9) * std::pow(err, T(-0.2));
-        h = hs * (fac < T(0.2) ? T(0.2) : fac > T(1) ? T(1) : fac);
-        if (!finite(err)) h = hs * T(0.2);
-        continue;
-      }
-      ++steps_;
-      const T t0 = clock;
-      if (last) {
-        clock = Tf, comp = 0;
-      } else {
-        const T yk = hs - comp, sk = clock + yk;
-        comp = (sk - clock) - yk;
-        clock = sk;
-      }
-      const T t1 = clock;
+      if (failed_) return fail(out, ev_t, k);
+      const T t0 = k.t;
+      if (!conclude_step(c_.step, Tf, hs, last, err, k)) continue;
+      const T t1 = k.t;
       if (f_.param == ParamKind::EndToEnd) {
-        if (!retract(team_, f_, y1_, flow_)) return fail(out, ev_t, t1);
+        if (!retract(team_, f_, y1_, flow_)) return fail(out, ev_t, k);
         have_f1 = false;
       }
       if (!finite_and_bounded(y1_)) {
-        status = RunStatus::Diverged;
         reason_ = StopReason::NotFinite;
-        return finish(out, status, t1, ev_t);
+        return finish(out, RunStatus::Diverged, t1, ev_t, k);
       }
       if (!have_f1) {
         loss1 = rhs(y1_, f1_, true);
         ++evals_;
-        if (failed_) return fail(out, ev_t, t1);
+        if (failed_) return fail(out, ev_t, k);
       }
       while (next < c_.n_times && c_.times[next] <= t1) {
         interpolate(team_, c_.step, n_, y_, f0_, y1_, f1_, hs, (c_.times[next] - t0) / hs, s_, ys_);
-        if (f_.param == ParamKind::EndToEnd && !retract(team_, f_, ys_, flow_)) return fail(out, ev_t, t1);
+        if (f_.param == ParamKind::EndToEnd && !retract(team_, f_, ys_, flow_)) return fail(out, ev_t, k);
         sample(out, next++, ys_);
-        if (failed_) return fail(out, ev_t, t1);
+        if (failed_) return fail(out, ev_t, k);
       }
       bool stop_event = false;
       T t_stop = t1;
@@ -200,13 +181,13 @@ class Driver {
         }
         g_prev[e] = g1;
       }
-      if (failed_) return fail(out, ev_t, t1);
+      if (failed_) return fail(out, ev_t, k);
       swap(y_, y1_);
       swap(f0_, f1_);
       loss = loss1;
       if (stop_event) {
         status = RunStatus::EventStop;
-        clock = t_stop, comp = 0;
+        k.t = t_stop, k.comp = 0;
         break;
       }
       if (loss < c_.loss_below) {
@@ -216,23 +197,17 @@ class Driver {
       if (c_.grad_norm_below > 0 && t1 >= c_.grad_min_time) {
         bool ok = true;
         const T g = grad_norm(team_, f_, y_, f0_, flow_, ok);
-        if (!ok) return fail(out, ev_t, t1);
+        if (!ok) return fail(out, ev_t, k);
         if (g < c_.grad_norm_below) {
           status = RunStatus::GradConverged;
           break;
         }
       }
-      if (adaptive) {
-        const T e = err > T(1e-10) ? err : T(1e-10);
-        const T fac = T(0.9) * std::pow(e, T(-0.2));
-        const T hn = hs * (fac < T(0.2) ? T(0.2) : fac > T(5) ? T(5) : fac);
-        h = hn < T(c_.step.dt_max) ? hn : T(c_.step.dt_max);
-      }
     }
     const T final_loss = rhs(y_, fs_, true);
-    if (failed_) return fail(out, ev_t, clock);
+    if (failed_) return fail(out, ev_t, k);
     final_loss_ = final_loss;
-    finish(out, status, clock, ev_t);
+    finish(out, status, k.t, ev_t, k);
   }
 
  private:
@@ -359,19 +334,20 @@ class Driver {
     }
   }
 
-  DLNFLOW_HD void fail(const TrajectoryOut<T>& out, const T* ev_t, T t) {
+  // A matrix function failed: the trajectory ends at its last accepted time and state.
+  DLNFLOW_HD void fail(const TrajectoryOut<T>& out, const T* ev_t, const StepClock<T>& k) {
     reason_ = StopReason::MatrixFunction;
     final_loss_ = T(NAN);
-    finish(out, RunStatus::Failed, t, ev_t);
+    finish(out, RunStatus::Failed, k.t, ev_t, k);
   }
 
-  DLNFLOW_HD void finish(const TrajectoryOut<T>& out, RunStatus status, T t, const T* ev_t) {
+  DLNFLOW_HD void finish(const TrajectoryOut<T>& out, RunStatus status, T t, const T* ev_t, const StepClock<T>& k) {
     if (status == RunStatus::Diverged) final_loss_ = T(NAN);
     if (team_.rank() == 0) {
       out.header[kStatus] = static_cast<T>(static_cast<int>(status));
       out.header[kTEnd] = t;
-      out.header[kSteps] = static_cast<T>(steps_);
-      out.header[kRejected] = static_cast<T>(rejected_);
+      out.header[kSteps] = static_cast<T>(k.steps);
+      out.header[kRejected] = static_cast<T>(k.rejected);
       out.header[kRhsEvals] = static_cast<T>(evals_);
       out.header[kFinalLoss] = final_loss_;
       out.header[kReason] = static_cast<T>(static_cast<int>(reason_));
@@ -388,7 +364,7 @@ class Driver {
   const int n_;
   T *y_, *f0_, *y1_, *f1_, *ys_, *fs_, *W_, *spec_, *scratch_, *flow_, *cat_;
   Stages<T> s_{};
-  long long steps_ = 0, rejected_ = 0, evals_ = 0;
+  long long evals_ = 0;
   bool failed_ = false;
   StopReason reason_ = StopReason::None;
   T reason_value_ = 0, final_loss_ = T(NAN);

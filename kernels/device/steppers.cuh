@@ -127,20 +127,15 @@ DLNFLOW_HD_NOINLINE T take_step(const Team& team, const StepConfig& c, int n, co
   return 0;
 }
 
-// Hairer-Norsett-Wanner's starting step (II.4), order 5, as the CPU stepper computes it.
-template <class Team, class T, class Rhs>
-DLNFLOW_HD_NOINLINE T initial_step(const Team& team, const StepConfig& c, int n, const T* y0, const T* f0, T t_span,
-                          const Stages<T>& s, Rhs&& rhs, T* scratch) {
-  if (c.dt_initial > 0) return T(c.dt_initial);
-  const T d0 = error_norm(team, c, n, y0, y0, y0, scratch), d1 = error_norm(team, c, n, f0, y0, y0, scratch);
+// The starting step of the adaptive pair from the norms d0 = ||y0||, d1 = ||f0|| and
+// d2 = ||rhs(y0 + h0 f0) - f0|| / h0 (Hairer-Norsett-Wanner II.4, as the CPU computes it).
+template <class T>
+DLNFLOW_HD T first_guess(T d0, T d1, T t_span) {
   T h0 = (d0 < T(1e-5) || d1 < T(1e-5) || !finite(d1)) ? T(1e-6) : T(0.01) * d0 / d1;
-  h0 = h0 < t_span ? h0 : t_span;
-  for (int i = team.rank(); i < n; i += team.size()) s.tmp[i] = y0[i] + h0 * f0[i];
-  team.sync();
-  rhs(s.tmp, s.k2, false);
-  for (int i = team.rank(); i < n; i += team.size()) s.err[i] = s.k2[i] - f0[i];
-  team.sync();
-  const T d2 = error_norm(team, c, n, s.err, y0, y0, scratch) / h0;
+  return h0 < t_span ? h0 : t_span;
+}
+template <class T>
+DLNFLOW_HD T starting_step(const StepConfig& c, T h0, T d1, T d2, T t_span) {
   const T dm = d1 > d2 ? d1 : d2;
   const T h1 = dm <= T(1e-15) ? (T(1e-6) > h0 * T(1e-3) ? T(1e-6) : h0 * T(1e-3)) : std::pow(T(0.01) / dm, T(0.2));
   T h = 100 * h0;
@@ -150,6 +145,22 @@ DLNFLOW_HD_NOINLINE T initial_step(const Team& team, const StepConfig& c, int n,
   if (h > 0 && finite(h)) return h;
   const T fallback = T(1e-6) * t_span;
   return fallback < T(c.dt_max) ? fallback : T(c.dt_max);
+}
+
+// Hairer-Norsett-Wanner's starting step (II.4), order 5, as the CPU stepper computes it.
+template <class Team, class T, class Rhs>
+DLNFLOW_HD_NOINLINE T initial_step(const Team& team, const StepConfig& c, int n, const T* y0, const T* f0, T t_span,
+                                   const Stages<T>& s, Rhs&& rhs, T* scratch) {
+  if (c.dt_initial > 0) return T(c.dt_initial);
+  const T d0 = error_norm(team, c, n, y0, y0, y0, scratch), d1 = error_norm(team, c, n, f0, y0, y0, scratch);
+  const T h0 = first_guess(d0, d1, t_span);
+  for (int i = team.rank(); i < n; i += team.size()) s.tmp[i] = y0[i] + h0 * f0[i];
+  team.sync();
+  rhs(s.tmp, s.k2, false);
+  for (int i = team.rank(); i < n; i += team.size()) s.err[i] = s.k2[i] - f0[i];
+  team.sync();
+  const T d2 = error_norm(team, c, n, s.err, y0, y0, scratch) / h0;
+  return starting_step(c, h0, d1, d2, t_span);
 }
 
 // State at t0 + theta h inside the last accepted step (y0, f0) -> (y1, f1): Dormand-Prince's
