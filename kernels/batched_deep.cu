@@ -12,6 +12,7 @@
 #include <string>
 
 #include "batched_deep.hpp"
+#include "device/step_control.cuh"
 #include "dlnflow/gpu_error.hpp"
 
 namespace dlnflow::kernels {
@@ -145,21 +146,149 @@ __global__ void init_headers(int B, double* out, int stride) {
   for (int i = 0; i < device::kHeader; ++i) h[i] = 0;
 }
 
-__global__ void finish_headers(int B, double* out, int stride, const double* loss, int stages) {
+// Final loss and the CPU's evaluation count. Fixed steps: one evaluation at the start, `stages`
+// per accepted step (the last is the evaluation at the new state) and the stages before the
+// check of a step that diverged. Dormand-Prince: one at the start, one for the starting step
+// unless given, six per attempted step (FSAL), rejected ones included.
+__global__ void finish_headers(int B, double* out, int stride, const double* loss, int method, bool starting_eval) {
   const int b = blockIdx.x * blockDim.x + threadIdx.x;
   if (b >= B) return;
   double* h = out + static_cast<size_t>(b) * stride;
   const int status = static_cast<int>(h[device::kStatus]);
-  // The CPU's count: one evaluation at the start, `stages` per accepted step (the last stage is
-  // the evaluation at the new state), and the stages before the check of a step that diverged.
-  const double steps = h[device::kSteps];
-  h[device::kRhsEvals] = 1 + stages * steps + (status == 4 ? stages - 1 : 0);
-  h[device::kFinalLoss] = status == 0 ? loss[b] : NAN;
+  const double steps = h[device::kSteps], rejected = h[device::kRejected];
+  if (method == static_cast<int>(device::Method::DormandPrince54)) {
+    h[device::kRhsEvals] = 1 + (starting_eval ? 1 : 0) + 6 * (steps + rejected);
+  } else {
+    const int stages = method == static_cast<int>(device::Method::RK4) ? 4 : 1;
+    h[device::kRhsEvals] = 1 + stages * steps + (status == 4 ? stages - 1 : 0);
+  }
+  h[device::kFinalLoss] = status <= 2 || status == 5 || status == 6 ? loss[b] : NAN;
+}
+
+// out_b = (with_y ? y_b : 0) + h_b * (((c0 k0 + c1 k1) + c2 k2) + ...): a Runge-Kutta stage with
+// the step of each trajectory, summed in the CPU's order.
+struct Terms {
+  int count = 0;
+  double c[7] = {};
+  const double* k[7] = {};
+};
+__global__ void stage_combine(size_t total, int n, double* out, const double* y, bool with_y, const double* h,
+                              Terms t, const unsigned char* active) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  const size_t b = i / n;
+  if (!active[b]) {
+    out[i] = with_y ? y[i] : 0.0;
+    return;
+  }
+  double s = t.c[0] * t.k[0][i];
+  for (int j = 1; j < t.count; ++j) s += t.c[j] * t.k[j][i];
+  out[i] = with_y ? y[i] + h[b] * s : h[b] * s;
+}
+
+// One block per trajectory: the adaptive pair's scaled error norm (steppers.cuh error_norm).
+__global__ void batch_error_norm(int n, const double* err, const double* y0, const double* y1, double atol,
+                                 double rtol, double* out) {
+  __shared__ double part[kThreads];
+  const size_t b = blockIdx.x;
+  double sum = 0;
+  int bad = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const double a0 = std::fabs(y0[b * n + i]), a1 = std::fabs(y1[b * n + i]);
+    const double sc = atol + rtol * (a0 > a1 ? a0 : a1);
+    const double e = err[b * n + i];
+    if (sc == 0.0) {
+      if (e != 0.0) bad = 1;
+      continue;
+    }
+    sum += (e / sc) * (e / sc);
+  }
+  part[threadIdx.x] = sum;
+  const int any_bad = __syncthreads_or(bad);
+  for (int w = blockDim.x / 2; w > 0; w /= 2) {
+    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    const double e = std::sqrt(part[0] / (n > 1 ? n : 1));
+    out[b] = any_bad || !device::finite(e) ? INFINITY : e;
+  }
+}
+
+// Per trajectory: the starting step from the three norms (steppers.cuh starting_step).
+__global__ void starting_steps(int B, device::StepConfig c, double t_span, const double* d0, const double* d1,
+                               double* h0, bool second, const double* d2, device::StepClock<double>* clock) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B) return;
+  if (!second) {
+    h0[b] = device::first_guess(d0[b], d1[b], t_span);
+    return;
+  }
+  clock[b] = device::StepClock<double>{};
+  clock[b].h = c.dt_initial > 0 ? c.dt_initial : device::starting_step(c, h0[b], d1[b], d2[b] / h0[b], t_span);
+}
+
+// Per trajectory: whether it may step and the size (step_control.cuh plan_step); a trajectory
+// whose step collapsed or that reached max_steps is frozen with that status.
+__global__ void plan_steps(int B, device::StepConfig c, long long max_steps, double t_final,
+                           const device::StepClock<double>* clock, double* hs, unsigned char* last,
+                           unsigned char* active, double* header, int stride) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B || !active[b]) return;
+  double h = 0;
+  bool l = false;
+  const device::StepPlan p = device::plan_step(c, max_steps, t_final, clock[b], h, l);
+  hs[b] = h, last[b] = l;
+  if (p == device::StepPlan::Go) return;
+  double* hd = header + static_cast<size_t>(b) * stride;
+  active[b] = 0;
+  hd[device::kTEnd] = clock[b].t;
+  hd[device::kStatus] = p == device::StepPlan::Underflow ? 5 : 6;
+  if (p == device::StepPlan::Underflow) hd[device::kReason] = 3, hd[device::kReasonValue] = clock[b].h;
+}
+
+// One block per trajectory: accept or reject the step (step_control.cuh conclude_step); an
+// accepted state must be finite and bounded; failures of the eigensolver freeze it as failed.
+__global__ void conclude_steps(int n, device::StepConfig c, double t_final, double blowup,
+                               device::StepClock<double>* clock, const double* hs, const unsigned char* last,
+                               const double* err, double* y, const double* y1, double* f0, const double* f1,
+                               unsigned char* active, const unsigned char* failed, double* header, int stride,
+                               int* remaining) {
+  const size_t b = blockIdx.x;
+  if (!active[b]) return;
+  double* hd = header + b * stride;
+  if (failed[b]) {
+    if (threadIdx.x == 0) active[b] = 0, hd[device::kStatus] = 7, hd[device::kTEnd] = clock[b].t, hd[device::kReason] = 4;
+    return;
+  }
+  device::StepClock<double> k = clock[b];  // every thread decides the same
+  const bool accepted = device::conclude_step(c, t_final, hs[b], last[b] != 0, err[b], k);
+  int mine = 0;
+  if (accepted)
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+      if (!(std::fabs(y1[b * n + i]) <= blowup)) mine = 1;
+  const int bad = __syncthreads_or(mine);
+  if (accepted && !bad)
+    for (int i = threadIdx.x; i < n; i += blockDim.x) y[b * n + i] = y1[b * n + i], f0[b * n + i] = f1[b * n + i];
+  if (threadIdx.x != 0) return;
+  clock[b] = k;
+  hd[device::kSteps] = static_cast<double>(k.steps), hd[device::kRejected] = static_cast<double>(k.rejected);
+  hd[device::kTEnd] = k.t;
+  bool done = false;
+  if (accepted && bad) hd[device::kStatus] = 4, hd[device::kReason] = 2, done = true;
+  else if (accepted && !(k.t < t_final)) hd[device::kStatus] = 0, done = true;
+  if (done) active[b] = 0;
+  else atomicAdd(remaining, 1);
 }
 
 __global__ void copy_states(size_t total, int n, const double* y, double* out, int stride) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i < total) out[(i / n) * stride + device::kHeader + i % n] = y[i];
+}
+
+__global__ void fill_value(int B, double* x, double v) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < B) x[i] = v;
 }
 
 __global__ void add_vectors(int B, const double* a, const double* b, double* out) {
@@ -180,6 +309,8 @@ class Batch {
     stack_ = stack;
     prefix_.reset(B * stack), back_.reset(B * stack), G_.reset(B * rc());
     for (auto* v : {&y_, &y1_, &f0_, &k2_, &k3_, &k4_, &tmp_}) v->reset(B * n);
+    if (run.config.step.method == device::Method::DormandPrince54)
+      for (auto* v : {&k5_, &k6_, &f1_, &err_}) v->reset(B * n);
     active_.reset(B), failed_.reset(B);
     CK(cudaMemset(active_.p, 1, B));
     CK(cudaMemset(failed_.p, 0, B));
@@ -232,6 +363,24 @@ class Batch {
     init_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), out, stride);
     CK(cudaGetLastError());
     rhs(y_.p, f0_.p);
+    if (run_.config.step.method == device::Method::DormandPrince54) {
+      run_adaptive(out, stride);
+    } else {
+      run_fixed(steps, out, stride);
+    }
+    final_loss();
+    finish_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), out, stride, loss_.p,
+                                                             static_cast<int>(run_.config.step.method),
+                                                             !(run_.config.step.dt_initial > 0));
+    CK(cudaGetLastError());
+    copy_states<<<blocks_for(B_ * n), kThreads, 0, stream_>>>(B_ * n, n, y_.p, out, stride);
+    CK(cudaGetLastError());
+    CK(cudaStreamSynchronize(stream_));
+  }
+
+ private:
+  void run_fixed(const std::vector<double>& steps, double* out, int stride) {
+    const int n = f_.state;
     double t = 0, c = 0;  // the CPU's Kahan clock
     double graph_h = -1;
     for (size_t s = 0; s < steps.size(); ++s) {
@@ -260,16 +409,79 @@ class Batch {
       CK(cudaGetLastError());
       rhs(y_.p, f0_.p);  // rhs at the accepted state: the next step's first stage
     }
-    final_loss();
-    finish_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(
-        static_cast<int>(B_), out, stride, loss_.p, run_.config.step.method == device::Method::RK4 ? 4 : 1);
-    CK(cudaGetLastError());
-    copy_states<<<blocks_for(B_ * n), kThreads, 0, stream_>>>(B_ * n, n, y_.p, out, stride);
-    CK(cudaGetLastError());
-    CK(cudaStreamSynchronize(stream_));
   }
 
- private:
+  // Dormand-Prince 5(4) with a step size per trajectory: all trajectories take their own step
+  // in lockstep iterations; the controller (step_control.cuh) accepts, rejects or freezes each.
+  void run_adaptive(double* out, int stride) {
+    using namespace device::dp;
+    const int n = f_.state, B = static_cast<int>(B_);
+    const size_t total = B_ * n;
+    const unsigned g = blocks_for(total), gb = blocks_for(B_);
+    const device::StepConfig& c = run_.config.step;
+    const double Tf = run_.config.t_final;
+    Buf<device::StepClock<double>> clock(B_);
+    Buf<double> hs(B_), err(B_), d0(B_), d1(B_), d2(B_), h0(B_), ones(B_);
+    Buf<unsigned char> last(B_);
+    Buf<int> remaining(1);
+    fill_value<<<gb, kThreads, 0, stream_>>>(B, ones.p, 1.0);
+    auto terms = [](std::initializer_list<std::pair<double, const double*>> list) {
+      Terms t;
+      for (const auto& [coef, k] : list) t.c[t.count] = coef, t.k[t.count++] = k;
+      return t;
+    };
+    // Starting step: norms of y0 and f0, one trial evaluation, the norm of the difference.
+    batch_error_norm<<<B, kThreads, 0, stream_>>>(n, y_.p, y_.p, y_.p, c.atol, c.rtol, d0.p);
+    batch_error_norm<<<B, kThreads, 0, stream_>>>(n, f0_.p, y_.p, y_.p, c.atol, c.rtol, d1.p);
+    starting_steps<<<gb, kThreads, 0, stream_>>>(B, c, Tf, d0.p, d1.p, h0.p, false, nullptr, nullptr);
+    if (!(c.dt_initial > 0)) {
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, h0.p, terms({{1.0, f0_.p}}), active_.p);
+      rhs(tmp_.p, k2_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, err_.p, y_.p, false, ones.p,
+                                                  terms({{1.0, k2_.p}, {-1.0, f0_.p}}), active_.p);
+      batch_error_norm<<<B, kThreads, 0, stream_>>>(n, err_.p, y_.p, y_.p, c.atol, c.rtol, d2.p);
+    }
+    starting_steps<<<gb, kThreads, 0, stream_>>>(B, c, Tf, d0.p, d1.p, h0.p, true, d2.p, clock.p);
+    CK(cudaGetLastError());
+    if (!(Tf > 0)) return;  // nothing to integrate: every trajectory completes at t = 0
+    for (;;) {
+      plan_steps<<<gb, kThreads, 0, stream_>>>(B, c, run_.config.max_steps, Tf, clock.p, hs.p, last.p, active_.p, out,
+                                               stride);
+      const unsigned char* a = active_.p;
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p, terms({{a21, f0_.p}}), a);
+      rhs(tmp_.p, k2_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p,
+                                                  terms({{a31, f0_.p}, {a32, k2_.p}}), a);
+      rhs(tmp_.p, k3_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p,
+                                                  terms({{a41, f0_.p}, {a42, k2_.p}, {a43, k3_.p}}), a);
+      rhs(tmp_.p, k4_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p,
+                                                  terms({{a51, f0_.p}, {a52, k2_.p}, {a53, k3_.p}, {a54, k4_.p}}), a);
+      rhs(tmp_.p, k5_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(
+          total, n, tmp_.p, y_.p, true, hs.p,
+          terms({{a61, f0_.p}, {a62, k2_.p}, {a63, k3_.p}, {a64, k4_.p}, {a65, k5_.p}}), a);
+      rhs(tmp_.p, k6_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(
+          total, n, y1_.p, y_.p, true, hs.p,
+          terms({{b1, f0_.p}, {b3, k3_.p}, {b4, k4_.p}, {b5, k5_.p}, {b6, k6_.p}}), a);
+      rhs(y1_.p, f1_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(
+          total, n, err_.p, y_.p, false, hs.p,
+          terms({{e1, f0_.p}, {e3, k3_.p}, {e4, k4_.p}, {e5, k5_.p}, {e6, k6_.p}, {e7, f1_.p}}), a);
+      batch_error_norm<<<B, kThreads, 0, stream_>>>(n, err_.p, y_.p, y1_.p, c.atol, c.rtol, err.p);
+      CK(cudaMemsetAsync(remaining.p, 0, sizeof(int), stream_));
+      conclude_steps<<<B, 128, 0, stream_>>>(n, c, Tf, run_.config.blowup_norm, clock.p, hs.p, last.p, err.p, y_.p,
+                                             y1_.p, f0_.p, f1_.p, active_.p, failed_.p, out, stride, remaining.p);
+      CK(cudaGetLastError());
+      int left = 0;
+      CK(cudaMemcpyAsync(&left, remaining.p, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+      CK(cudaStreamSynchronize(stream_));
+      if (left == 0) break;
+    }
+  }
+
   int rc() const { return f_.rows * f_.cols; }
   bool bw() const { return f_.loss == device::LossKind::BuresWasserstein; }
 
@@ -407,7 +619,7 @@ class Batch {
   cudaGraphExec_t graph_exec_ = nullptr;
   int offset_[device::kMaxDepth + 1] = {}, stack_off_[device::kMaxDepth + 1] = {};
   long long stack_ = 0;
-  Buf<double> prefix_, back_, G_, y_, y1_, f0_, k2_, k3_, k4_, tmp_, M_, A_, R_, T_, Vs_, ev_, work_, loss_;
+  Buf<double> prefix_, back_, G_, y_, y1_, f0_, f1_, k2_, k3_, k4_, k5_, k6_, tmp_, err_, M_, A_, R_, T_, Vs_, ev_, work_, loss_;
   Buf<int> info_;
   Buf<unsigned char> active_, failed_;
   int lwork_ = 0;

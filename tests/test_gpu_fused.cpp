@@ -55,8 +55,8 @@ INSTANTIATE_TEST_SUITE_P(AllCases, GpuFused,
 
 // The batched cuBLAS/cuSOLVER path on what it covers (deep factorization; square loss with and
 // without a centred form, smooth BW with syevjBatched and, at d = 40, XsyevBatched; Euler and
-// RK4), against the CPU: final states, losses, statuses and counts; a diverging member frozen
-// as on the CPU.
+// RK4 and the adaptive pair with a step size per trajectory), against the CPU: final states,
+// losses, statuses, step, rejection and evaluation counts; a diverging member frozen as on the CPU.
 TEST(GpuBatched, EqualsTheCpuBackendTrajectoryByTrajectory) {
   REQUIRE_GPU();
   const auto cases = testing::device_cases();
@@ -65,10 +65,12 @@ TEST(GpuBatched, EqualsTheCpuBackendTrajectoryByTrajectory) {
                                                                     DeepFactorization{{40, 40, 40}}),
                     GaussianInit{0.3, ScaleOn::Factors}, 0.5, false});
   for (const auto& c : chosen)
-    for (Method m : {Method::Euler, Method::RK4}) {
+    for (Method m : {Method::Euler, Method::RK4, Method::DormandPrince54}) {
       SolveOptions o;
       o.integrator.method = m;
       o.integrator.dt = m == Method::Euler ? 2e-3 : 1e-2;
+      o.integrator.rtol = 1e-9;
+      o.integrator.atol = 1e-12;
       o.stop.t_final = c.t_final;
       std::vector<TrajectorySpec> specs;
       for (int b = 0; b < 33; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});

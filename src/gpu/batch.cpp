@@ -85,7 +85,8 @@ std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const 
     if (batched) {
       kernels::BatchedLaunch launch;
       launch.run = &run, launch.batch = specs.size(), launch.y0 = y0.data(), launch.out = out.data();
-      launch.steps = gpu::fixed_steps(options.integrator.dt, options.stop.t_final);
+      if (options.integrator.method != Method::DormandPrince54)
+        launch.steps = gpu::fixed_steps(options.integrator.dt, options.stop.t_final);
       rep = kernels::launch_batched(launch);
     } else {
       kernels::FusedLaunch launch;

@@ -16,7 +16,8 @@ kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& options)
 std::vector<double> emulate(const kernels::PackedRun& run, const double* y0, std::size_t batch, int members);
 
 // Why the batched path cannot run this problem with these options ("" when it can): it covers
-// the deep factorization with the square or smooth (tau > 0) BW loss, Euler and RK4, and no
+// the deep factorization with the square or smooth (tau > 0) BW loss, Euler, RK4 and the
+// adaptive pair, and no
 // recording grid, events, catalogue or early stop rules.
 std::string batched_unsupported(const kernels::PackedRun& run);
 
