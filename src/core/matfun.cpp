@@ -37,8 +37,10 @@ Mat spd_inv_sqrt(const Mat& A) {
 }
 
 ThinSvd thin_svd(const Mat& A) {
-  // One-sided Jacobi: relative accuracy in the small singular values, which the BW polar
-  // factor and the rank decisions depend on.
+  // Eigen's Jacobi SVD (two-sided, after a column-pivoted QR): small singular values to about
+  // eps sigma_max, better than bidiagonalization for the BW polar factor and rank decisions.
+  // It is not relatively accurate for column-graded matrices (1 ... 1e-200), where the GPU's
+  // one-sided Jacobi is (tests/test_device_math.cpp); products of factors rarely are graded so.
   Eigen::JacobiSVD<Mat> svd(A, Eigen::ComputeThinU | Eigen::ComputeThinV);
   return {svd.matrixU(), svd.singularValues(), svd.matrixV()};
 }
