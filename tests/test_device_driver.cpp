@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "device_cases.hpp"
+#include "../src/gpu/pack.hpp"
 #include "dlnflow/gpu.hpp"
 
 namespace dlnflow {
@@ -94,6 +95,49 @@ TEST(DeviceDriverStops, DivergenceAndStepUnderflowMatchTheCpu) {
   const auto dev2 = integrate_batch_device_emulation(p, specs, o);
   ASSERT_EQ(cpu2[0].status, Status::StepUnderflow);
   testing::expect_same_trajectory(dev2[0], cpu2[0], 1e-10, "step underflow");
+}
+
+// The batched path replays the CPU's fixed steps from a precomputed list: same count, same
+// sizes (the shortened last one included), same end time as the CPU driver's Kahan clock.
+TEST(BatchedPlanning, FixedStepsAreTheCpuDriversSteps) {
+  const Problem p(matrix_approximation_loss(Mat::Identity(2, 2)), DeepFactorization{{2, 2}});
+  for (double dt : {0.1, 1e-3, 0.3, 0.7, 1.0 / 3})
+    for (double T : {0.0, 1.0, 2.05, 10.0, 1e-4}) {
+      SolveOptions o;
+      o.integrator.method = Method::Euler;
+      o.integrator.dt = dt;
+      o.stop.t_final = T;
+      const TrajectoryResult r = integrate(p, initial_state(p, GaussianInit{0.1}, 1, 0), o);
+      const std::vector<double> steps = gpu::fixed_steps(dt, T);
+      EXPECT_EQ(static_cast<std::int64_t>(steps.size()), r.steps) << dt << " " << T;
+      for (std::size_t i = 0; i + 1 < steps.size(); ++i) EXPECT_EQ(steps[i], dt);
+      if (!steps.empty()) EXPECT_LE(steps.back(), dt);
+    }
+}
+
+// What the batched path covers, and that the rest is refused with the reason.
+TEST(BatchedPlanning, CoverageIsStatedWithTheReason) {
+  const Problem square(matrix_approximation_loss(Mat::Identity(3, 3)), DeepFactorization{{3, 3, 3}});
+  SolveOptions o;
+  for (Method m : {Method::Euler, Method::RK4, Method::DormandPrince54}) {
+    o.integrator.method = m;
+    EXPECT_EQ(gpu::batched_unsupported(gpu::pack_run(square, o)), "");
+  }
+  auto reason = [](const Problem& p, const SolveOptions& opt) { return gpu::batched_unsupported(gpu::pack_run(p, opt)); };
+  SolveOptions rec = o;
+  rec.record.times = {0.5};
+  EXPECT_NE(reason(square, rec).find("grid"), std::string::npos);
+  SolveOptions stop = o;
+  stop.stop.loss_below = 1e-3;
+  EXPECT_NE(reason(square, stop).find("stop"), std::string::npos);
+  const Problem plain(BuresWassersteinLoss{Mat::Identity(3, 3), 0.0}, DeepFactorization{{3, 3}});
+  EXPECT_NE(reason(plain, o).find("tau > 0"), std::string::npos);
+  const Problem sym(matrix_approximation_loss(Mat::Identity(3, 3)), SymmetricFactorization{3, 2});
+  EXPECT_NE(reason(sym, o).find("deep factorization"), std::string::npos);
+  std::string why;
+  EXPECT_FALSE(gpu_supports(sym, o, &why, GpuPath::Batched));
+  EXPECT_NE(why.find("batched path cannot run"), std::string::npos) << why;
+  EXPECT_TRUE(gpu_supports(sym, o, &why, GpuPath::Fused));
 }
 
 }  // namespace
