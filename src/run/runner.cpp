@@ -199,18 +199,36 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
   auto last_manifest = t0;
   int ran = 0;
   bool interrupted = false;
-  for (const auto& c : chunks) {
-    if (done[c.id]) continue;
+  // On the GPU, consecutive chunks of one sweep point run as one batch (up to kGpuBatch
+  // trajectories), so that the device is filled, and are then checkpointed chunk by chunk as on
+  // the CPU: the chunk plan, and with it resume, do not depend on the backend.
+  constexpr int kGpuBatch = 16384;
+  for (std::size_t ci = 0; ci < chunks.size();) {
+    if (done[chunks[ci].id]) {
+      ++ci;
+      continue;
+    }
     if ((opt.interrupt && opt.interrupt->load()) || (opt.stop_after_chunks >= 0 && ran >= opt.stop_after_chunks)) {
       interrupted = true;
       break;
     }
-    const auto& point = ex.points[c.point];
+    std::vector<run::Chunk> group{chunks[ci]};
+    int in_group = chunks[ci].count;
+    while (outcome.backend == "gpu" && ci + group.size() < chunks.size()) {
+      const run::Chunk& nx = chunks[ci + group.size()];
+      if (done[nx.id] || nx.point != chunks[ci].point || in_group + nx.count > kGpuBatch) break;
+      if (opt.stop_after_chunks >= 0 && ran + static_cast<int>(group.size()) >= opt.stop_after_chunks) break;
+      group.push_back(nx);
+      in_group += nx.count;
+    }
+    ci += group.size();
+    const auto& point = ex.points[group.front().point];
     SolveOptions so = point.config.options;
     so.threads = threads;
     std::vector<TrajectorySpec> specs;
-    for (int s = c.first_seed; s < c.first_seed + c.count; ++s)
-      specs.push_back({point.config.init, ex.seed, static_cast<std::uint64_t>(s)});
+    for (const auto& c : group)
+      for (int s = c.first_seed; s < c.first_seed + c.count; ++s)
+        specs.push_back({point.config.init, ex.seed, static_cast<std::uint64_t>(s)});
     const auto start = std::chrono::steady_clock::now();
     const TrajectoryDone tick = [&](std::size_t, const TrajectoryResult& r) {
       progress.trajectory_done(r.status == Status::Diverged);
@@ -218,30 +236,37 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     auto results = outcome.backend == "gpu"
                        ? integrate_batch_gpu(*point.config.problem, specs, so, gpu_options, tick)
                        : integrate_batch(*point.config.problem, specs, so, tick);
-    std::vector<TrajectoryRecord> recs(results.size());
-    Model model(*point.config.problem);
-    std::size_t diverged = 0;
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      recs[i].point = c.point;
-      recs[i].seed_index = c.first_seed + static_cast<int>(i);
-      recs[i].result = std::move(results[i]);
-      run::finish_record(point.config, model, recs[i]);
-      diverged += recs[i].result.status == Status::Diverged;
-    }
-    run::write_chunk(chunk_path(dir, c.id), ex.fingerprint, c, recs);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    manifest["chunks"].push_back({{"id", c.id}, {"point", c.point}, {"first_seed", c.first_seed}, {"count", c.count},
-                                  {"seconds", secs}, {"diverged", diverged}, {"backend", outcome.backend}});
-    this_session["chunks_run"] = ++ran;
+    Model model(*point.config.problem);
+    std::size_t offset = 0;
+    for (const auto& c : group) {
+      std::vector<TrajectoryRecord> recs(c.count);
+      std::size_t diverged = 0;
+      for (int i = 0; i < c.count; ++i) {
+        recs[i].point = c.point;
+        recs[i].seed_index = c.first_seed + i;
+        recs[i].result = std::move(results[offset + i]);
+        run::finish_record(point.config, model, recs[i]);
+        diverged += recs[i].result.status == Status::Diverged;
+      }
+      offset += c.count;
+      run::write_chunk(chunk_path(dir, c.id), ex.fingerprint, c, recs);
+      json entry = {{"id", c.id},           {"point", c.point},   {"first_seed", c.first_seed},
+                    {"count", c.count},     {"seconds", secs},    {"diverged", diverged},
+                    {"backend", outcome.backend}};
+      if (group.size() > 1) entry["batch_of_chunks"] = group.size();  // seconds are the whole batch's
+      manifest["chunks"].push_back(entry);
+      this_session["chunks_run"] = ++ran;
+      done[c.id] = true;
+      outcome.done += recs.size();
+      outcome.diverged += diverged;
+    }
     // The checkpoint is the durable record; the manifest is refreshed at most every 2 s, so
     // that runs of many short chunks do not rewrite an ever longer chunk list each time.
     if (std::chrono::steady_clock::now() - last_manifest > std::chrono::seconds(2)) {
       io::write_file_atomic(manifest_path.string(), manifest.dump(2) + "\n");
       last_manifest = std::chrono::steady_clock::now();
     }
-    done[c.id] = true;
-    outcome.done += recs.size();
-    outcome.diverged += diverged;
   }
   progress.finish();
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
