@@ -630,14 +630,14 @@ class Batch {
 
 }  // namespace
 
-FusedReport launch_batched(const BatchedLaunch& L) {
+LaunchReport launch_batched(const BatchedLaunch& L) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");
   CK(cudaSetDevice(0));
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
   const PackedRun& run = *L.run;
-  FusedReport rep;
+  LaunchReport rep;
   rep.device = prop.name;
   const int n = run.flow.state, stride = run.output_stride();
   Buf<double> values(run.values.size());

@@ -24,6 +24,6 @@ struct BatchedLaunch {
 };
 
 // Runs the batch; returns like launch_fused. Throws GpuError naming the call that failed.
-FusedReport launch_batched(const BatchedLaunch& launch);
+LaunchReport launch_batched(const BatchedLaunch& launch);
 
 }  // namespace dlnflow::kernels

@@ -86,14 +86,14 @@ std::size_t shared_memory_limit() {
   return prop.sharedMemPerBlockOptin;
 }
 
-FusedReport launch_fused(const FusedLaunch& L) {
+LaunchReport launch_fused(const FusedLaunch& L) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");
   check(cudaSetDevice(0), "cudaSetDevice");
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
   const PackedRun& run = *L.run;
-  FusedReport rep;
+  LaunchReport rep;
   rep.device = prop.name;
   const int n = run.flow.state;
   // Warp teams for matrices of at most 8 x 8 entries per factor: a 128-thread block would have

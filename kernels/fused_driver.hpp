@@ -62,7 +62,7 @@ struct FusedLaunch {
   TeamShape shape = TeamShape::Auto;
 };
 
-struct FusedReport {
+struct LaunchReport {
   double kernel_ms = 0;       // device time of the integration kernels (CUDA events)
   int chunks = 0;             // launches the batch was split into to fit device memory
   int team_threads = 0;       // threads per trajectory
@@ -73,7 +73,7 @@ struct FusedReport {
 };
 
 // Runs the batch on device 0; throws GpuError naming the CUDA call that failed.
-FusedReport launch_fused(const FusedLaunch& launch);
+LaunchReport launch_fused(const FusedLaunch& launch);
 
 // Shared memory one block may use on device 0 (opt-in maximum), bytes.
 std::size_t shared_memory_limit();

@@ -4,11 +4,9 @@
 // the GPU's own scheduling is left to the GPU parity tests.
 #include <gtest/gtest.h>
 
-#include <barrier>
-#include <thread>
-
 #include "../kernels/device/matfun.cuh"
 #include "../kernels/device/flows.cuh"
+#include "../kernels/device/host_team.hpp"
 #include "../src/gpu/pack.hpp"
 #include "device_cases.hpp"
 #include "dlnflow/gpu.hpp"
@@ -21,23 +19,7 @@ namespace {
 using device::HostTeam;
 using device::Op;
 
-struct ThreadTeam {
-  int r, s;
-  std::barrier<>* b;
-  int rank() const { return r; }
-  int size() const { return s; }
-  void sync() const { b->arrive_and_wait(); }
-};
-
-// Runs body(team) on `members` threads forming one team.
-template <class Body>
-void on_team(int members, Body&& body) {
-  if (members == 1) return body(HostTeam{});
-  std::barrier<> barrier(members);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < members; ++r) threads.emplace_back([&, r] { body(ThreadTeam{r, members, &barrier}); });
-  for (auto& t : threads) t.join();
-}
+using device::on_team;
 
 Mat random_matrix(Index r, Index c, std::uint64_t stream) { return gaussian_matrix(r, c, 99, 0, stream); }
 

@@ -21,8 +21,8 @@ bool cuda_axpy(int, double, const double*, double*, std::string* why) {
 }
 
 namespace kernels {
-FusedReport launch_fused(const FusedLaunch&) { throw GpuError("dlnflow was built without CUDA"); }
-FusedReport launch_batched(const BatchedLaunch&) { throw GpuError("dlnflow was built without CUDA"); }
+LaunchReport launch_fused(const FusedLaunch&) { throw GpuError("dlnflow was built without CUDA"); }
+LaunchReport launch_batched(const BatchedLaunch&) { throw GpuError("dlnflow was built without CUDA"); }
 std::size_t shared_memory_limit() { return 0; }
 }  // namespace kernels
 

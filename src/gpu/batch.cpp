@@ -1,10 +1,8 @@
 // integrate_batch on the GPU: initial states on the host (the CPU's Philox streams), the batch
 // packed once, run by the fused kernels (split into launches that fit device memory), and
 // unpacked into the same TrajectoryResults the CPU backend returns.
-#include <barrier>
-#include <thread>
-
 #include "../../kernels/batched_deep.hpp"
+#include "../../kernels/device/host_team.hpp"
 #include "../../kernels/fused_driver.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "dlnflow/gpu.hpp"
@@ -25,15 +23,6 @@ std::vector<double> initial_states(const Problem& problem, const std::vector<Tra
   }
   return y0;
 }
-
-// Members of a host team are std::threads meeting at a barrier (emulation only).
-struct ThreadTeam {
-  int r, s;
-  std::barrier<>* b;
-  int rank() const { return r; }
-  int size() const { return s; }
-  void sync() const { b->arrive_and_wait(); }
-};
 
 }  // namespace
 
@@ -81,7 +70,7 @@ std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const 
   std::vector<TrajectoryResult> results;
   results.reserve(specs.size());
   if (!specs.empty()) {
-    kernels::FusedReport rep;
+    kernels::LaunchReport rep;
     if (batched) {
       kernels::BatchedLaunch launch;
       launch.run = &run, launch.batch = specs.size(), launch.y0 = y0.data(), launch.out = out.data();
@@ -131,18 +120,10 @@ std::vector<double> gpu::emulate(const kernels::PackedRun& run, const double* y0
   std::vector<double> work(device::driver_workspace(flow, config, members));
   const int n = flow.state;
   for (std::size_t b = 0; b < batch; ++b) {
-    auto o = run.output(out.data(), b);
-    if (members == 1) {
-      device::run_trajectory(device::HostTeam{}, flow, config, y0 + b * n, o, work.data());
-      continue;
-    }
-    std::barrier<> barrier(members);
-    std::vector<std::thread> threads;
-    for (int r = 0; r < members; ++r)
-      threads.emplace_back([&, r] {
-        device::run_trajectory(ThreadTeam{r, members, &barrier}, flow, config, y0 + b * n, o, work.data());
-      });
-    for (auto& t : threads) t.join();
+    const auto o = run.output(out.data(), b);
+    device::on_team(members, [&](const auto& team) {
+      device::run_trajectory(team, flow, config, y0 + b * n, o, work.data());
+    });
   }
   return out;
 }
