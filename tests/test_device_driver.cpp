@@ -51,6 +51,24 @@ INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriver,
                                   method_name(std::get<1>(info.param));
                          });
 
+// Without a recording grid or events the driver reserves less workspace (the interpolation
+// vectors go): final states, losses and counts still equal the CPU's.
+TEST(DeviceDriverLean, WithoutRecordingEqualsTheCpu) {
+  for (const DeviceCase& c : testing::device_cases())
+    for (Method m : {Method::RK4, Method::DormandPrince54}) {
+      SolveOptions o;
+      o.integrator.method = m;
+      o.integrator.dt = 1e-2;
+      o.integrator.rtol = 1e-9;
+      o.stop.t_final = c.t_final;
+      const auto specs = specs_for(c, 2);
+      const auto cpu = integrate_batch(*c.problem, specs, o);
+      const auto dev = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+      for (std::size_t b = 0; b < cpu.size(); ++b)
+        testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, c.name + " without recording #" + std::to_string(b));
+    }
+}
+
 // The same driver on teams of 3 and 8 real threads meeting at barriers: the split of work and
 // every barrier of the device code, not just its arithmetic.
 TEST(DeviceDriverTeams, MultiThreadTeamsGiveTheSingleThreadResult) {

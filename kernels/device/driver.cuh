@@ -62,9 +62,14 @@ struct TrajectoryOut {
   T* samples;      // n_times * sample_stride
 };
 
-// Vectors of the state size the method needs: y f y1 f1 ys fs + stages.
-DLNFLOW_HD inline int driver_vectors(Method m) {
-  return 6 + (m == Method::DormandPrince54 ? 8 : m == Method::RK4 ? 4 : 0);
+// Vectors of the state size a run needs: y f y1 f1, the interpolated state and its slope when
+// it records or locates events, and the method's stages. Shared memory per trajectory is what
+// limits the fused kernel's occupancy, so nothing unused is reserved.
+template <class T>
+DLNFLOW_HD int driver_vectors(const DriverConfig<T>& c) {
+  const Method m = c.step.method;
+  const bool observes = c.n_times > 0 || c.n_events > 0;
+  return 4 + (observes ? 2 : 0) + (m == Method::DormandPrince54 ? 8 : m == Method::RK4 ? 4 : 0);
 }
 
 template <class T>
@@ -77,7 +82,7 @@ DLNFLOW_HD int catalog_workspace(const FlowData<T>& f, const CatalogData<T>& cat
 // Team-shared workspace (entries of T) of run_trajectory.
 template <class T>
 DLNFLOW_HD int driver_workspace(const FlowData<T>& f, const DriverConfig<T>& c, int team_size) {
-  return driver_vectors(c.step.method) * f.state + f.rows * f.cols + spectrum_size(f) + team_size +
+  return driver_vectors(c) * f.state + f.rows * f.cols + spectrum_size(f) + team_size +
          flow_workspace(f, team_size) + catalog_workspace(f, c.catalog);
 }
 
@@ -92,7 +97,8 @@ class Driver {
       p += count;
       return q;
     };
-    y_ = take(n_), f0_ = take(n_), y1_ = take(n_), f1_ = take(n_), ys_ = take(n_), fs_ = take(n_);
+    y_ = take(n_), f0_ = take(n_), y1_ = take(n_), f1_ = take(n_);
+    if (c.n_times > 0 || c.n_events > 0) ys_ = take(n_), fs_ = take(n_);
     const Method m = c.step.method;
     if (m != Method::Euler) s_.k2 = take(n_), s_.k3 = take(n_), s_.k4 = take(n_), s_.tmp = take(n_);
     if (m == Method::DormandPrince54) s_.k5 = take(n_), s_.k6 = take(n_), s_.k7 = take(n_), s_.err = take(n_);
@@ -204,7 +210,7 @@ class Driver {
         }
       }
     }
-    const T final_loss = rhs(y_, fs_, true);
+    const T final_loss = rhs(y_, f1_, true);  // f1 is free once the loop is over
     if (failed_) return fail(out, ev_t, k);
     final_loss_ = final_loss;
     finish(out, status, k.t, ev_t, k);
@@ -362,7 +368,7 @@ class Driver {
   const FlowData<T>& f_;
   const DriverConfig<T>& c_;
   const int n_;
-  T *y_, *f0_, *y1_, *f1_, *ys_, *fs_, *W_, *spec_, *scratch_, *flow_, *cat_;
+  T *y_, *f0_, *y1_, *f1_, *ys_ = nullptr, *fs_ = nullptr, *W_, *spec_, *scratch_, *flow_, *cat_;
   Stages<T> s_{};
   long long evals_ = 0;
   bool failed_ = false;
