@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "dlnflow/dlnflow.hpp"
+#include "bench_problems.hpp"
 #include "flop_counts.hpp"
 
 namespace dlnflow::bench {
@@ -18,19 +19,11 @@ namespace {
 using namespace dlnflow;
 constexpr int kBatch = 1000;
 
-Problem make_problem(bool bw, int d, int N) {
-  const std::vector<int> widths(N + 1, d);
-  if (bw) {
-    const Mat A = gaussian_matrix(d, d, 1, 0, 0);
-    return Problem(BuresWassersteinLoss{A * A.transpose() / d + 0.1 * Mat::Identity(d, d), 0.1}, DeepFactorization{widths});
-  }
-  return Problem(matrix_approximation_loss(gaussian_matrix(d, d, 1, 0, 1)), DeepFactorization{widths});
-}
 
 void BM_RK4(benchmark::State& state) {
   const bool bw = state.range(0) == 1;
   const int d = static_cast<int>(state.range(1)), N = static_cast<int>(state.range(2));
-  const Problem problem = make_problem(bw, d, N);
+  const Problem problem = bench::make_problem(bw, d, N);
   const double flops_step = bench::rk4_step_flops(d, N, bw);
   // About 2 GFLOP of work per iteration, at least one step.
   const int steps = std::max(1, static_cast<int>(std::lround(2e9 / (kBatch * flops_step))));
@@ -40,7 +33,7 @@ void BM_RK4(benchmark::State& state) {
   o.stop.t_final = steps * o.integrator.dt;
   o.stop.blowup_norm = 1e300;
   std::vector<TrajectorySpec> specs;
-  for (int i = 0; i < kBatch; ++i) specs.push_back({GaussianInit{1.0 / std::sqrt(d), ScaleOn::Factors}, 7, std::uint64_t(i)});
+  for (int i = 0; i < kBatch; ++i) specs.push_back({bench::unit_scale_init(d), 7, std::uint64_t(i)});
   for (auto _ : state) {
     auto r = integrate_batch(problem, specs, o);
     benchmark::DoNotOptimize(r.data());

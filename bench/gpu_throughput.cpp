@@ -17,6 +17,7 @@
 
 #include "dlnflow/dlnflow.hpp"
 #include "dlnflow/gpu.hpp"
+#include "bench_problems.hpp"
 #include "flop_counts.hpp"
 
 namespace {
@@ -31,15 +32,6 @@ double fp64_peak_gflops(const std::string& device) {
   return std::nan("");
 }
 
-Problem make_problem(bool bw, int d, int N) {
-  const std::vector<int> widths(N + 1, d);
-  if (bw) {
-    const Mat A = gaussian_matrix(d, d, 1, 0, 0);
-    return Problem(BuresWassersteinLoss{A * A.transpose() / d + 0.1 * Mat::Identity(d, d), 0.1},
-                   DeepFactorization{widths});
-  }
-  return Problem(matrix_approximation_loss(gaussian_matrix(d, d, 1, 0, 1)), DeepFactorization{widths});
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -77,7 +69,7 @@ int main(int argc, char** argv) {
       for (int N : Ns)
         for (int batch : batches) {
           const bool bw = bwi == 1;
-          const Problem problem = make_problem(bw, d, N);
+          const Problem problem = bench::make_problem(bw, d, N);
           const double flops_step = bench::rk4_step_flops(d, N, bw);
           // About 0.5 s of GPU work at 5 TFLOP/s, at least 20 steps; the CPU runs the same steps
           // on a sub-batch sized for about 2 s.
@@ -87,9 +79,10 @@ int main(int argc, char** argv) {
           o.integrator.dt = 1e-4;
           o.stop.t_final = steps * o.integrator.dt;
           o.integrator.max_steps = steps + 10;
+          o.stop.blowup_norm = 1e300;  // as the CPU benchmark: no trajectory stops early
           std::vector<TrajectorySpec> specs;
           for (int b = 0; b < batch; ++b)
-            specs.push_back({GaussianInit{0.5, ScaleOn::Factors}, 1, static_cast<std::uint64_t>(b)});
+            specs.push_back({bench::unit_scale_init(d), 7, static_cast<std::uint64_t>(b)});
           // Each path: a warm-up (module load, shared-memory configuration, graph capture),
           // then the fastest of three kernel timings.
           auto time_path = [&](GpuPath path, GpuRunInfo& info) {
