@@ -1,17 +1,15 @@
 // integrate_batch on the GPU: initial states on the host (the CPU's Philox streams), the batch
-// packed once, run by the fused kernels (split into launches that fit device memory), and
-// unpacked into the same TrajectoryResults the CPU backend returns.
+// packed once, run by the fused kernel or the batched path (split into launches that fit
+// device memory), and unpacked into the same TrajectoryResults the CPU backend returns.
 #include "../../kernels/batched_deep.hpp"
 #include "../../kernels/device/host_team.hpp"
 #include "../../kernels/fused_driver.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "dlnflow/gpu.hpp"
+#include "../cpu/solve_internal.hpp"
 #include "pack.hpp"
 
 namespace dlnflow {
-
-void validate_options(const Problem& problem, const SolveOptions& options);  // src/cpu/solve.cpp
-
 namespace {
 
 std::vector<double> initial_states(const Problem& problem, const std::vector<TrajectorySpec>& specs) {
