@@ -69,6 +69,33 @@ TEST(DeviceDriverLean, WithoutRecordingEqualsTheCpu) {
     }
 }
 
+// A terminal event ends the trajectory at the event: the final loss is the event's level (the
+// state is interpolated there, not left at the step's end), nothing is recorded past it, and
+// the device agrees with the CPU.
+TEST(DeviceDriverTerminal, EndsAtTheEventTime) {
+  int stops = 0;
+  for (const DeviceCase& c : testing::device_cases())
+    for (Method m : {Method::RK4, Method::DormandPrince54}) {
+      SolveOptions o = testing::device_case_options(c, m, nullptr);
+      o.record.catalog = nullptr;
+      o.events.resize(1);  // the loss event at half the initial loss
+      o.events[0].terminal = true;
+      const auto specs = specs_for(c, 2);
+      const auto cpu = integrate_batch(*c.problem, specs, o);
+      const auto dev = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+      for (std::size_t b = 0; b < cpu.size(); ++b) {
+        const std::string what = c.name + " terminal #" + std::to_string(b);
+        testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, what);
+        if (cpu[b].status != Status::EventStop) continue;
+        ++stops;
+        EXPECT_EQ(cpu[b].t_end, cpu[b].event_times[0]) << what;
+        EXPECT_NEAR(cpu[b].final_loss, o.events[0].level, 1e-9 * std::max(1.0, o.events[0].level)) << what;
+        for (const auto& s : cpu[b].samples) EXPECT_TRUE(!s.valid || s.t <= cpu[b].t_end) << what;
+      }
+    }
+  EXPECT_GT(stops, 10) << "most cases cross half their initial loss";
+}
+
 // The same driver on teams of 3 and 8 real threads meeting at barriers: the split of work and
 // every barrier of the device code, not just its arithmetic.
 TEST(DeviceDriverTeams, MultiThreadTeamsGiveTheSingleThreadResult) {

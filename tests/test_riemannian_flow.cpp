@@ -195,6 +195,10 @@ TEST(RiemannianFlow, TC8_ScalarLogisticAndEscape) {
   const auto e = integrate(q, pack_state(q, {diag({1e-2}), diag({1e-2})}), o);
   EXPECT_EQ(e.status, Status::EventStop);
   EXPECT_NEAR(e.event_times[0], 4.605120183488, 1e-9);
+  // The trajectory ends at the event: its time, its state (w = 0.5) and its loss.
+  EXPECT_EQ(e.t_end, e.event_times[0]);
+  EXPECT_NEAR(testing::final_W(q, e)(0, 0), 0.5, 1e-10);
+  EXPECT_NEAR(e.final_loss, 0.5 * 0.25, 1e-10);
 }
 
 TEST(RiemannianFlow, TC9_ScalarDepthThreeAndFour) {

@@ -168,12 +168,6 @@ class Driver {
         ++evals_;
         if (failed_) return fail(out, ev_t, k);
       }
-      while (next < c_.n_times && c_.times[next] <= t1) {
-        interpolate(team_, c_.step, n_, y_, f0_, y1_, f1_, hs, (c_.times[next] - t0) / hs, s_, ys_);
-        if (f_.param == ParamKind::EndToEnd && !retract(team_, f_, ys_, flow_)) return fail(out, ev_t, k);
-        sample(out, next++, ys_);
-        if (failed_) return fail(out, ev_t, k);
-      }
       bool stop_event = false;
       T t_stop = t1;
       for (int e = 0; e < c_.n_events; ++e) {
@@ -188,14 +182,24 @@ class Driver {
         g_prev[e] = g1;
       }
       if (failed_) return fail(out, ev_t, k);
-      swap(y_, y1_);
-      swap(f0_, f1_);
-      loss = loss1;
+      // As on the CPU: a terminal event ends the trajectory at its time, state interpolated there.
+      while (next < c_.n_times && c_.times[next] <= t_stop) {
+        interpolate(team_, c_.step, n_, y_, f0_, y1_, f1_, hs, (c_.times[next] - t0) / hs, s_, ys_);
+        if (f_.param == ParamKind::EndToEnd && !retract(team_, f_, ys_, flow_)) return fail(out, ev_t, k);
+        sample(out, next++, ys_);
+        if (failed_) return fail(out, ev_t, k);
+      }
       if (stop_event) {
+        interpolate(team_, c_.step, n_, y_, f0_, y1_, f1_, hs, (t_stop - t0) / hs, s_, ys_);
+        if (f_.param == ParamKind::EndToEnd && !retract(team_, f_, ys_, flow_)) return fail(out, ev_t, k);
+        swap(y_, ys_);
         status = RunStatus::EventStop;
         k.t = t_stop, k.comp = 0;
         break;
       }
+      swap(y_, y1_);
+      swap(f0_, f1_);
+      loss = loss1;
       if (loss < c_.loss_below) {
         status = RunStatus::LossConverged;
         break;

@@ -169,11 +169,6 @@ class Driver {
         loss1 = model_.rhs(y1, f1);
         ++evals_;
       }
-      while (next < times.size() && times[next] <= t1) {
-        stepper_.interpolate(y, f, y1, f1, hs, (times[next] - t0) / hs, ys_);
-        if (model_.has_retraction()) model_.retract(ys_);  // the interpolant leaves the rank-r manifold
-        sample(res.samples[next++], ys_);
-      }
       bool stop_event = false;
       double t_stop = t1;
       for (std::size_t e = 0; e < o_.events.size(); ++e) {
@@ -187,14 +182,24 @@ class Driver {
         }
         g_prev[e] = g1;
       }
-      y.swap(y1);
-      f.swap(f1);
-      loss = loss1;
+      // A terminal event ends the trajectory at its time: nothing is recorded past it, and the
+      // final state is the interpolated state there, so t_end, final_state and final_loss agree.
+      while (next < times.size() && times[next] <= t_stop) {
+        stepper_.interpolate(y, f, y1, f1, hs, (times[next] - t0) / hs, ys_);
+        if (model_.has_retraction()) model_.retract(ys_);  // the interpolant leaves the rank-r manifold
+        sample(res.samples[next++], ys_);
+      }
       if (stop_event) {
+        stepper_.interpolate(y, f, y1, f1, hs, (t_stop - t0) / hs, ys_);
+        if (model_.has_retraction()) model_.retract(ys_);
+        y = ys_;
         status = Status::EventStop;
         clock = Clock{t_stop, 0.0};
         break;
       }
+      y.swap(y1);
+      f.swap(f1);
+      loss = loss1;
       if (loss < o_.stop.loss_below) {
         status = Status::LossConverged;
         break;
