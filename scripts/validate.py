@@ -6,276 +6,48 @@ row per claim. Run them all to refresh docs/validation.md:
     scripts/validate.py                 # reduced sizes (what CI runs), writes docs/validation.md
     scripts/validate.py --full          # the full sizes
     scripts/validate.py --only bw-escape-timing --no-doc   # one study, nothing written to docs/
+    scripts/validate.py --list          # the study names
 
 Exit status 1 when any claim fails its check. Tolerances come from the theory and the
 integrator's tolerance, never from a previous run. On a machine with a usable GPU the command
-runs there (--backend auto); --backend cpu forces the CPU.
+runs there (--backend auto); --backend cpu forces the CPU. The studies live in
+scripts/validation/, one module per paper.
 """
 import argparse
-import csv
 import datetime
-import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:  # a missing dependency must fail loudly
-    sys.exit(f"validate.py needs numpy and h5py ({e}); scripts/install-deps.sh --test installs them")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLES = os.path.join(ROOT, "examples")
+PAPERS = ["bures_wasserstein", "eftekhari", "bah", "greedy_low_rank"]
 
 
-class Claim:
-    def __init__(self, paper, claim, setup, prediction, measured, ok, figure=""):
-        self.paper, self.claim, self.setup = paper, claim, setup
-        self.prediction, self.measured, self.ok, self.figure = prediction, measured, ok, figure
+def load_studies():
+    try:
+        import h5py  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError as e:  # a missing dependency must fail loudly
+        sys.exit(f"validate.py needs numpy and h5py ({e}); scripts/install-deps.sh --test installs them")
+    import importlib
+    studies = {}
+    for paper in PAPERS:
+        studies.update(importlib.import_module(f"validation.{paper}").STUDIES)
+    return studies
 
 
-class Runner:
-    """Runs experiment files with the dlnflow command into a scratch folder."""
+def study_names():
+    """The names without importing numpy (CMake lists them at configure time)."""
+    import re
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "validation")
+    names = []
+    for paper in PAPERS:
+        text = open(os.path.join(here, paper + ".py")).read()
+        block = text[text.index("\nSTUDIES = {"):]
+        names += re.findall(r'^\s+"([a-z0-9-]+)":', block[:block.index("}")], re.M)
+    return names
 
-    def __init__(self, binary, scratch, backend, full):
-        self.binary, self.scratch, self.backend, self.full = binary, scratch, backend, full
-        self.backends_used = set()
-
-    def run(self, example, reduce=None):
-        """Runs examples/<example>; `reduce` maps 'key = value' lines to their reduced form."""
-        path = os.path.join(EXAMPLES, example)
-        text = open(path).read()
-        if reduce and not self.full:
-            for old, new in reduce.items():
-                if old not in text:
-                    raise RuntimeError(f"{example}: cannot reduce, '{old}' not found")
-                text = text.replace(old, new)
-        name = example.replace("/", "_").replace(".toml", "")
-        exp = os.path.join(self.scratch, name + ".toml")
-        with open(exp, "w") as f:
-            f.write(text)
-        out = os.path.join(self.scratch, name)
-        r = subprocess.run([self.binary, "run", exp, "--out", out, "--overwrite", "--quiet", "--backend",
-                            self.backend], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"dlnflow run {example} failed ({r.returncode}): {r.stderr}")
-        import json
-        self.backends_used.add(json.load(open(os.path.join(out, "manifest.json")))["device"])
-        return Results(out)
-
-
-class Results:
-    def __init__(self, folder):
-        self.folder = folder
-        with open(os.path.join(folder, "summary.csv"), newline="") as f:
-            self.rows = list(csv.DictReader(f))
-        self.h5 = h5py.File(os.path.join(folder, "trajectories.h5"), "r")
-
-    def point(self, i):
-        return self.h5["points"][str(i)]
-
-
-def fmt(x, digits=10):
-    return f"{x:.{digits}g}"
-
-
-# ---- Oracles ------------------------------------------------------------------------------
-
-def escape_time(N, w0, w1=0.5, s=1.0, tau=0.0):
-    """Time for one balanced scalar mode of the BW flow to go from w0 to w1 (spec
-    bures-wasserstein.md 7.2): dw/dt = 2N w^((3N-2)/N) (s/sqrt(w^2+tau) - 1), integrated as
-    t = int dw / (dw/dt) in u = ln w by 400 panels of 32-point Gauss-Legendre."""
-    x, wts = np.polynomial.legendre.leggauss(32)
-    edges = np.linspace(math.log(w0), math.log(w1), 401)
-    total = 0.0
-    for a, b in zip(edges[:-1], edges[1:]):
-        u = 0.5 * (b - a) * x + 0.5 * (a + b)
-        w = np.exp(u)
-        rate = 2 * N * w ** ((3 * N - 2) / N) * (s / np.sqrt(w * w + tau) - 1)
-        total += 0.5 * (b - a) * np.sum(wts * w / rate)
-    return total
-
-
-# ---- Studies --------------------------------------------------------------------------------
-
-BW = "Bures–Wasserstein (Brechet et al.)"
-
-
-def study_bw_escape_timing(run, figdir):
-    """Spec bures-wasserstein.md 7.2-7.3: escape time of one mode from w0 to 0.5."""
-    claims = []
-    # The spec's table (computed there independently), used to check the quadrature oracle.
-    table = {(2, 0.1): 0.549306144334, (2, 0.01): 1.14877996253, (2, 0.001): 1.72668869466,
-             (3, 0.1): 0.595931413245, (3, 0.01): 1.88401839054, (3, 0.001): 4.5723736533,
-             (4, 0.1): 0.575496883644, (4, 0.01): 2.34170616923, (4, 0.001): 7.76457582562,
-             (0.01, 0.01): 3.264502835, (0.01, 0.001): 28.27838176,
-             (1e-4, 0.01): 1.207891081, (1e-4, 0.001): 3.587205907}
-    # DP5 at rtol 1e-11: the event time (on the pair's dense output) is accurate to about the
-    # tolerance times the O(1-10) growth of errors over the run; 1e-7 leaves four digits of room.
-    tol = 1e-7
-    res = run.run("bures-wasserstein/escape_timing.toml")
-    measured = {}
-    for row in res.rows:
-        measured[(int(row["network.depth"]), float(row["initialization.alpha"]))] = float(row["t_half"])
-    res_tau = run.run("bures-wasserstein/escape_timing_tau.toml")
-    for row in res_tau.rows:
-        measured[(float(row["problem.tau"]), float(row["initialization.alpha"]))] = float(row["t_half"])
-
-    def check(keys, N, tau):
-        worst, worst_table, parts = 0.0, 0.0, []
-        for k in keys:
-            w0 = k[1]
-            t_ref = escape_time(N, w0, tau=tau)
-            worst_table = max(worst_table, abs(t_ref - table[k]) / table[k])
-            worst = max(worst, abs(measured[k] - t_ref) / t_ref)
-            parts.append(f"w₀={w0:g}: {fmt(measured[k], 8)} (theory {fmt(t_ref, 8)})")
-        return worst, worst_table, "; ".join(parts)
-
-    for N in (2, 3, 4):
-        keys = [(N, w0) for w0 in (0.1, 0.01, 0.001)]
-        worst, worst_table, text = check(keys, N, 0.0)
-        law = ("logistic: ln(s/w₀ − 1)/(4s), logarithmic in 1/w₀" if N == 2 else
-               f"∫dw/(2N w^(2−2/N)(s−w)) ≈ w₀^−{1 - 2 / N:.3g}/({2 * N * (1 - 2 / N):.3g}s), polynomial in 1/w₀")
-        ok = worst <= tol and worst_table <= 1e-9
-        claims.append(Claim(BW, f"§7.2–7.3 escape from small init, L¹, N = {N}",
-                            "Σ₀ = [1], balanced scalar layers, w₀ ∈ {0.1, 0.01, 0.001}, time to w = 0.5, DP5 rtol 1e-11",
-                            law, f"{text}; max rel. error {worst:.1e} (≤ {tol:g})", ok))
-    for tau in (0.01, 1e-4):
-        keys = [(tau, w0) for w0 in (0.01, 0.001)]
-        worst, worst_table, text = check(keys, 2, tau)
-        claims.append(Claim(BW, f"§7.3 escape with the smooth loss L¹_τ, τ = {tau:g}, N = 2",
-                            "as above, τ > 0",
-                            "slower than L¹ once w₀ ≲ √τ (∝ 1/w₀ instead of ln 1/w₀)",
-                            f"{text}; max rel. error {worst:.1e} (≤ {tol:g})", worst <= tol and worst_table <= 1e-9))
-    # The laws themselves: growth per decade of 1/w0 between w0 = 0.01 and 0.001.
-    growth = {N: measured[(N, 0.001)] - measured[(N, 0.01)] for N in (2, 3, 4)}
-    ratio = {N: measured[(N, 0.001)] / measured[(N, 0.01)] for N in (3, 4)}
-    ok = (abs(growth[2] - math.log(999 / 99) / 4) <= tol * 2 and
-          ratio[4] > ratio[3] > 1.5 and abs(measured[(0.01, 0.001)] / measured[(0.01, 0.01)] - 28.27838176 / 3.264502835) < 1e-5)
-    figure = ""
-    if figdir:
-        figure = plot_escape(measured, figdir)
-    claims.append(Claim(BW, "§7.3 shape of the law: logarithmic at N = 2, polynomial at N ≥ 3, ~1/w₀ with τ",
-                        "w₀ = 0.01 → 0.001",
-                        f"N = 2: +ln(999/99)/4 = {math.log(999 / 99) / 4:.6f} per decade; N ≥ 3 and τ = 0.01: growing factors",
-                        f"N = 2: +{growth[2]:.6f}; N = 3: ×{ratio[3]:.3f}; N = 4: ×{ratio[4]:.3f}; "
-                        f"τ = 0.01: ×{measured[(0.01, 0.001)] / measured[(0.01, 0.01)]:.3f}", ok, figure))
-    return claims
-
-
-def plot_escape(measured, figdir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    w = np.logspace(-3.2, -0.9, 60)
-    for N, c in ((2, "C0"), (3, "C1"), (4, "C2")):
-        ax.plot(1 / w, [escape_time(N, x) for x in w], c, lw=1, label=f"theory N = {N}")
-        ax.plot([1 / x for x in (0.1, 0.01, 0.001)], [measured[(N, x)] for x in (0.1, 0.01, 0.001)], c + "o")
-    for tau, c in ((0.01, "C3"), (1e-4, "C4")):
-        ax.plot(1 / w, [escape_time(2, x, tau=tau) for x in w], c + "--", lw=1, label=f"theory N = 2, τ = {tau:g}")
-        ax.plot([100, 1000], [measured[(tau, 0.01)], measured[(tau, 0.001)]], c + "s")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("1 / w₀")
-    ax.set_ylabel("time to w = 0.5")
-    ax.set_title("BW escape from small initialization (markers: dlnflow)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(figdir, "bw_escape_timing.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def study_bw_saddle(run, figdir):
-    """Thm 4.2 and spec TC21: a critical point is kept exactly; a perturbed saddle is left for a
-    lower critical value."""
-    res = run.run("bures-wasserstein/saddle_tc21.toml", reduce={"seeds = 16": "seeds = 6"})
-    claims = []
-    exact = [r for r in res.rows if float(r["initialization.epsilon"]) == 0.0]
-    noisy = [r for r in res.rows if float(r["initialization.epsilon"]) > 0.0]
-    p0 = res.point(0)
-    drift = float(np.nanmax(np.abs(p0["loss"][()] - 5.0)))
-    kept = all(r["critical_point"] == "J={2,3}" for r in exact)
-    # The start is the float64 rounding of the critical point (entries sqrt(3), sqrt(2)): its
-    # gradient is ~1e-16, so over t = 30 the loss may move by ~1e-15, far below 1e-12.
-    claims.append(Claim(BW, "Thm 4.2: a catalogued critical point is stationary (spec TC21)",
-                        f"Σ₀ = diag(4,3,2,1), widths (4,2,4), start exactly at J = {{2,3}}, {len(exact)} trajectories, t ≤ 30",
-                        "L¹ ≡ ℓ_J = λ₁ + λ₄ = 5 and W(t) = W(0)",
-                        f"max |L¹(t) − 5| = {drift:.1e} on the grid; nearest point J={{2,3}}: {kept}",
-                        drift <= 1e-12 and kept))
-    p1 = res.point(1)
-    plateau = float(np.max(np.abs(p1["loss"][:, 1] - 5.0)))  # t = 0.5
-    finals = [abs(float(r["final_loss"]) - 3.0) for r in noisy]
-    escaped = [float(r["t_below4"]) for r in noisy]
-    labels = {r["critical_point"] for r in noisy}
-    ok = (plateau <= 1e-2 and max(finals) <= 1e-8 and all(t <= 10 for t in escaped) and labels == {"J={1,2}"})
-    claims.append(Claim(BW, "Thm 4.2 / TC21: a perturbed saddle is escaped to a lower critical value",
-                        f"same, plus N(0, 1e-6) noise on every factor entry, {len(noisy)} seeds",
-                        "plateau at 5, escape (L¹ < 4 by t = 10), limit ℓ_{1,2} = λ₃ + λ₄ = 3 (the rank-2 minimum)",
-                        f"|L¹(0.5) − 5| ≤ {plateau:.1e}; t(L¹ < 4) ∈ [{min(escaped):.3f}, {max(escaped):.3f}]; "
-                        f"max |L¹(30) − 3| = {max(finals):.1e}; nearest: {', '.join(sorted(labels))}", ok))
-    return claims
-
-
-def study_bw_critical_values(run, figdir):
-    """Thm 4.4: the critical points of the smooth loss and their values."""
-    lam, tau = np.array([4.0, 3.0, 2.0, 1.0]), 0.25  # the file's spectrum and tau
-    res = run.run("bures-wasserstein/critical_values_tau.toml")
-    worst, labels_ok, seen = 0.0, True, set()
-    for i, row in enumerate(res.rows):
-        g = res.point(int(row["point"]))
-        cp = g["critical_points"]
-        names = [x.decode() if isinstance(x, bytes) else x for x in cp.attrs["labels"]]
-        start = names[int(cp["nearest"][0, 0])]
-        J = {int(x) - 1 for x in start[3:-1].split(",") if x}
-        level = sum((math.sqrt(lam[k]) - math.sqrt(tau)) ** 2 for k in range(4) if k not in J)
-        worst = max(worst, float(np.max(np.abs(g["loss"][0] - level))) / max(1.0, level))
-        labels_ok = labels_ok and all(names[int(j)] == start for j in cp["nearest"][0])
-        seen.add(start)
-    # Every set J qualifies (all lambda > tau): 2^4 points. Only rounding of the start moves the
-    # loss, quadratically in the displacement: 1e-12 is far above it and far below any gap.
-    ok = worst <= 1e-12 and labels_ok and len(seen) == 16
-    return [Claim(BW, "Thm 4.4: critical points and values of the smooth loss L¹_τ",
-                  "Σ₀ with spectrum (4,3,2,1) in a random basis, τ = 0.25, widths (4,4,4), "
-                  "one start exactly at each catalogued point, t ≤ 2",
-                  "2⁴ = 16 critical points W_J, each stationary at ℓ_J = Σ_{i∉J}(√λᵢ − √τ)²",
-                  f"{len(seen)} distinct points; max |L¹_τ(t) − ℓ_J| / max(1, ℓ_J) = {worst:.1e}; "
-                  f"nearest point unchanged: {labels_ok}", ok)]
-
-
-STUDIES = {
-    "bw-escape-timing": study_bw_escape_timing,
-    "bw-saddle": study_bw_saddle,
-    "bw-critical-values": study_bw_critical_values,
-}
-
-
-# Claims of issue #5 that no study checks yet; listed in docs/validation.md so that the table is
-# never mistaken for the whole suite.
-TODO = [
-    "Bures–Wasserstein: bottlenecked convergence to the "
-    "rank-k minimizers of both losses; convergence rate against Thm 5.6 and the step-size condition of Thm 5.7 "
-    "(TC19); the Lemma 3.3 counterexample and the corrected two-sided bound.",
-    "Eftekhari (one-neuron layer): convergence from the stable set of Thm 16 over random balanced starts; "
-    "the linear rate against Thm 20 (corrected exponent) and the sharper asymptotic rate; Figure 1; the origin "
-    "as a strict (N = 2) and non-strict (N ≥ 3) saddle; escape from near anti-alignment; E10.",
-    "Bah et al.: per-factor vs Riemannian end-to-end flow from balanced starts; the fraction of ≥ 1000 "
-    "autoencoder starts reaching the global minimum; the Remark 33 trajectory; the non-balanced limit fixed by "
-    "the conservation law (Fig. 3 refuted); escape time against ln(1/ε)/μ₊.",
-    "Greedy low-rank learning: Alg. 1/2 reference implementation; distance to the GLRL trajectory as α → 0 "
-    "(Thm 5.6, Figs. 1/4); ln(1/α)/(2μ₁) at depth 2 and α^−(1−2/L) at L ≥ 3 (Thm 6.2); Example 5.9; the d = 20 "
-    "rank-3 completion instance (Figs. 2, 3, 5); T8, T11, T13, T14. The completion loss's weighting of "
-    "off-diagonal pairs (2× the paper's) must be settled first.",
-]
-
-
-# ---- Report -------------------------------------------------------------------------------
 
 def write_doc(path, claims, seconds, runner, full):
     rel = lambda p: os.path.relpath(p, os.path.dirname(path)) if p else ""
@@ -297,33 +69,42 @@ def write_doc(path, claims, seconds, runner, full):
         fig = f"![]({rel(c.figure)})" if c.figure else ""
         cells = [c.paper, c.claim, c.setup, c.prediction, c.measured, "confirmed" if c.ok else "**FAILED**", fig]
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
-    lines += ["", "## Not yet covered (issue #5 continues)", ""] + [f"- {x}" for x in TODO]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
 def main():
+    names_all = study_names()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="full study sizes (default: reduced)")
-    ap.add_argument("--only", action="append", choices=sorted(STUDIES), help="run only these studies")
+    ap.add_argument("--only", action="append", choices=names_all, help="run only these studies")
+    ap.add_argument("--list", action="store_true", help="print the study names and exit")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/validation.md and its figures")
-    ap.add_argument("--bin", default=os.environ.get("DLNFLOW_BIN", os.path.join(ROOT, "build", "dlnflow")))
+    ap.add_argument("--bin", default=os.environ.get("DLNFLOW_BIN"))
     ap.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
     args = ap.parse_args()
-    if not os.path.exists(args.bin):
-        sys.exit(f"validate.py: no dlnflow binary at {args.bin} (build first, or pass --bin)")
-    names = args.only or list(STUDIES)
+    if args.list:
+        print("\n".join(names_all))
+        return 0
+    studies = load_studies()
+    from validation.common import ROOT, Runner
+    binary = args.bin or os.path.join(ROOT, "build", "dlnflow")
+    if not os.path.exists(binary):
+        sys.exit(f"validate.py: no dlnflow binary at {binary} (build first, or pass --bin)")
+    names = args.only or names_all
     figdir = None if args.no_doc else os.path.join(ROOT, "docs", "validation")
     if figdir:
         os.makedirs(figdir, exist_ok=True)
     t0 = time.time()
     claims = []
     with tempfile.TemporaryDirectory(prefix="dlnflow-validate-") as scratch:
-        runner = Runner(args.bin, scratch, args.backend, args.full)
+        runner = Runner(binary, scratch, args.backend, args.full)
         for name in names:
-            got = STUDIES[name](runner, figdir)
+            t1 = time.time()
+            got = studies[name](runner, figdir)
             for c in got:
                 print(f"{'ok  ' if c.ok else 'FAIL'} {name}: {c.claim}\n      predicted: {c.prediction}\n      measured:  {c.measured}")
+            print(f"      ({name}: {time.time() - t1:.1f} s)", flush=True)
             claims += got
         seconds = time.time() - t0
         if not args.no_doc:

@@ -1,0 +1,1 @@
+"""The paper-validation studies of scripts/validate.py, one module per paper."""

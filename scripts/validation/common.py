@@ -1,0 +1,118 @@
+"""What every study shares: a claim row, the runner that drives the dlnflow command, the reader
+of its results folder, and the numerical helpers the oracles are built from (numpy only)."""
+import csv
+import json
+import math
+import os
+import subprocess
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+
+
+class Claim:
+    def __init__(self, paper, claim, setup, prediction, measured, ok, figure=""):
+        self.paper, self.claim, self.setup = paper, claim, setup
+        self.prediction, self.measured, self.ok, self.figure = prediction, measured, ok, figure
+
+
+class Runner:
+    """Runs experiment files with the dlnflow command into a scratch folder."""
+
+    def __init__(self, binary, scratch, backend, full):
+        self.binary, self.scratch, self.backend, self.full = binary, scratch, backend, full
+        self.backends_used = set()
+
+    def text(self, example, reduce=None, replace=None):
+        """The text of examples/<example>; `reduce` maps 'key = value' lines to their reduced
+        form (applied unless --full), `replace` is applied always (generated parameters)."""
+        text = open(os.path.join(EXAMPLES, example)).read()
+        edits = dict(replace or {})
+        if reduce and not self.full:
+            edits.update(reduce)
+        for old, new in edits.items():
+            if old not in text:
+                raise RuntimeError(f"{example}: cannot edit, '{old}' not found")
+            text = text.replace(old, new)
+        return text
+
+    def run(self, example, reduce=None, replace=None, name=None):
+        """Runs examples/<example> (edited as in text()); returns its Results."""
+        text = self.text(example, reduce, replace)
+        name = name or example.replace("/", "_").replace(".toml", "")
+        exp = os.path.join(self.scratch, name + ".toml")
+        with open(exp, "w") as f:
+            f.write(text)
+        # Relative data files of the example stay reachable from the scratch copy.
+        for entry in os.listdir(os.path.dirname(os.path.join(EXAMPLES, example))):
+            if entry.endswith((".npy", ".csv")):
+                link = os.path.join(self.scratch, entry)
+                if not os.path.exists(link):
+                    os.symlink(os.path.join(os.path.dirname(os.path.join(EXAMPLES, example)), entry), link)
+        out = os.path.join(self.scratch, name)
+        r = subprocess.run([self.binary, "run", exp, "--out", out, "--overwrite", "--quiet", "--backend",
+                            self.backend], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"dlnflow run {example} failed ({r.returncode}): {r.stderr}")
+        self.backends_used.add(json.load(open(os.path.join(out, "manifest.json")))["device"])
+        return Results(out)
+
+
+class Results:
+    def __init__(self, folder):
+        self.folder = folder
+        with open(os.path.join(folder, "summary.csv"), newline="") as f:
+            self.rows = list(csv.DictReader(f))
+        self.h5 = h5py.File(os.path.join(folder, "trajectories.h5"), "r")
+
+    def point(self, i):
+        return self.h5["points"][str(i)]
+
+    def points(self):
+        return [self.point(i) for i in range(len(self.h5["points"]))]
+
+
+def product(group, prefix="final_state"):
+    """W = W_N ⋯ W_1 from a point's saved factors (final_state: (n, r, c); states: (n, T, r, c))."""
+    g = group[prefix]
+    names = sorted((k for k in g if k.startswith("W") and k[1:].isdigit()), key=lambda k: int(k[1:]))
+    if names:
+        W = g[names[0]][()]
+        for k in names[1:]:
+            W = g[k][()] @ W
+        return W
+    if "U" in g:
+        U = g["U"][()]
+        return U @ np.swapaxes(U, -1, -2)
+    return g["W"][()]
+
+
+def fmt(x, digits=10):
+    return f"{x:.{digits}g}"
+
+
+def quad_log(f, a, b, panels=400, order=32):
+    """∫_a^b f(w) dw for 0 < a < b by Gauss–Legendre in u = ln w (graded integrands)."""
+    x, wts = np.polynomial.legendre.leggauss(order)
+    edges = np.linspace(math.log(a), math.log(b), panels + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        u = 0.5 * (hi - lo) * x + 0.5 * (lo + hi)
+        w = np.exp(u)
+        total += 0.5 * (hi - lo) * np.sum(wts * w * f(w))
+    return total
+
+
+def log_slope(x, y):
+    """Least-squares slope of ln y against ln x."""
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+    return pyplot
