@@ -116,3 +116,26 @@ def plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
     return pyplot
+
+
+def deep_square_rk4(factors, Z, t, steps):
+    """Independent reference: the factor flow of (1/2)||W_N ⋯ W_1 − Z||² by classical RK4 with
+    `steps` fixed steps to time t (numpy; for short horizons of small problems)."""
+    def rhs(Ws):
+        N = len(Ws)
+        pre = [np.eye(Ws[0].shape[1])]          # W_{j-1} ⋯ W_1
+        for W in Ws[:-1]:
+            pre.append(W @ pre[-1])
+        post = [np.eye(Ws[-1].shape[0])]        # W_N ⋯ W_{j+1}
+        for W in reversed(Ws[1:]):
+            post.insert(0, post[0] @ W)
+        G = Ws[-1] @ pre[-1] - Z
+        return [-(post[j].T @ G @ pre[j].T) for j in range(N)]
+    Ws, h = [np.array(W, dtype=float) for W in factors], t / steps
+    for _ in range(steps):
+        k1 = rhs(Ws)
+        k2 = rhs([W + h / 2 * k for W, k in zip(Ws, k1)])
+        k3 = rhs([W + h / 2 * k for W, k in zip(Ws, k2)])
+        k4 = rhs([W + h * k for W, k in zip(Ws, k3)])
+        Ws = [W + h / 6 * (a + 2 * b + 2 * c + d) for W, a, b, c, d in zip(Ws, k1, k2, k3, k4)]
+    return Ws

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import Claim, fmt, log_slope, plt, product, quad_log
+from .common import Claim, deep_square_rk4, fmt, plt, product, quad_log
 
 EFT = "Eftekhari (one-neuron layer)"
 GL_X, GL_W = np.polynomial.legendre.leggauss(16)
@@ -228,6 +228,13 @@ def study_theorem20(run, figdir):
                                ratio=float(np.max(e[1:] / bound[1:])), ratio_printed=float(np.max(e[1:] / bound_printed[1:])),
                                kf=kf, ks=ks)
     m1 = measured[1.0]
+    # ||Z1 - W(tau)||^2 by an independent RK4 of the factor flow to the measured tau (4000 steps:
+    # error ~1e-13). The spec prints 2.78266 here, which is 3.8e-4 too low: more than its stated
+    # +-2e-6 on tau explains (|de/dt| ~ 56), so the row reports it without checking against it.
+    s3 = 3.0 ** (1 / 3)
+    ref_factors = [s3 * np.outer([1.0], v0), s3 * np.outer([0.0, 1.0], [1.0]), s3 * np.outer(u0, [0.0, 1.0])]
+    Wr = deep_square_rk4(ref_factors, np.diag([1.0, 0.01]), m1["tau"], 4000)
+    e_tau_ref = float(np.linalg.norm(np.diag([1.0, 0.0]) - Wr[2] @ Wr[1] @ Wr[0]) ** 2)
     ref = {1.0: 3.918871e-2, 2.0: 5.352558e-3, 4.0: 9.471855e-5, 8.0: 2.939807e-8}
     vals_ok, parts = True, []
     for tt, v in ref.items():
@@ -239,11 +246,11 @@ def study_theorem20(run, figdir):
     claims.append(Claim(EFT, "Thm 20 (E10): the two-phase linear bound with the corrected exponent holds",
                         "Z = diag(1, 0.01), N = 3, widths (2,1,2,2), W₀ = 3u₀v₀ᵀ (u₀ᵀZ₁v₀ = 0.8517), α = 0.85, β = 3.01, "
                         "801 states on t ∈ (0, 8], τ from the event s = √6",
-                        f"‖Z₁ − W(t)‖² ≤ bound (κ_f = {m1['kf']:.6f}, κ_s = {m1['ks']:.6f}); τ = 0.0262927 ± 2e-6, ‖Z₁ − W(τ)‖² = 2.78266; "
+                        f"‖Z₁ − W(t)‖² ≤ bound (κ_f = {m1['kf']:.6f}, κ_s = {m1['ks']:.6f}); τ = 0.0262927 ± 2e-6; ‖Z₁ − W(τ)‖² of an independent RK4 to 1e-9 (the spec prints 2.78266); "
                         "s_t ∈ (0.84, 3.01), k_t nondecreasing; spec values at t = 1, 2, 4, 8 to 1e-6",
-                        f"max error/bound = {m1['ratio']:.3f}; τ = {m1['tau']:.7f}, ‖Z₁ − W(τ)‖² = {m1['e_tau']:.6g}; s_t ∈ [{m1['s'].min():.5f}, {m1['s'].max():.5f}]; "
+                        f"max error/bound = {m1['ratio']:.3f}; τ = {m1['tau']:.7f}, ‖Z₁ − W(τ)‖² = {m1['e_tau']:.9g} (RK4 {e_tau_ref:.9g}); s_t ∈ [{m1['s'].min():.5f}, {m1['s'].max():.5f}]; "
                         + "; ".join(parts),
-                        m1["ratio"] <= 1 and abs(m1["tau"] - 0.0262927) <= 2e-6 and abs(m1["e_tau"] - 2.78266) <= 1e-5 and vals_ok and inv_ok
+                        m1["ratio"] <= 1 and abs(m1["tau"] - 0.0262927) <= 2e-6 and abs(m1["e_tau"] - e_tau_ref) <= 1e-9 and vals_ok and inv_ok
                         and abs(m1["kf"] - 2.116958) < 1e-6 and abs(m1["ks"] - 0.412927) < 1e-6))
     m4 = measured[0.1]
     claims.append(Claim(EFT, "Thm 20 erratum: the printed fast exponent s_Z^(−2/N) of (38) is wrong",
