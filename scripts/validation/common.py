@@ -43,20 +43,24 @@ class Runner:
         """Runs examples/<example> (edited as in text()); returns its Results."""
         text = self.text(example, reduce, replace)
         name = name or example.replace("/", "_").replace(".toml", "")
+        return self.run_text(name, text, os.path.dirname(os.path.join(EXAMPLES, example)))
+
+    def run_text(self, name, text, data_dir=None):
+        """Runs a generated experiment (data files resolved in `data_dir`)."""
         exp = os.path.join(self.scratch, name + ".toml")
         with open(exp, "w") as f:
             f.write(text)
         # Relative data files of the example stay reachable from the scratch copy.
-        for entry in os.listdir(os.path.dirname(os.path.join(EXAMPLES, example))):
+        for entry in os.listdir(data_dir) if data_dir else []:
             if entry.endswith((".npy", ".csv")):
                 link = os.path.join(self.scratch, entry)
                 if not os.path.exists(link):
-                    os.symlink(os.path.join(os.path.dirname(os.path.join(EXAMPLES, example)), entry), link)
+                    os.symlink(os.path.join(data_dir, entry), link)
         out = os.path.join(self.scratch, name)
         r = subprocess.run([self.binary, "run", exp, "--out", out, "--overwrite", "--quiet", "--backend",
                             self.backend], capture_output=True, text=True)
         if r.returncode != 0:
-            raise RuntimeError(f"dlnflow run {example} failed ({r.returncode}): {r.stderr}")
+            raise RuntimeError(f"dlnflow run {name} failed ({r.returncode}): {r.stderr}")
         self.backends_used.add(json.load(open(os.path.join(out, "manifest.json")))["device"])
         return Results(out)
 
@@ -139,3 +143,9 @@ def deep_square_rk4(factors, Z, t, steps):
         k4 = rhs([W + h * k for W, k in zip(Ws, k3)])
         Ws = [W + h / 6 * (a + 2 * b + 2 * c + d) for W, a, b, c, d in zip(Ws, k1, k2, k3, k4)]
     return Ws
+
+
+def toml_matrix(M):
+    """A matrix as an inline TOML array, every entry to full precision."""
+    M = np.atleast_2d(M)
+    return "[" + ", ".join("[" + ", ".join(repr(float(x)) for x in row) + "]" for row in M) + "]"
