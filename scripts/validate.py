@@ -5,7 +5,7 @@ row per claim. Run them all to refresh docs/validation.md:
 
     scripts/validate.py                 # reduced sizes (what CI runs), writes docs/validation.md
     scripts/validate.py --full          # the full sizes
-    scripts/validate.py --only bw-escape-timing --no-doc   # one study, nothing written to docs/
+    scripts/validate.py --only bw-escape-timing   # one study (--only never writes docs/)
     scripts/validate.py --list          # the study names
 
 Exit status 1 when any claim fails its check. Tolerances come from the theory and the
@@ -104,7 +104,9 @@ def main():
     if not os.path.exists(binary):
         sys.exit(f"validate.py: no dlnflow binary at {binary} (build first, or pass --bin)")
     names = args.only or names_all
-    figdir = None if args.no_doc else os.path.join(ROOT, "docs", "validation")
+    # docs/validation.md is the whole suite's table: a partial run must not replace it.
+    write = not args.no_doc and not args.only
+    figdir = os.path.join(ROOT, "docs", "validation") if write else None
     if figdir:
         os.makedirs(figdir, exist_ok=True)
     t0 = time.time()
@@ -119,7 +121,7 @@ def main():
             print(f"      ({name}: {time.time() - t1:.1f} s)", flush=True)
             claims += got
         seconds = time.time() - t0
-        if not args.no_doc:
+        if write:
             write_doc(os.path.join(ROOT, "docs", "validation.md"), claims, seconds, runner, args.full)
     failed = [c for c in claims if not c.ok]
     print(f"validate.py: {len(claims) - len(failed)} of {len(claims)} claims confirmed in {time.time() - t0:.1f} s")

@@ -290,15 +290,18 @@ def study_gf_vs_glrl(run, figdir):
                         decreasing and deeper))
     figure = ""
     if figdir:
-        fig, ax = plt().subplots(figsize=(5, 3.5))
+        fig, axes = plt().subplots(1, 2, figsize=(8, 3.3))
         for L, c in ((2, "C0"), (3, "C1"), (4, "C2")):
             pts = sorted((a, v) for (l, a), v in med.items() if l == L)
             if pts:
-                ax.loglog([p[0] for p in pts], [p[1] for p in pts], c + "o-", label=f"depth {L}")
-        ax.set_xlabel("α")
-        ax.set_ylabel("max_r min_t ‖W(t) − W̄ᵣ‖")
-        ax.set_title("GF vs GLRL critical points, d = 20 completion", fontsize=9)
-        ax.legend(fontsize=7)
+                axes[0].loglog([p[0] for p in pts], [p[1] for p in pts], c + "o-", label=f"depth {L}")
+                axes[1].loglog([p[0] for p in pts], [np.median(test[(L, p[0])]) for p in pts], c + "o-", label=f"depth {L}")
+        axes[0].set_xlabel("α")
+        axes[0].set_ylabel("max_r min_t ‖W(t) − W̄ᵣ‖ (GLRL points)")
+        axes[1].set_xlabel("α")
+        axes[1].set_ylabel("test loss ‖W(t_end) − W*‖²/d²")
+        axes[0].legend(fontsize=7)
+        fig.suptitle("d = 20 rank-3 completion: gradient flow against GLRL (Figs. 2, 5)", fontsize=9)
         fig.tight_layout()
         figure = f"{figdir}/glrl_gf_vs_glrl.png"
         fig.savefig(figure, dpi=110)
