@@ -1,10 +1,9 @@
 """Bures–Wasserstein studies (Brechet et al.; spec bures-wasserstein.md)."""
 import math
-import os
 
 import numpy as np
 
-from .common import Claim, fmt, plt, quad_log
+from .common import Claim, fmt, plt, quad_log, save_figure
 
 def escape_time(N, w0, w1=0.5, s=1.0, tau=0.0):
     """Time for one balanced scalar mode of the BW flow to go from w0 to w1 (spec
@@ -91,11 +90,7 @@ def plot_escape(measured, figdir):
     ax.set_ylabel("time to w = 0.5")
     ax.set_title("BW escape from small initialization (markers: dlnflow)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(figdir, "bw_escape_timing.png")
-    fig.savefig(path, dpi=110)
-    plt().close(fig)
-    return path
+    return save_figure(fig, figdir, "bw_escape_timing")
 
 
 def study_bw_saddle(run, figdir):

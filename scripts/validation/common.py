@@ -122,6 +122,15 @@ def plt():
     return pyplot
 
 
+def save_figure(fig, figdir, name):
+    """Writes docs/validation/<name>.png and returns its path."""
+    fig.tight_layout()
+    path = f"{figdir}/{name}.png"
+    fig.savefig(path, dpi=110)
+    plt().close(fig)
+    return path
+
+
 def deep_square_rk4(factors, Z, t, steps):
     """Independent reference: the factor flow of (1/2)||W_N ⋯ W_1 − Z||² by classical RK4 with
     `steps` fixed steps to time t (numpy; for short horizons of small problems)."""

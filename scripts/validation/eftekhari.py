@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import Claim, deep_square_rk4, fmt, plt, product, quad_log
+from .common import Claim, deep_square_rk4, fmt, plt, product, quad_log, save_figure
 
 EFT = "Eftekhari (one-neuron layer)"
 GL_X, GL_W = np.polynomial.legendre.leggauss(16)
@@ -268,10 +268,7 @@ def study_theorem20(run, figdir):
         ax.set_xlabel("t")
         ax.set_title("Eftekhari Thm 20, E10 instance", fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        figure = f"{figdir}/eftekhari_theorem20.png"
-        fig.savefig(figure, dpi=110)
-        plt().close(fig)
+        figure = save_figure(fig, figdir, "eftekhari_theorem20")
     claims[0].figure = figure
     return claims
 
@@ -336,10 +333,7 @@ def study_figure1(run, figdir):
         ax.set_ylabel("‖W(t) − Z‖ / ‖Z‖")
         ax.set_title("Eftekhari Figure 1 (dlnflow)", fontsize=9)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        figure = f"{figdir}/eftekhari_figure1.png"
-        fig.savefig(figure, dpi=110)
-        plt().close(fig)
+        figure = save_figure(fig, figdir, "eftekhari_figure1")
     return [Claim(EFT, "Figure 1: time to relative error ε against depth",
                   "d_x = 5, d_y = 1, ‖W₀‖ = 10‖Z‖ at 30°, N = 2, 3, 4, 6, 10, ε = 5 … 1e-3, DP5 rtol 1e-12",
                   "the exact reduced solution (quadrature here; it matches the spec's mpmath table to "

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .common import Claim, fmt, plt, product, quad_log, toml_matrix
+from .common import Claim, plt, product, quad_log, save_figure, toml_matrix
 
 GLRL = "Li, Luo, Lyu (greedy low-rank)"
 
@@ -120,10 +120,7 @@ def study_counterexample(run, figdir):
         axes[1].set_xlabel("α")
         axes[1].legend(fontsize=6)
         fig.suptitle("Example 5.9 (R = 2), dlnflow", fontsize=9)
-        fig.tight_layout()
-        figure = f"{figdir}/glrl_counterexample.png"
-        fig.savefig(figure, dpi=110)
-        plt().close(fig)
+        figure = save_figure(fig, figdir, "glrl_counterexample")
     claims[0].figure = figure
     return claims
 
@@ -302,10 +299,7 @@ def study_gf_vs_glrl(run, figdir):
         axes[1].set_ylabel("test loss ‖W(t_end) − W*‖²/d²")
         axes[0].legend(fontsize=7)
         fig.suptitle("d = 20 rank-3 completion: gradient flow against GLRL (Figs. 2, 5)", fontsize=9)
-        fig.tight_layout()
-        figure = f"{figdir}/glrl_gf_vs_glrl.png"
-        fig.savefig(figure, dpi=110)
-        plt().close(fig)
+        figure = save_figure(fig, figdir, "glrl_gf_vs_glrl")
     claims[-1].figure = figure
     return claims
 
