@@ -94,6 +94,11 @@ def product(group, prefix="final_state"):
     return g["W"][()]
 
 
+def depth_of(row):
+    """The depth N of a summary.csv row of a `network.widths` sweep."""
+    return len(eval(row["network.widths"])) - 1
+
+
 def fmt(x, digits=10):
     return f"{x:.{digits}g}"
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .common import Claim, deep_square_rk4, fmt, plt, product, quad_log, save_figure
+from .common import Claim, deep_square_rk4, depth_of, fmt, plt, product, quad_log, save_figure, toml_matrix
 
 EFT = "Eftekhari (one-neuron layer)"
 GL_X, GL_W = np.polynomial.legendre.leggauss(16)
@@ -50,17 +50,21 @@ class ReducedFlow:
         vals = self.inv_sigma(nodes) ** (1 - 2 / self.N)
         return float(np.sum((half[:, None] * GL_W[None, :]).ravel() * vals))
 
-    def y_at(self, tau):
-        """The y reached at time tau (tau is increasing in y)."""
+    def _first_y(self, beyond):
+        """The y where the monotone predicate `beyond(y)` turns true: doubling, then bisection."""
         lo, hi = self.y0, self.y0 + 1.0
-        while self.tau(hi) < tau:
+        while not beyond(hi):
             lo, hi = hi, hi + 2 * (hi - self.y0)
         for _ in range(200):
             mid = 0.5 * (lo + hi)
             if mid in (lo, hi):
                 break
-            lo, hi = (mid, hi) if self.tau(mid) < tau else (lo, mid)
+            lo, hi = (lo, mid) if beyond(mid) else (mid, hi)
         return 0.5 * (lo + hi)
+
+    def y_at(self, tau):
+        """The y reached at time tau (tau is increasing in y)."""
+        return self._first_y(lambda y: self.tau(y) >= tau)
 
     def state(self, tau):
         y = self.y_at(tau)
@@ -72,16 +76,7 @@ class ReducedFlow:
         def e2(y):
             s = 1.0 / float(self.inv_sigma(y))
             return s * s - 2 * s * math.tanh(y) + 1
-        lo, hi = self.y0, self.y0 + 1.0
-        while e2(hi) > err2:
-            lo, hi = hi, hi + 2 * (hi - self.y0)
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if mid in (lo, hi):
-                break
-            lo, hi = (mid, hi) if e2(mid) > err2 else (lo, mid)
-        return self.tau(0.5 * (lo + hi))
-
+        return self.tau(self._first_y(lambda y: e2(y) <= err2))
 
 def explicit_n2(s0, c0, t, m=1.0, sZ=1.0):
     """Spec 3.8, N = 2 in closed form: (s, c) at physical time t."""
@@ -95,10 +90,6 @@ def aligned_time(N, sigma0, sigma1=0.5):
     """tau for an aligned start (c = 1) to go from sigma0 to sigma1: int dsigma/(N sigma^p (1 - sigma))."""
     p = 2 - 2 / N
     return quad_log(lambda s: 1.0 / (N * s ** p * (1 - s)), sigma0, sigma1)
-
-
-def depth_of(row):
-    return len(eval(row["network.widths"])) - 1
 
 
 def rank_one_parts(W, Z1):
@@ -208,7 +199,7 @@ def study_theorem20(run, figdir):
             W0 = 3 * scale * np.outer(u0, v0)
             text = run.text("eftekhari/theorem20.toml")
             old = text[text.index("\nW0 = ") + 1:].split("\n")[0]
-            replace[old] = "W0 = [" + ", ".join("[" + ", ".join(repr(float(x)) for x in r) + "]" for r in W0) + "]"
+            replace[old] = f"W0 = {toml_matrix(W0)}"
         res = run.run("eftekhari/theorem20.toml", replace=replace, name=f"thm20_{scale:g}")
         stop = dict(replace)
         stop.update({"terminal = false": "terminal = true", 'save_states = "recorded"': 'save_states = "final"'})

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .common import Claim, plt, product, quad_log, save_figure, toml_matrix
+from .common import Claim, depth_of, plt, product, quad_log, save_figure, toml_matrix
 
 GLRL = "Li, Luo, Lyu (greedy low-rank)"
 
@@ -19,8 +19,12 @@ def deep_escape_time(L, mu, w0, w1):
     return quad_log(lambda w: 1.0 / (L * w ** (2 - 2 / L) * (mu - w)), w0, w1)
 
 
-def depth_of(row):
-    return len(eval(row["network.widths"])) - 1
+def example59(R=2.0):
+    """Example 5.9's data: (M with zeros off Omega, mask, M_rank = x x^T, M_norm)."""
+    M = np.array([[0, 0, 1, R], [0, 0, R, 0], [1, R, 0, 0], [R, 0, 0, 0]])
+    x = np.array([1, R, 1, R])
+    M_norm = np.array([[R, 1, 1, R], [1, R, R, 1], [1, R, R, 1], [R, 1, 1, R]])
+    return M, (M != 0).astype(float), np.outer(x, x), M_norm
 
 
 def study_escape_laws(run, figdir):
@@ -63,12 +67,7 @@ def study_escape_laws(run, figdir):
 
 def study_counterexample(run, figdir):
     """Example 5.9 / Prop. B.2 (depth 2) and T8 (depth 4): alpha sweep 1e-1 ... 1e-16."""
-    R = 2.0
-    M = np.array([[0, 0, 1, R], [0, 0, R, 0], [1, R, 0, 0], [R, 0, 0, 0]])
-    mask = (M != 0).astype(float)
-    x = np.array([1, R, 1, R])
-    M_rank = np.outer(x, x)
-    M_norm = np.array([[R, 1, 1, R], [1, R, R, 1], [1, R, R, 1], [R, 1, 1, R]])
+    M, mask, M_rank, M_norm = example59()
     mu = np.sort(np.linalg.eigvalsh(mask * M))[::-1]      # -grad f(0) = P_Omega(M)
     res = run.run("greedy-low-rank/counterexample.toml")
     data = {2: {}, 4: {}}
@@ -140,12 +139,10 @@ def study_glrl_algorithm(run, figdir):
     """Algorithms 1 and 2 as a reference implementation; optimality certificates (T15)."""
     from .glrl_algorithm import Completion, glrl, top_direction
     claims = []
-    R = 2.0
-    M = np.array([[0, 0, 1, R], [0, 0, R, 0], [1, R, 0, 0], [R, 0, 0, 0]])
-    ex = Completion(M, (M != 0).astype(float))
+    M, mask, M_rank, _ = example59()
+    ex = Completion(M, mask)
     pts, _ = glrl(run, ex, name="glrl_ex59")
-    x = np.array([1, R, 1, R])
-    d_rank, mu_end = float(np.linalg.norm(pts[-1] - np.outer(x, x))), top_direction(ex, pts[-1])[0]
+    d_rank, mu_end = float(np.linalg.norm(pts[-1] - M_rank)), top_direction(ex, pts[-1])[0]
     claims.append(Claim(GLRL, "Alg. 1 on Example 5.9 (T6): GLRL exits after one phase at M_rank",
                         "R = 2, ε = 1e-7, each phase one dlnflow run (W = UUᵀ, k = r) to ‖∇‖ < 1e-11",
                         "one phase; W̄₁ = M_rank = xxᵀ, x = (1, R, 1, R); λ₁(−∇f(W̄₁)) = 0 (Lemma A.2: a PSD minimizer)",
