@@ -80,13 +80,19 @@ inline std::vector<DeviceCase> device_cases() {
 // Options that exercise every part of the driver: a recording grid that includes t = 0 and a
 // time inside the last step, a loss event, a singular-value event and, where one exists, the
 // catalogue distance.
-inline SolveOptions device_case_options(const DeviceCase& c, Method m, const CriticalPointCatalog* catalog) {
+// The integrator and horizon of a case, nothing recorded (what a plain sweep runs).
+inline SolveOptions device_case_plain_options(const DeviceCase& c, Method m) {
   SolveOptions o;
   o.integrator.method = m;
   o.integrator.dt = m == Method::Euler ? 2e-3 : 1e-2;
   o.integrator.rtol = 1e-9;
   o.integrator.atol = 1e-12;
   o.stop.t_final = c.t_final;
+  return o;
+}
+
+inline SolveOptions device_case_options(const DeviceCase& c, Method m, const CriticalPointCatalog* catalog) {
+  SolveOptions o = device_case_plain_options(c, m);
   o.record.times = uniform_grid(0.0, c.t_final * 0.999, 6);
   o.record.catalog = catalog;
   o.record.keep_states = true;

@@ -56,11 +56,7 @@ INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriver,
 TEST(DeviceDriverLean, WithoutRecordingEqualsTheCpu) {
   for (const DeviceCase& c : testing::device_cases())
     for (Method m : {Method::RK4, Method::DormandPrince54}) {
-      SolveOptions o;
-      o.integrator.method = m;
-      o.integrator.dt = 1e-2;
-      o.integrator.rtol = 1e-9;
-      o.stop.t_final = c.t_final;
+      const SolveOptions o = testing::device_case_plain_options(c, m);
       const auto specs = specs_for(c, 2);
       const auto cpu = integrate_batch(*c.problem, specs, o);
       const auto dev = integrate_batch_device_emulation(*c.problem, specs, o, 1);

@@ -66,12 +66,7 @@ TEST(GpuBatched, EqualsTheCpuBackendTrajectoryByTrajectory) {
                     GaussianInit{0.3, ScaleOn::Factors}, 0.5, false});
   for (const auto& c : chosen)
     for (Method m : {Method::Euler, Method::RK4, Method::DormandPrince54}) {
-      SolveOptions o;
-      o.integrator.method = m;
-      o.integrator.dt = m == Method::Euler ? 2e-3 : 1e-2;
-      o.integrator.rtol = 1e-9;
-      o.integrator.atol = 1e-12;
-      o.stop.t_final = c.t_final;
+      const SolveOptions o = testing::device_case_plain_options(c, m);
       std::vector<TrajectorySpec> specs;
       for (int b = 0; b < 33; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});
       specs.push_back({GaussianInit{40.0, ScaleOn::Factors}, 5, 99});  // diverges
