@@ -22,8 +22,9 @@ class ExperimentError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Which matrices trajectories.h5 keeps: none, the final state, or the state at every record time.
-enum class SaveStates { None, Final, Recorded };
+// Which matrices trajectories.h5 keeps: none, the final state, the initial and the final state
+// (endpoints), or the state at every record time.
+enum class SaveStates { None, Final, Endpoints, Recorded };
 
 // One swept key and its value at a point, e.g. initialization.alpha = 1e-6.
 struct Coordinate {

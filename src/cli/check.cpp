@@ -57,6 +57,7 @@ int check(const std::string& file) {
     const double state = static_cast<double>(c.problem->state_size());
     const double per_traj_h5 = 8 * (n_t * (r + 6) + 12 + static_cast<double>(c.event_names.size())) +
                                (c.save_states == SaveStates::Final ? 8 * state : 0) +
+                               (c.save_states == SaveStates::Endpoints ? 16 * state : 0) +
                                (c.save_states == SaveStates::Recorded ? 8 * n_t * state : 0);
     h5 += per_traj_h5 * ex.seeds;
     mem += (per_traj_h5 + 8 * state + 96 * n_t) * ex.seeds;

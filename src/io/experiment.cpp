@@ -199,8 +199,11 @@ void read_record(TableReader r, double t_final, PointConfig& pc) {
   }
   rec.rank_rtol = r.real("rank_rtol", rec.rank_rtol, Bounds::positive());
   const bool critical = r.boolean("critical_points", false);
-  const std::string save = r.choice("save_states", "none", {"none", "final", "recorded"});
-  pc.save_states = save == "none" ? SaveStates::None : save == "final" ? SaveStates::Final : SaveStates::Recorded;
+  const std::string save = r.choice("save_states", "none", {"none", "final", "endpoints", "recorded"});
+  pc.save_states = save == "none"        ? SaveStates::None
+                   : save == "final"     ? SaveStates::Final
+                   : save == "endpoints" ? SaveStates::Endpoints
+                                         : SaveStates::Recorded;
   rec.keep_states = pc.save_states == SaveStates::Recorded;
   if (critical) {
     pc.catalog = guarded(r, [&] { return std::make_shared<const CriticalPointCatalog>(*pc.problem); });

@@ -90,6 +90,32 @@ void attr_double(hid_t loc, const std::string& name, double v) {
 
 const char* status_name(int s) { return to_string(static_cast<Status>(s)); }
 
+// One dataset per state matrix (W1..WN, U or W) of shape (n[, T], rows, cols); states(rec, out)
+// appends the T (or, with T = 0, one) states of a trajectory, nullptr where there is none.
+template <class States>
+void write_states(hid_t g, const std::string& name, const Problem& problem, const std::vector<const TrajectoryRecord*>& recs,
+                  hsize_t T, States states) {
+  const auto names = state_matrix_names(problem);
+  Handle sg = group(g, name);
+  std::vector<std::vector<const Vec*>> per_rec(recs.size());
+  for (std::size_t i = 0; i < recs.size(); ++i) states(*recs[i], per_rec[i]);
+  Index offset = 0;
+  for (std::size_t b = 0; b < names.size(); ++b) {
+    const auto [br, bc] = problem.blocks()[b];
+    std::vector<double> out;
+    for (const auto& list : per_rec)
+      for (const Vec* state : list)  // column-major block -> row-major
+        for (Index i = 0; i < br; ++i)
+          for (Index j = 0; j < bc; ++j)
+            out.push_back(state && state->size() ? (*state)(offset + j * br + i) : std::nan(""));
+    std::vector<hsize_t> dims{recs.size()};
+    if (T) dims.push_back(T);
+    dims.push_back(static_cast<hsize_t>(br)), dims.push_back(static_cast<hsize_t>(bc));
+    dataset<double>(sg, names[b], dims, out);
+    offset += br * bc;
+  }
+}
+
 void write_point(hid_t file, const Experiment& ex, const SweepPoint& point, const std::vector<const TrajectoryRecord*>& recs) {
   const PointConfig& pc = point.config;
   const Problem& problem = *pc.problem;
@@ -163,30 +189,27 @@ void write_point(hid_t file, const Experiment& ex, const SweepPoint& point, cons
     dataset<double>(cg, "final_distance", {n}, final_dist);
   }
   if (pc.save_states == SaveStates::None) return;
-  const auto names = state_matrix_names(problem);
-  const bool recorded = pc.save_states == SaveStates::Recorded;
-  Handle sg = group(g, recorded ? "states" : "final_state");
-  Index offset = 0;
-  for (std::size_t b = 0; b < names.size(); ++b) {
-    const auto [br, bc] = problem.blocks()[b];
-    std::vector<double> out;
-    auto append = [&](const Vec& state) {  // column-major block -> row-major
-      for (Index i = 0; i < br; ++i)
-        for (Index j = 0; j < bc; ++j) out.push_back(state.size() ? state(offset + j * br + i) : nan);
-    };
-    for (const auto* rec : recs) {
-      if (recorded) {
-        for (const auto& s : rec->result.samples) append(s.valid ? s.state : Vec());
-      } else {
-        append(rec->result.final_state);
-      }
-    }
-    std::vector<hsize_t> dims{n};
-    if (recorded) dims.push_back(T);
-    dims.push_back(static_cast<hsize_t>(br)), dims.push_back(static_cast<hsize_t>(bc));
-    dataset<double>(sg, names[b], dims, out);
-    offset += br * bc;
+  if (pc.save_states == SaveStates::Recorded) {
+    write_states(g, "states", problem, recs, T, [](const TrajectoryRecord& rec, std::vector<const Vec*>& out) {
+      for (const auto& s : rec.result.samples) out.push_back(s.valid ? &s.state : nullptr);
+    });
+    return;
   }
+  if (pc.save_states == SaveStates::Endpoints) {
+    // Regenerated from (sweep seed, seed index) exactly as the run drew it: the checkpoints need
+    // not carry a second copy of every state.
+    std::vector<Vec> initial;
+    initial.reserve(recs.size());
+    for (const auto* rec : recs)
+      initial.push_back(initial_state(problem, pc.init, ex.seed, static_cast<std::uint64_t>(rec->seed_index)));
+    std::size_t i = 0;
+    write_states(g, "initial_state", problem, recs, 0, [&](const TrajectoryRecord&, std::vector<const Vec*>& out) {
+      out.push_back(&initial[i++]);
+    });
+  }
+  write_states(g, "final_state", problem, recs, 0, [](const TrajectoryRecord& rec, std::vector<const Vec*>& out) {
+    out.push_back(&rec.result.final_state);
+  });
 }
 
 }  // namespace

@@ -135,6 +135,73 @@ class SweepResults(Workspace):
                     self.assertEqual(g["loss"][s, -1], float(row["final_loss"]))
 
 
+class EndpointStates(Workspace):
+    def test_saved_initial_states_replay_to_the_saved_final_states(self):
+        """save_states = "endpoints": an independent numpy RK4 of the flow dW_j = -dL/dW_j, started
+        from the saved initial factors, lands on the saved final factors (1e-12). A wrong initial
+        state (another seed, another point's scale) would miss by O(1)."""
+        toml = self.write("endpoints.toml", """
+name = "endpoints"
+[problem]
+loss = "matrix_approximation"
+target = [[3.0, 1.0, 0.0], [0.0, 2.0, 0.5], [0.0, 0.0, -1.0]]
+[network]
+depth = 3
+width = 3
+[initialization]
+kind = "gaussian"
+scale_on = "factors"
+alpha = 0.5
+[integrator]
+method = "rk4"
+dt = 0.01
+[stop]
+t_final = 0.5
+[record]
+save_states = "endpoints"
+[sweep]
+seeds = 5
+seed = 11
+axes.initialization.alpha = [0.3, 0.6]
+[run]
+chunk_size = 2
+""")
+        out = self.path("out")
+        r = dlnflow("run", toml, "--out", out, "--quiet", "--backend", "cpu")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        T = np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 0.5], [0.0, 0.0, -1.0]])
+
+        def rhs(ws):
+            prefix = [ws[0]]
+            for w in ws[1:]:
+                prefix.append(w @ prefix[-1])
+            back, out = prefix[-1] - T, [None] * len(ws)
+            for j in range(len(ws) - 1, -1, -1):
+                out[j] = -(back @ prefix[j - 1].T) if j > 0 else -back
+                back = ws[j].T @ back
+            return out
+
+        with h5py.File(os.path.join(out, "trajectories.h5"), "r") as f:
+            starts = []
+            for p in ("0", "1"):
+                g = f["points"][p]
+                self.assertEqual(g["initial_state/W1"].shape, (5, 3, 3))
+                for s in range(5):
+                    ws = [g[f"initial_state/W{j}"][s] for j in (1, 2, 3)]
+                    starts.append(ws[0])
+                    for _ in range(50):
+                        k1 = rhs(ws)
+                        k2 = rhs([w + 0.005 * k for w, k in zip(ws, k1)])
+                        k3 = rhs([w + 0.005 * k for w, k in zip(ws, k2)])
+                        k4 = rhs([w + 0.01 * k for w, k in zip(ws, k3)])
+                        ws = [w + 0.01 / 6 * (a + 2 * b + 2 * c + e) for w, a, b, c, e in zip(ws, k1, k2, k3, k4)]
+                    for j in (1, 2, 3):
+                        np.testing.assert_allclose(g[f"final_state/W{j}"][s], ws[j - 1], rtol=0, atol=1e-12)
+            # Common random numbers: point 1's start is point 0's scaled by 0.6 / 0.3.
+            for s in range(5):
+                np.testing.assert_allclose(starts[5 + s], 2.0 * starts[s], rtol=1e-14, atol=0)
+
+
 class GpuRun(Workspace):
     def test_gpu_results_equal_cpu_results(self):
         """The command on the GPU: every number of summary.csv and trajectories.h5 within 1e-10
