@@ -10,7 +10,43 @@ import socket
 import subprocess
 import sys
 
+import time
+
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "baselines"))
+from numpy_flow import rk4_step  # noqa: E402
+
+
+def flops_per_step(d, n, bw):
+    """bench/flop_counts.hpp: the chain's 3(N-1) products, plus 2d^3 (square loss through C_xx)
+    or 21d^3 (BW gradient, the eigendecomposition counted as 9d^3), four RHS per RK4 step."""
+    return 4.0 * (3.0 * (n - 1) * 2.0 * d**3 + (21.0 * d**3 if bw else 2.0 * d**3))
+
+
+def numpy_synthetic(bw, d, n, batch, seconds):
+    """The NumPy baseline on flow_throughput's problems (bench/bench_problems.hpp's kind, not its
+    exact draws): RK4 steps of dt = 1e-3 on unit-scale factors for `seconds` after a warm-up."""
+    rng = np.random.default_rng(7)
+    if bw:
+        a = rng.standard_normal((d, d))
+        s0 = a @ a.T / d + 0.1 * np.eye(d)
+        lam, v = np.linalg.eigh(s0)
+        prob = {"s0": s0, "s0h": (v * np.sqrt(lam)) @ v.T, "tau": 0.1}
+    else:
+        prob = {"cxx": np.eye(d), "cyx": rng.standard_normal((d, d))}
+    ws = [rng.standard_normal((batch, d, d)) / np.sqrt(d) for _ in range(n)]
+    ws = rk4_step(ws, 1e-3, prob)
+    steps, t0 = 0, time.perf_counter()
+    while True:
+        ws = rk4_step(ws, 1e-3, prob)
+        steps += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed > seconds:
+            break
+    rate = batch * steps / elapsed
+    return {"traj_steps_per_s": rate, "GFLOPs": rate * flops_per_step(d, n, bw) / 1e9, "numpy": np.__version__}
 
 
 def cpu_model():
@@ -41,11 +77,10 @@ def main():
             loss, d, n = b["label"].split()
             dl[(loss, int(d[2:]), int(n[2:]))] = b
     np_rows = {}
-    proc = subprocess.run([sys.executable, os.path.join(HERE, "baselines", "numpy_flow.py"),
-                           "--seconds", str(args.numpy_seconds)], check=True, capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        r = json.loads(line)
-        np_rows[(r["loss"], r["d"], r["N"])] = r
+    for loss in ("square", "bw"):
+        for d in (4, 8, 16, 32, 64):
+            for n in (2, 4, 8):
+                np_rows[(loss, d, n)] = numpy_synthetic(loss == "bw", d, n, 1000, args.numpy_seconds)
 
     rows = []
     for key in sorted(dl, key=lambda k: (k[0], k[1], k[2])):

@@ -12,9 +12,16 @@
 #                                    sanitizer memcheck and racecheck on small parity cases, the
 #                                    GPU benchmark; writes OUT/gpu-check.md, OUT/bench-gpu.json
 #                                    and the logs (OUT defaults to gpu-check-out/)
+#   scripts/gpu-check.sh compare [OUT] [ARGS]  on the GPU machine: bench/compare.py (dlnflow CPU,
+#                                    GPU fused and batched against the JAX, PyTorch and NumPy
+#                                    baselines on the GPU and the CPU, which that machine has);
+#                                    writes OUT/<machine>-<date>.json and .png. Back here:
+#                                    cp them to bench/results/ and run
+#                                    bench/compare.py --render bench/results/<machine>-<date>.json
 #
 # With the device tool of this workplace: pack here, then
 #   run(command="bash scripts/gpu-check.sh run $OUT", carry=["build-gpu"])
+#   run(command="bash scripts/gpu-check.sh compare $OUT", carry=["build-gpu"])
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -104,8 +111,19 @@ run)
   echo "gpu-check: report in $report"
   exit $status
   ;;
+compare)
+  out=${2:-gpu-check-out}
+  mkdir -p "$out"
+  shift $(($# < 2 ? $# : 2))
+  cuda=$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")")
+  export LD_LIBRARY_PATH="$root/$build/lib:$cuda/lib64:$cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # No docs refresh there: the results come back as files and are rendered here (--render).
+  python3 bench/compare.py --dlnflow "$build/dlnflow" --out "$out" --no-doc --baseline-timeout 240 "$@" 2>&1 |
+    tee "$out/compare.log"
+  exit "${PIPESTATUS[0]}"
+  ;;
 *)
-  sed -n '2,18p' "$0"
+  sed -n '2,26p' "$0"
   exit 2
   ;;
 esac

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what dlnflow builds against, from Debian packages, when it is missing.
-# Usage: scripts/install-deps.sh [--test] [--bench]
-#   --test   also the Python packages the command's integration tests and `dlnflow plot` use
-#   --bench  also NumPy for the benchmark baseline
+# Usage: scripts/install-deps.sh [--test] [--bench] [--baselines]
+#   --test       also the Python packages the command's integration tests and `dlnflow plot` use
+#   --bench      also NumPy for the benchmark baseline
+#   --baselines  also JAX, diffrax and PyTorch (CPU use; from PyPI) for bench/compare.py
 set -euo pipefail
 
 need=()
@@ -31,6 +32,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) modules=(numpy h5py matplotlib) ;;
     --bench) modules=(numpy) ;;
+    --baselines) modules=(jax diffrax torch) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
   missing=()
