@@ -20,6 +20,7 @@ docs/performance.md (unless --no-doc).
     bench/compare.py [--quick] [--sides S ...] [--d D ...] [--repeats R]   (scripts/bench-compare.sh)
 """
 import argparse
+import csv
 import datetime
 import json
 import os
@@ -198,8 +199,6 @@ def run_dlnflow(args, folder, name, toml_text, extra):
 
 
 def final_losses(out):
-    import csv
-
     with open(os.path.join(out, "summary.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     points = sorted({int(r["point"]) for r in rows})

@@ -5,17 +5,16 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
-
 import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "baselines"))
+from compare import cpu_model  # noqa: E402
 from numpy_flow import rk4_step  # noqa: E402
 
 
@@ -47,17 +46,6 @@ def numpy_synthetic(bw, d, n, batch, seconds):
             break
     rate = batch * steps / elapsed
     return {"traj_steps_per_s": rate, "GFLOPs": rate * flops_per_step(d, n, bw) / 1e9, "numpy": np.__version__}
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main():
