@@ -8,12 +8,13 @@ For every case (loss, width d, depth N, batch, RK4 or adaptive) it
   2. times dlnflow (CPU on all cores; on a GPU machine also the fused and the batched path) with
      one run of R + 1 identical sweep points: point 0 is the warm-up, the median of points
      1..R is the time (the manifest's per-chunk seconds, which cover the batch's integration,
-     initial states and, on the GPU, the transfers); every trajectory's final loss must equal
-     the proof run's;
+     initial states and, on the GPU, the transfers); every trajectory's final loss must agree
+     with the proof run's within the case's tolerance;
   3. runs every available baseline (bench/baselines/*_flow.py, each in its own process) from
      the proof run's initial states: its first call (compilation) must land on dlnflow's final
      states within the case's tolerance (1e-9 relative for RK4), else it is not timed; then
-     the median of R timed calls, each waiting for its device.
+     the median of R timed calls (fewer once they took --max-repeat-seconds), each waiting for
+     its device.
 It writes bench/results/<machine>-<date>.json and .png and refreshes the table of
 docs/performance.md (unless --no-doc).
 
@@ -105,15 +106,16 @@ def module_version(module):
 
 
 def make_cases(args, gpu):
-    """The headline RK4 case (d = 16, N = 4, batch 1e4), the adaptive solve at d = 16, N = 4 (at
-    the sweep's batch: a vmapped adaptive solve in JAX is the slowest side by far) and the RK4
-    sweep over d."""
+    """The headline RK4 case (d = 16, N = 4, batch 1e4), the adaptive solve at d = 16, N = 4 (batch
+    1000 by default: a vmapped adaptive solve in JAX is the slowest side by far) and the RK4 sweep
+    over d."""
     batch = args.batch or (10000 if gpu else 1000)
     cases = []
     for loss in args.loss:
         if not args.quick:
             cases.append({"loss": loss, "d": 16, "N": 4, "batch": args.headline_batch, "method": "rk4", "headline": True})
-            cases.append({"loss": loss, "d": 16, "N": 4, "batch": batch, "method": "dopri5", "headline": False})
+            cases.append({"loss": loss, "d": 16, "N": 4, "batch": args.adaptive_batch, "method": "dopri5",
+                          "headline": False})
         for d in args.d:
             c = {"loss": loss, "d": d, "N": args.N, "batch": batch, "method": "rk4", "headline": False}
             if not any(all(o[k] == c[k] for k in ("loss", "d", "N", "batch", "method")) for o in cases):
@@ -234,7 +236,7 @@ def time_dlnflow(args, c, folder, side, proof_losses):
 def time_baseline(args, c, folder, side):
     name, device = side.rsplit("-", 1)
     cmd = [sys.executable, os.path.join(HERE, "baselines", BASELINES[name]), folder, "--device", device,
-           "--repeats", str(args.repeats)]
+           "--repeats", str(args.repeats), "--max-seconds", str(args.max_repeat_seconds)]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.baseline_timeout)
     except subprocess.TimeoutExpired:
@@ -307,7 +309,9 @@ def write_markdown(meta, results, speedups, png_path):
              + ".")
     L.append("")
     L.append("Versions: " + "; ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".")
-    L.append(f"Command: `{meta['command']}` (git {meta['git']}). Repeats: median of {meta['repeats']} after a warm-up.")
+    cut = meta.get("max_repeat_seconds")
+    L.append(f"Command: `{meta['command']}` (git {meta['git']}). Repeats: median of {meta['repeats']} after a warm-up"
+             + (f" (a baseline stops once its timed calls took {cut:g} s)" if cut else "") + ".")
     L.append("")
     if speedups:
         L.append("**Against the targets of issue #6** (headline cases: d = 16, N = 4, batch 1e4, float64, RK4, "
@@ -423,10 +427,13 @@ def main():
     ap.add_argument("--N", type=int, default=4, help="depth of the RK4 sweep")
     ap.add_argument("--batch", type=int, help="batch of the RK4 sweep (default 1000; 10000 with a GPU)")
     ap.add_argument("--headline-batch", type=int, default=10000)
+    ap.add_argument("--adaptive-batch", type=int, default=1000)
     ap.add_argument("--steps", type=int, help="RK4 steps of every case (default: from --gflop-per-repeat)")
     ap.add_argument("--gflop-per-repeat", type=float,
-                    help="counted work of one timed RK4 repeat (default 20 GFLOP; 500 with a GPU); steps in [10, 2000]")
+                    help="counted work of one timed RK4 repeat (default 20 GFLOP; 100 with a GPU); steps in [10, 2000]")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--max-repeat-seconds", type=float, default=60.0,
+                    help="a baseline stops repeating once its timed calls took this long (at least one is timed)")
     ap.add_argument("--baseline-timeout", type=float, default=1800)
     ap.add_argument("--quick", action="store_true", help="only the RK4 sweep (no headline batch-1e4 case, no adaptive solve)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -456,7 +463,7 @@ def main():
         raise SystemExit("bench/compare.py needs h5py to read dlnflow's states (pip install h5py)")
     gpu = gpu_name(args.dlnflow)
     if args.gflop_per_repeat is None:
-        args.gflop_per_repeat = 500.0 if gpu else 20.0
+        args.gflop_per_repeat = 100.0 if gpu else 20.0
     versions = {"numpy": np.__version__}
     for m, label in (("jax", "jax"), ("diffrax", "diffrax"), ("torch", "pytorch")):
         versions[label] = module_version(m) or "not installed"
@@ -516,7 +523,8 @@ def main():
     argv = " ".join(sys.argv[1:])
     meta = {"date": date, "machine": machine, "cpu": cpu_model(), "cores": os.cpu_count(), "gpu": gpu,
             "cpu_peak_GFLOPs": cpu_peak_value, "cpu_peak_note": cpu_peak_note, "gpu_peak_GFLOPs": peaks["gpu"],
-            "versions": versions, "git": git or "unknown", "repeats": args.repeats, "dlnflow": args.dlnflow,
+            "versions": versions, "git": git or "unknown", "repeats": args.repeats,
+            "max_repeat_seconds": args.max_repeat_seconds, "dlnflow": args.dlnflow,
             "command": "bench/compare.py" + (f" {argv}" if argv else ""), "seconds": time.time() - t_start,
             "gpu_sides": "measured" if gpu else "unmeasured: no GPU on this machine"}
     os.makedirs(args.out, exist_ok=True)

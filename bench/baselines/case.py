@@ -69,6 +69,8 @@ def run(name, version, prepare, argv=None):
     ap.add_argument("case", help="the case folder bench/compare.py wrote")
     ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--max-seconds", type=float, default=60.0,
+                    help="stop repeating once the timed calls took this long (at least one is timed)")
     args = ap.parse_args(argv)
     case = load(args.case)
     out = {"baseline": name, "version": version, "device": args.device, "loss": case["loss"], "d": case["d"],
@@ -89,7 +91,7 @@ def run(name, version, prepare, argv=None):
         print(json.dumps(out), flush=True)
         return
     seconds = []
-    for _ in range(args.repeats):
+    while len(seconds) < args.repeats and (not seconds or sum(seconds) < args.max_seconds):
         t0 = time.perf_counter()
         solve()
         seconds.append(time.perf_counter() - t0)
