@@ -35,7 +35,6 @@ def load(folder):
 
     with open(os.path.join(folder, "case.json")) as f:
         case = json.load(f)
-    case["folder"] = folder
     bw = case["loss"] == "bw"
     case["data"] = np.load(os.path.join(folder, "sigma0.npy" if bw else "target.npy"))
     with h5py.File(os.path.join(folder, "proof", "trajectories.h5"), "r") as f:
@@ -43,7 +42,6 @@ def load(folder):
         n = case["N"]
         case["initial"] = [np.ascontiguousarray(g[f"initial_state/W{j}"][()]) for j in range(1, n + 1)]
         case["dlnflow_final"] = [g[f"final_state/W{j}"][()] for j in range(1, n + 1)]
-        case["dlnflow_rhs_evaluations"] = g["rhs_evaluations"][()]
     return case
 
 
