@@ -633,9 +633,10 @@ class Batch {
 LaunchReport launch_batched(const BatchedLaunch& L) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");
-  CK(cudaSetDevice(0));
+  int device = 0;  // the calling thread's current device: an MPI rank selects its own
+  CK(cudaGetDevice(&device));
   cudaDeviceProp prop{};
-  CK(cudaGetDeviceProperties(&prop, 0));
+  CK(cudaGetDeviceProperties(&prop, device));
   const PackedRun& run = *L.run;
   LaunchReport rep;
   rep.device = prop.name;

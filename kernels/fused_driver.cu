@@ -80,18 +80,24 @@ void set_shared(size_t bytes) {
 
 }  // namespace
 
+// The calling thread's current device: an MPI rank selects its own (cuda_set_device).
+static int current_device() {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  return device;
+}
+
 std::size_t shared_memory_limit() {
   cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  check(cudaGetDeviceProperties(&prop, current_device()), "cudaGetDeviceProperties");
   return prop.sharedMemPerBlockOptin;
 }
 
 LaunchReport launch_fused(const FusedLaunch& L) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");
-  check(cudaSetDevice(0), "cudaSetDevice");
   cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  check(cudaGetDeviceProperties(&prop, current_device()), "cudaGetDeviceProperties");
   const PackedRun& run = *L.run;
   LaunchReport rep;
   rep.device = prop.name;

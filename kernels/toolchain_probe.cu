@@ -28,8 +28,16 @@ int cuda_device_count(std::string* why) {
 
 std::string cuda_device_name() {
   cudaDeviceProp prop{};
-  if (cuda_device_count() == 0 || cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return "";
+  int device = 0;
+  if (cuda_device_count() == 0 || cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess)
+    return "";
   return prop.name;
+}
+
+bool cuda_set_device(int index, std::string* why) {
+  const cudaError_t err = cudaSetDevice(index);
+  if (err != cudaSuccess && why) *why = cudaGetErrorString(err);
+  return err == cudaSuccess;
 }
 
 bool cuda_axpy(int n, double a, const double* x, double* y, std::string* why) {

@@ -89,8 +89,9 @@ TEST(ExperimentFile, FileTargetEqualsInlineTarget) {
   const std::string text = replaced(kBase, "[[3.0, 0.0], [0.0, 1.0]]", "\"t.npy\"");
   const auto from_file = parse_experiment(text, "exp.toml", scratch("").string());
   const auto inline_ = parse_experiment(kBase, "exp.toml", ".");
-  const auto& a = std::get<SquareLoss>(from_file.points[0].config.problem->loss());
-  const auto& b = std::get<SquareLoss>(inline_.points[0].config.problem->loss());
+  const auto pa = from_file.point(0), pb = inline_.point(0);
+  const auto& a = std::get<SquareLoss>(pa.config.problem->loss());
+  const auto& b = std::get<SquareLoss>(pb.config.problem->loss());
   EXPECT_EQ(a.Cyx, b.Cyx);
   EXPECT_NE(from_file.fingerprint, inline_.fingerprint);  // the manifest records which data was used
 }
@@ -100,7 +101,8 @@ TEST(ExperimentFile, GeneratedLowRankTargetHasTheRequestedSpectrum) {
       replaced(kBase, "[[3.0, 0.0], [0.0, 1.0]]", "{ generate = \"low_rank\", size = 7, spectrum = [5.0, 2.0, 0.5], seed = 3 }"),
       "depth = 2", "depth = 2\nwidth = 7");
   const auto ex = parse_experiment(text, "exp.toml", ".");
-  const auto& l = std::get<SquareLoss>(ex.points[0].config.problem->loss());
+  const auto p0 = ex.point(0);
+  const auto& l = std::get<SquareLoss>(p0.config.problem->loss());
   const Vec s = Eigen::JacobiSVD<Mat>(l.Cyx).singularValues();  // Cyx = target for Cxx = I
   EXPECT_NEAR(s(0), 5.0, 1e-13);
   EXPECT_NEAR(s(1), 2.0, 1e-13);
@@ -124,7 +126,8 @@ alpha = 1e-3
 t_final = 1.0
 )";
   const auto ex = parse_experiment(text, "exp.toml", ".");
-  const auto& c = std::get<CompletionLoss>(ex.points[0].config.problem->loss());
+  const auto p0 = ex.point(0);
+  const auto& c = std::get<CompletionLoss>(p0.config.problem->loss());
   Mat M = Mat::Zero(d, d);
   for (const auto& ij : c.omega) M(ij[0], ij[1]) = 1;
   EXPECT_EQ(M, M.transpose());
@@ -142,13 +145,13 @@ axes."initialization.alpha" = { from = 1e-16, to = 1e-1, count = 16, spacing = "
 axes.network.depth = { from = 2, to = 4 }
 )",
                                    "exp.toml", ".");
-  ASSERT_EQ(ex.points.size(), 48u);
+  ASSERT_EQ(ex.point_count(), 48u);
   EXPECT_EQ(ex.trajectories(), 144u);
   for (int i = 0; i < 16; ++i) {  // depth varies fastest
-    const auto& c = ex.points[3 * i].coordinates;
+    const auto c = ex.coordinates(3 * i);
     EXPECT_EQ(c[0].number, std::pow(10.0, -16 + i)) << i;
-    EXPECT_EQ(ex.points[3 * i + 2].config.problem->depth(), 4);
-    EXPECT_EQ(std::get<GaussianInit>(ex.points[3 * i].config.init).alpha, c[0].number);
+    EXPECT_EQ(ex.point(3 * i + 2).config.problem->depth(), 4);
+    EXPECT_EQ(std::get<GaussianInit>(ex.point(3 * i).config.init).alpha, c[0].number);
   }
 }
 

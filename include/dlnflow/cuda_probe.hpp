@@ -10,8 +10,11 @@ bool cuda_compiled();
 // Number of usable CUDA devices; 0 with the reason in *why when there are none.
 int cuda_device_count(std::string* why = nullptr);
 // y = a x + y on the device. Returns false with the reason in *why on any CUDA error.
-// Name of device 0 ("" without one).
+// Name of the calling thread's current device ("" without one).
 std::string cuda_device_name();
+// Makes device `index` current for the calling thread (MPI ranks share a machine's GPUs by local
+// rank). False with the reason in *why when it cannot.
+bool cuda_set_device(int index, std::string* why = nullptr);
 bool cuda_axpy(int n, double a, const double* x, double* y, std::string* why = nullptr);
 
 }  // namespace dlnflow

@@ -49,19 +49,33 @@ struct SweepPoint {
   PointConfig config;
 };
 
+namespace detail {
+struct SweepSource;  // the parsed document and its caches (experiment.cpp)
+}
+
 struct Experiment {
   std::string name;
   std::string description;
-  std::string source_path;
+  std::string source_path;        // the experiment file's canonical path (what the results record)
   std::vector<std::string> axes;  // swept key paths, in expansion order (last varies fastest)
   int seeds = 1;                  // trajectories per point, seed indices 0..seeds-1
   std::uint64_t seed = 0;         // Philox key shared by all points (common random numbers)
   int chunk_size = 64;            // trajectories per checkpoint
-  std::vector<SweepPoint> points;
   std::string resolved_json;      // what the manifest records: point 0 resolved plus the sweep
-  std::uint64_t fingerprint = 0;  // of everything that decides the results (resume check)
+  std::uint64_t fingerprint = 0;  // of everything that decides the results and the chunk plan (resume check)
+  std::vector<std::string> warnings;  // input that is valid but probably not what was meant
 
-  std::size_t trajectories() const { return points.size() * static_cast<std::size_t>(seeds); }
+  std::size_t point_count() const;
+  std::size_t trajectories() const { return point_count() * static_cast<std::size_t>(seeds); }
+  // Swept values of a point, without building it.
+  std::vector<Coordinate> coordinates(std::size_t index) const;
+  // A point, rebuilt from the document on demand so that a sweep of a million points is not
+  // held in memory; problems, data and catalogues are shared between points that do not sweep
+  // them. Every point was validated by load_experiment, so this does not throw for index <
+  // point_count(). Thread-safe.
+  SweepPoint point(std::size_t index) const;
+
+  std::shared_ptr<detail::SweepSource> sweep;
 };
 
 // Parses and validates; throws ExperimentError.

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dlnflow/experiment.hpp"
 
@@ -22,13 +24,17 @@ struct RunOptions {
   std::string backend = "auto";  // auto | cpu | gpu (auto: the GPU when one is usable, else the CPU)
   std::string gpu_path = "auto"; // auto | fused | batched
   std::string gpu_team = "auto"; // auto | warp | block (fused path: threads per trajectory)
-  int threads = 0;               // 0: all hardware threads
+  int threads = 0;               // 0: all hardware threads (shared among the MPI ranks of a machine)
   bool resume = false;
-  bool overwrite = false;        // replace an existing results folder
+  bool overwrite = false;        // replace an existing results folder (only a dlnflow one)
+  bool force = false;            // run although the estimate exceeds free memory or disk
   bool quiet = false;
+  // Shard I of N (Slurm job arrays): only chunks with id % N == I, into a folder of their own
+  // that `merge` joins. count 0: not sharded.
+  int shard_index = 0, shard_count = 0;
   // Set (e.g. by a signal handler) to stop after the chunk in flight.
   const std::atomic<bool>* interrupt = nullptr;
-  // Act as if interrupted once this many chunks have run in this session (testing aid; -1 = off).
+  // Act as if interrupted once this many chunks have run in this process (testing aid; -1 = off).
   int stop_after_chunks = -1;
 };
 
@@ -39,10 +45,31 @@ struct RunOutcome {
   std::size_t done = 0, total = 0, diverged = 0, reused = 0;  // reused: loaded from checkpoints
   double seconds = 0.0;
   std::string backend;
+  int ranks = 1;                                   // MPI processes that computed
+  std::vector<std::pair<std::string, std::size_t>> unfinished;  // status -> count, for statuses
+                                                   // other than completed/converged/event_stop
 };
 
 // Throws UsageError for requests that cannot start, std::runtime_error for failures while running.
+// Under MPI every rank calls it; rank 0 owns the folder and writes the data files, and every rank
+// returns the same outcome.
 RunOutcome run_experiment(const Experiment& experiment, const RunOptions& options);
+
+// Joins the folders of `run --shard I/N` (any order, each complete) into options.out_dir: the
+// data files are byte for byte those of one unsharded run.
+RunOutcome merge_results(const Experiment& experiment, const std::vector<std::string>& shard_dirs,
+                         const RunOptions& options);
+
+// What `check` and `run` estimate a run needs, against what the machine has.
+struct ResourceEstimate {
+  double memory_bytes = 0;      // peak while running and writing (one chunk's records, workspaces, data)
+  double disk_bytes = 0;        // trajectories.h5 + summary.csv + checkpoints at their peak
+  double memory_available = 0;  // MemAvailable
+  double disk_available = -1;   // on the results folder's file system; -1 unknown
+  bool fits() const { return memory_bytes <= memory_available && (disk_available < 0 || disk_bytes <= disk_available); }
+  std::string describe() const;
+};
+ResourceEstimate estimate_resources(const Experiment& experiment, const std::string& out_dir, int threads);
 
 // What `dlnflow info` prints about this build.
 std::string build_summary();

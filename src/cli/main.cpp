@@ -1,4 +1,4 @@
-// The dlnflow executable: run, check, stats, plot, info (docs/cli.md). Exit codes: 0 success,
+// The dlnflow executable: run, merge, check, stats, plot, info (docs/cli.md). Exit codes: 0 success,
 // 2 usage or experiment-file error, 3 failure while running, 130 interrupted.
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -9,6 +9,7 @@
 
 #include "build_info.hpp"
 #include "commands.hpp"
+#include "../run/comm.hpp"
 #include "dlnflow/run.hpp"
 
 namespace {
@@ -33,7 +34,62 @@ void install_signal_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+bool has_checkpoints(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::is_directory(std::filesystem::path(dir) / "chunks", ec) &&
+         !std::filesystem::is_empty(std::filesystem::path(dir) / "chunks", ec);
+}
+
+void print_done(const dlnflow::RunOutcome& out, const std::string& dir, const char* verb) {
+  std::string unfinished;
+  for (const auto& [status, n] : out.unfinished) unfinished += ", " + std::to_string(n) + " " + status;
+  std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu diverged%s) in %.3g s on the %s%s; results in %s\n", verb, out.done,
+               out.diverged, unfinished.c_str(), out.seconds, out.backend == "gpu" ? "GPU" : "CPU",
+               out.ranks > 1 ? (" (" + std::to_string(out.ranks) + " MPI ranks)").c_str() : "", dir.c_str());
+}
+
+// Rank 0 speaks for the run; the other ranks print only their own failures.
+bool speaks() { return dlnflow::run::Comm::world().rank() == 0; }
+
 int run_command(const std::string& file, dlnflow::RunOptions opt) {
+  using namespace dlnflow;
+  if (!speaks()) opt.quiet = true;
+  Experiment ex;
+  try {
+    ex = load_experiment(file);
+  } catch (const ExperimentError& e) {
+    if (speaks()) std::fprintf(stderr, "dlnflow: %s\n", e.what());
+    return cli::kUsage;
+  }
+  if (opt.out_dir.empty()) opt.out_dir = (std::filesystem::path("results") / ex.name).string();
+  install_signal_handlers();
+  opt.interrupt = &g_interrupt;
+  try {
+    if (!opt.quiet)
+      std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu points x %d seeds) into %s\n", ex.name.c_str(),
+                   ex.trajectories(), ex.point_count(), ex.seeds, opt.out_dir.c_str());
+    const RunOutcome out = run_experiment(ex, opt);
+    if (out.status == RunStatus::Interrupted) {
+      if (speaks())
+        std::fprintf(stderr,
+                     "dlnflow: interrupted: %zu of %zu trajectories saved in %s (manifest status: incomplete)\n"
+                     "         continue with: dlnflow run %s --out %s --resume\n",
+                     out.done, out.total, opt.out_dir.c_str(), file.c_str(), opt.out_dir.c_str());
+      return cli::kInterrupted;
+    }
+    if (!opt.quiet) print_done(out, opt.out_dir, "done");
+    return cli::kOk;
+  } catch (const UsageError& e) {
+    if (speaks()) std::fprintf(stderr, "dlnflow: %s\n", e.what());
+    return cli::kUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dlnflow: failure while running: %s\n%s", e.what(),
+                 has_checkpoints(opt.out_dir) ? "(finished chunks are kept in their checkpoints; rerun with --resume)\n" : "");
+    return cli::kRunFailure;
+  }
+}
+
+int merge_command(const std::string& file, const std::vector<std::string>& shards, dlnflow::RunOptions opt) {
   using namespace dlnflow;
   Experiment ex;
   try {
@@ -43,30 +99,30 @@ int run_command(const std::string& file, dlnflow::RunOptions opt) {
     return cli::kUsage;
   }
   if (opt.out_dir.empty()) opt.out_dir = (std::filesystem::path("results") / ex.name).string();
-  install_signal_handlers();
-  opt.interrupt = &g_interrupt;
   try {
-    if (!opt.quiet)
-      std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu points x %d seeds) into %s\n", ex.name.c_str(),
-                   ex.trajectories(), ex.points.size(), ex.seeds, opt.out_dir.c_str());
-    const RunOutcome out = run_experiment(ex, opt);
-    if (out.status == RunStatus::Interrupted) {
-      std::fprintf(stderr,
-                   "dlnflow: interrupted: %zu of %zu trajectories saved in %s (manifest status: incomplete)\n"
-                   "         continue with: dlnflow run %s --out %s --resume\n",
-                   out.done, out.total, opt.out_dir.c_str(), file.c_str(), opt.out_dir.c_str());
-      return cli::kInterrupted;
-    }
-    if (!opt.quiet)
-      std::fprintf(stderr, "dlnflow: done: %zu trajectories (%zu diverged) in %.3g s on the %s; results in %s\n",
-                   out.done, out.diverged, out.seconds, out.backend == "gpu" ? "GPU" : "CPU", opt.out_dir.c_str());
+    const RunOutcome out = merge_results(ex, shards, opt);
+    if (!opt.quiet) print_done(out, opt.out_dir, "merged");
     return cli::kOk;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "dlnflow: %s\n", e.what());
     return cli::kUsage;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "dlnflow: failure while running: %s\n(checkpoints kept; rerun with --resume)\n", e.what());
+    std::fprintf(stderr, "dlnflow: failure while merging: %s\n", e.what());
     return cli::kRunFailure;
+  }
+}
+
+// "I/N" -> (I, N).
+bool parse_shard(const std::string& text, int& index, int& count) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) return false;
+  try {
+    std::size_t a = 0, b = 0;
+    index = std::stoi(text.substr(0, slash), &a);
+    count = std::stoi(text.substr(slash + 1), &b);
+    return a == slash && b == text.size() - slash - 1 && count >= 1 && index >= 0 && index < count;
+  } catch (const std::exception&) {
+    return false;
   }
 }
 
@@ -92,14 +148,32 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "warp", "block"}));
   run->add_option("--threads", ro.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
   run->add_flag("--resume", ro.resume, "Continue an interrupted run in --out without recomputing finished chunks");
-  run->add_flag("--overwrite", ro.overwrite, "Replace an existing results folder");
+  run->add_flag("--overwrite", ro.overwrite, "Replace an existing dlnflow results folder (only files dlnflow wrote are removed)");
+  run->add_flag("--force", ro.force, "Run even where the estimate exceeds the free memory or disk");
+  std::string shard_text;
+  run->add_option("--shard", shard_text,
+                  "I/N: run only chunks with id % N == I into --out (Slurm job arrays); join the shards with merge");
   run->add_flag("--quiet", ro.quiet, "Print nothing but errors");
   run->add_option("--stop-after-chunks", ro.stop_after_chunks, "Stop as if interrupted after N chunks (for tests)")
       ->group("");
 
+  RunOptions mo;
+  std::string merge_file;
+  std::vector<std::string> merge_shards;
+  auto* merge = app.add_subcommand("merge", "Join the folders of `run --shard I/N` into one results folder");
+  merge->add_option("experiment", merge_file, "Experiment file (TOML) the shards ran")->required()->check(CLI::ExistingFile);
+  merge->add_option("shards", merge_shards, "Shard results folders")->required();
+  merge->add_option("--out", mo.out_dir, "Results folder (default: results/<experiment name>)");
+  merge->add_flag("--overwrite", mo.overwrite, "Replace an existing dlnflow results folder");
+  merge->add_flag("--quiet", mo.quiet, "Print nothing but errors");
+
   std::string check_file;
-  auto* check = app.add_subcommand("check", "Validate an experiment file and print the expanded sweep");
+  std::string check_out;
+  bool check_force = false;
+  auto* check = app.add_subcommand("check", "Validate an experiment file and print the expanded sweep and what it needs");
   check->add_option("experiment", check_file, "Experiment file (TOML)")->required()->check(CLI::ExistingFile);
+  check->add_option("--out", check_out, "Results folder whose disk the estimate is compared with (default: results/<name>)");
+  check->add_flag("--force", check_force, "Exit 0 even where the estimate exceeds the free memory or disk");
 
   std::string stats_dir;
   bool stats_csv = false;
@@ -120,8 +194,17 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? cli::kOk : cli::kUsage;
   }
-  if (*run) return run_command(run_file, ro);
-  if (*check) return cli::check(check_file);
+  if (*run) {
+    if (!shard_text.empty() && !parse_shard(shard_text, ro.shard_index, ro.shard_count)) {
+      std::fprintf(stderr, "dlnflow: --shard must be I/N with 0 <= I < N (got '%s')\n", shard_text.c_str());
+      return cli::kUsage;
+    }
+    const int code = run_command(run_file, ro);
+    run::Comm::world().finalize();
+    return code;
+  }
+  if (*merge) return merge_command(merge_file, merge_shards, mo);
+  if (*check) return cli::check(check_file, check_out, check_force);
   if (*stats) return cli::stats(stats_dir, stats_csv);
   if (*plot) return cli::plot(plot_dir, plot_out);
   if (*info) {

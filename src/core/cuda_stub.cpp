@@ -15,6 +15,11 @@ int cuda_device_count(std::string* why) {
 
 std::string cuda_device_name() { return ""; }
 
+bool cuda_set_device(int, std::string* why) {
+  if (why) *why = "dlnflow was built without CUDA";
+  return false;
+}
+
 bool cuda_axpy(int, double, const double*, double*, std::string* why) {
   if (why) *why = "dlnflow was built without CUDA";
   return false;

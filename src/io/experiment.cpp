@@ -1,15 +1,25 @@
 // Experiment file -> sweep points. The file is read section by section through TableReader,
 // so every value is type- and range-checked where it is read, and unknown keys are caught.
 // A sweep point is the base document with the swept keys overwritten, parsed like any file.
+// Points are validated once at load and rebuilt on demand afterwards (Experiment::point), so a
+// sweep of a million points costs neither minutes nor gigabytes: the sections a point does not
+// sweep (its loss and data, its network, its initialization) are read once and shared.
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
 
+#include "data_files.hpp"
 #include "dlnflow/error.hpp"
 #include "dlnflow/experiment.hpp"
-#include "data_files.hpp"
+#include "dlnflow/matfun.hpp"
+#include "dlnflow/model.hpp"
 #include "matrix_source.hpp"
+#include "memory_budget.hpp"
 #include "result_files.hpp"
 #include "toml_reader.hpp"
 
@@ -21,6 +31,11 @@ using io::TableReader;
 using nlohmann::json;
 
 namespace {
+
+constexpr std::int64_t kMaxDim = 2147483647;          // widths are ints in the engine
+constexpr std::size_t kMaxPoints = 1000000;           // documented limit of a sweep
+constexpr double kMaxChunks = 1e7;                    // the manifest lists every chunk
+constexpr std::size_t kMaxWarnings = 20;
 
 std::string shape_text(Index r, Index c) { return std::to_string(r) + " x " + std::to_string(c); }
 
@@ -38,6 +53,18 @@ struct LossInfo {
   LossSpec spec;
   Index rows = 0, cols = 0;
   bool cols_free = false;  // Bures-Wasserstein: W is n x d0 for any latent width d0
+};
+
+// Warnings of one load, each said once however many points repeat it.
+struct Warnings {
+  std::vector<std::string> list;
+  std::set<std::string> seen;
+  std::size_t dropped = 0;
+  void add(const std::string& w) {
+    if (!seen.insert(w).second) return;
+    if (list.size() < kMaxWarnings) list.push_back(w);
+    else ++dropped;
+  }
 };
 
 LossInfo read_problem(TableReader p, const std::string& dir) {
@@ -82,44 +109,60 @@ LossInfo read_problem(TableReader p, const std::string& dir) {
   return info;
 }
 
+// Sum of d_j d_{j-1}: the state a trajectory integrates. Checked before the Problem allocates it
+// (an integrator keeps about a dozen copies, so a state that fills memory is already too big).
+void require_state_fits(TableReader& n, const std::string& key, const std::vector<std::int64_t>& widths) {
+  double state = 0;
+  for (std::size_t j = 1; j < widths.size(); ++j) state += static_cast<double>(widths[j]) * static_cast<double>(widths[j - 1]);
+  io::require_fits(n, key, 16 * state, "a state of " + io::format_double(state) + " numbers (with the integrator's copies)");
+}
+
 Parametrization read_network(TableReader n, const LossInfo& loss) {
   const std::string kind = n.choice("parametrization", "deep", {"deep", "symmetric", "end_to_end"});
   const auto rows = static_cast<int>(loss.rows), cols = static_cast<int>(loss.cols);
   Parametrization param;
   if (kind == "deep") {
-    std::vector<int> widths;
+    std::vector<std::int64_t> w;
+    std::string key = "widths";
     if (n.has("widths")) {
-      for (auto w : n.integers("widths", std::nullopt, 1)) widths.push_back(static_cast<int>(w));
-      if (widths.size() < 2) n.fail("widths", "needs at least 2 entries (input width first, output width last)");
-      if (widths.back() != rows)
-        n.fail("widths", "last entry (output width) is " + std::to_string(widths.back()) + ", the loss needs " + std::to_string(rows));
-      if (!loss.cols_free && widths.front() != cols)
-        n.fail("widths", "first entry (input width) is " + std::to_string(widths.front()) + ", the loss needs " + std::to_string(cols));
+      w = n.integers("widths", std::nullopt, 1);
+      for (std::size_t j = 0; j < w.size(); ++j)
+        if (w[j] > kMaxDim) n.fail("widths", "entry " + std::to_string(j + 1) + " must be <= " + std::to_string(kMaxDim) + " (got " + std::to_string(w[j]) + ")");
+      if (w.size() < 2) n.fail("widths", "needs at least 2 entries (input width first, output width last)");
+      if (w.back() != rows)
+        n.fail("widths", "last entry (output width) is " + std::to_string(w.back()) + ", the loss needs " + std::to_string(rows));
+      if (!loss.cols_free && w.front() != cols)
+        n.fail("widths", "first entry (input width) is " + std::to_string(w.front()) + ", the loss needs " + std::to_string(cols));
     } else {
       n.node("widths");
       const int depth = static_cast<int>(n.integer("depth", std::nullopt, 1, 64));
-      const int width = static_cast<int>(n.integer("width", std::max(rows, cols), 1));
-      const int input = loss.cols_free ? static_cast<int>(n.integer("input", cols, 1)) : cols;
-      widths.assign(depth + 1, width);
-      widths.front() = input;
-      widths.back() = rows;
+      key = n.has("width") ? "width" : "depth";
+      const std::int64_t width = n.integer("width", std::max(rows, cols), 1, kMaxDim);
+      const std::int64_t input = loss.cols_free ? n.integer("input", cols, 1, kMaxDim) : cols;
+      w.assign(depth + 1, width);
+      w.front() = input;
+      w.back() = rows;
     }
-    param = DeepFactorization{widths};
+    require_state_fits(n, key, w);
+    param = DeepFactorization{std::vector<int>(w.begin(), w.end())};
   } else if (kind == "symmetric") {
     if (rows != cols && !loss.cols_free)
       n.fail("parametrization", "symmetric needs a square W; the loss's W is " + shape_text(rows, cols));
-    param = SymmetricFactorization{rows, static_cast<int>(n.integer("k", rows, 1))};
+    const std::int64_t k = n.integer("k", rows, 1, kMaxDim);
+    require_state_fits(n, "k", {k, rows});
+    param = SymmetricFactorization{rows, static_cast<int>(k)};
   } else {
     const int depth = static_cast<int>(n.integer("depth", std::nullopt, 1, 64));
-    const int input = loss.cols_free ? static_cast<int>(n.integer("input", cols, 1)) : cols;
-    const int cap = static_cast<int>(n.integer("rank_cap", std::min(rows, input), 1));
-    param = EndToEndFlow{rows, input, depth, cap};
+    const std::int64_t input = loss.cols_free ? n.integer("input", cols, 1, kMaxDim) : cols;
+    require_state_fits(n, "input", {input, rows});
+    const int cap = static_cast<int>(n.integer("rank_cap", std::min<std::int64_t>(rows, input), 1, kMaxDim));
+    param = EndToEndFlow{rows, static_cast<int>(input), depth, cap};
   }
   n.finish();
   return param;
 }
 
-InitSpec read_initialization(TableReader r, const Problem& problem, const std::string& dir) {
+InitSpec read_initialization(TableReader r, const Problem& problem, const std::string& dir, Warnings& warnings) {
   const std::string kind = r.choice("kind", "gaussian", {"gaussian", "identity", "balanced", "critical_point", "user"});
   InitSpec init;
   if (kind == "gaussian" || kind == "identity") {
@@ -132,9 +175,23 @@ InitSpec read_initialization(TableReader r, const Problem& problem, const std::s
     const Mat W0 = *io::read_matrix(r, "W0", dir, true, io::Shape{problem.rows(), problem.cols()});
     if (W0.rows() != problem.rows() || W0.cols() != problem.cols())
       r.fail("W0", "has shape " + shape_text(W0.rows(), W0.cols()) + ", W is " + shape_text(problem.rows(), problem.cols()));
+    // The balanced factorization keeps the singular values above W0's rounding (max(m, n) eps
+    // relative); a perturbation of a rank-deficient W0 smaller than that is dropped with them.
+    if (W0.allFinite() && W0.size() > 0) {
+      const Vec s = thin_svd(W0).s;
+      const double rounding = static_cast<double>(std::max(W0.rows(), W0.cols())) * std::numeric_limits<double>::epsilon();
+      for (Index i = 0; i < s.size(); ++i)
+        if (s(i) > 0 && s(i) <= rounding * s(0)) {
+          warnings.add(r.key_path("W0") + ": singular value " + std::to_string(i + 1) + " is " + io::format_double(s(i) / s(0)) +
+                       " of the largest, below W0's rounding (" + io::format_double(rounding) +
+                       "): the balanced start drops it, so a perturbation that small is lost and the start is exactly the "
+                       "unperturbed matrix; perturb the factors instead (kind = \"critical_point\" with epsilon)");
+          break;
+        }
+    }
     init = BalancedInit{W0, r.boolean("random_frames", false)};
   } else if (kind == "critical_point") {
-    init = CriticalPointInit{static_cast<int>(r.integer("index", std::nullopt, 0)),
+    init = CriticalPointInit{static_cast<int>(r.integer("index", std::nullopt, 0, kMaxDim)),
                              r.real("epsilon", 0.0, Bounds::nonnegative())};
   } else {
     UserInit u;
@@ -157,12 +214,15 @@ IntegratorConfig read_integrator(TableReader r) {
   const std::string m = r.choice("method", "dopri5", {"euler", "rk4", "dopri5"});
   c.method = m == "euler" ? Method::Euler : m == "rk4" ? Method::RK4 : Method::DormandPrince54;
   if (c.method == Method::DormandPrince54) {
-    c.rtol = r.real("rtol", c.rtol, Bounds::positive());
+    // rtol >= 1 would accept any step: the error control would be switched off.
+    c.rtol = r.real("rtol", c.rtol, {0.0, 1.0, true, true});
     c.atol = r.real("atol", c.atol, Bounds::nonnegative());
     c.dt_initial = r.real("dt_initial", 0.0, Bounds::nonnegative());
     c.dt_min = r.real("dt_min", 0.0, Bounds::nonnegative());
     if (r.has("dt_max")) c.dt_max = r.real("dt_max", std::nullopt, Bounds::positive());
     else r.node("dt_max");
+    if (c.dt_min > c.dt_max)
+      r.fail("dt_min", "must be <= dt_max = " + io::format_double(c.dt_max) + " (got " + io::format_double(c.dt_min) + ")");
   } else {
     c.dt = r.real("dt", c.dt, Bounds::positive());
   }
@@ -183,7 +243,8 @@ StopRules read_stop(TableReader r) {
   return s;
 }
 
-void read_record(TableReader r, double t_final, PointConfig& pc) {
+void read_record(TableReader r, double t_final, PointConfig& pc,
+                 const std::function<std::shared_ptr<const CriticalPointCatalog>()>& catalog) {
   RecordConfig& rec = pc.options.record;
   const std::string grid = r.choice("grid", "log", {"log", "uniform", "list"});
   if (grid == "log") {
@@ -206,7 +267,7 @@ void read_record(TableReader r, double t_final, PointConfig& pc) {
                                          : SaveStates::Recorded;
   rec.keep_states = pc.save_states == SaveStates::Recorded;
   if (critical) {
-    pc.catalog = guarded(r, [&] { return std::make_shared<const CriticalPointCatalog>(*pc.problem); });
+    pc.catalog = guarded(r, catalog);
     rec.catalog = pc.catalog.get();
   }
   r.finish();
@@ -248,44 +309,167 @@ void read_events(TableReader& root, PointConfig& pc) {
   }
 }
 
-// One point: the whole document minus [sweep] and [run], which the caller reads.
-PointConfig read_point(const toml::table& doc, const Origin& origin, const std::string& dir, std::uint64_t seed) {
-  PointConfig pc;
-  json resolved = json::object();
+// An explicit method's step is bounded by the flow's time scale ||y|| / ||dy/dt|| at the start;
+// a start so large that reaching t_final needs more steps than max_steps runs for a long time
+// and then stops there (alpha = 1e200). Said before the run, not after.
+void warn_time_scale(const PointConfig& pc, std::uint64_t seed, const std::string& at, Warnings& warnings) {
+  const Vec y = initial_state(*pc.problem, pc.init, seed, 0);
+  if (y.size() == 0 || !y.allFinite()) return;
+  Model model(*pc.problem);
+  Vec f(y.size());
+  model.rhs(y, f);
+  const double rate = f.norm() / std::max(y.norm(), std::numeric_limits<double>::min());
+  const double steps = rate * pc.options.stop.t_final;
+  if (!(steps > 10.0 * static_cast<double>(pc.options.integrator.max_steps))) return;
+  warnings.add("the initial state" + at + " moves at a relative rate of " + io::format_double(rate) +
+               " per unit time (|dy/dt| / |y|); an explicit method needs about " + io::format_double(steps) +
+               " steps to reach t_final and will stop at max_steps = " + std::to_string(pc.options.integrator.max_steps) +
+               " (is the initialization scale meant?)");
+}
+
+// ---- Sections shared between points ----------------------------------------------------
+
+// Sections a point does not sweep are the same for every point: read once, then shared. The
+// keys are the indices of the swept values under each section (and the sections it needs).
+struct Memo {
+  struct Loss {
+    LossInfo info;
+    json resolved;
+    std::uint64_t hash;  // of resolved.dump(): a section of inline data is not re-serialized per point
+  };
+  struct Prob {
+    std::shared_ptr<const Problem> problem;
+    json resolved;
+    std::uint64_t hash;
+  };
+  struct Init {
+    InitSpec init;
+    json resolved;
+    std::uint64_t hash;
+  };
+  std::map<std::string, Loss> loss;
+  std::map<std::string, Prob> problem;
+  std::map<std::string, Init> init;
+  std::map<std::string, std::shared_ptr<const CriticalPointCatalog>> catalog;
+  std::set<std::string> time_scale_checked;
+  // A sweep of the loss's own parameters (1e6 values of tau) must not keep 1e6 problems alive.
+  template <class M>
+  static void bound(M& m) {
+    if (m.size() >= 64) m.clear();
+  }
+};
+
+struct SectionKeys {
+  std::string problem, network, init;  // cumulative: network includes problem, init includes network
+  std::string timing;                  // init plus the swept integrator and stop keys
+};
+
+struct PointOut {
+  PointConfig config;
+  json resolved;  // the point's document with every default filled in
+  std::uint64_t hash = 0;  // of resolved, section by section (the fingerprint's share of this point)
+};
+
+std::uint64_t section_hash(const std::string& key, const json& value) { return io::fnv1a64(key + "=" + value.dump()); }
+
+// Critical points listed for a problem: subsets of at most rank_bound of its min(rows, cols)
+// modes, each with a rows x cols matrix (the catalogue refuses more than 100000).
+double catalog_entries(const Problem& problem) {
+  const double modes = static_cast<double>(std::min(problem.rows(), problem.cols()));
+  double count = 0, binomial = 1;
+  for (int k = 0; k <= std::min<int>(problem.rank_bound(), static_cast<int>(modes)) && count <= 1e5; ++k) {
+    count += binomial;
+    binomial = binomial * (modes - k) / (k + 1);
+  }
+  return std::min(count, 1e5 + 1) * static_cast<double>(problem.rows()) * static_cast<double>(problem.cols());
+}
+
+PointOut read_point(const toml::table& doc, const Origin& origin, const std::string& dir, std::uint64_t seed,
+                    const SectionKeys& keys, Memo& memo, Warnings& warnings, bool validate) {
+  PointOut out;
+  PointConfig& pc = out.config;
+  json& resolved = out.resolved;
+  resolved = json::object();
   TableReader root(&doc, "", origin, resolved);
   root.node("name");
   root.node("description");
   root.node("sweep");
   root.node("run");
   if (!root.has("problem")) root.fail("problem", "section [problem] is required");
-  const LossInfo loss = read_problem(root.table("problem"), dir);
-  if (!root.has("network")) root.fail("network", "section [network] is required");
-  TableReader network = root.table("network");
-  const Parametrization param = read_network(network, loss);
-  pc.problem = guarded(network, [&] { return std::make_shared<const Problem>(loss.spec, param); });
+  const Memo::Loss* loss = nullptr;
+  if (auto it = memo.loss.find(keys.problem); it != memo.loss.end()) {
+    root.node("problem");
+    resolved["problem"] = it->second.resolved;
+    loss = &it->second;
+  } else {
+    Memo::bound(memo.loss);
+    LossInfo info = read_problem(root.table("problem"), dir);
+    loss = &(memo.loss[keys.problem] = {std::move(info), resolved["problem"], section_hash("problem", resolved["problem"])});
+  }
+  std::uint64_t shared_hash = loss->hash;
 
-  TableReader init_section = root.table("initialization");
-  pc.init = read_initialization(init_section, *pc.problem, dir);
+  if (!root.has("network")) root.fail("network", "section [network] is required");
+  if (auto it = memo.problem.find(keys.network); it != memo.problem.end()) {
+    root.node("network");
+    resolved["network"] = it->second.resolved;
+    pc.problem = it->second.problem;
+    shared_hash = io::fnv1a64(io::hex64(it->second.hash), shared_hash);
+  } else {
+    TableReader network = root.table("network");
+    const Parametrization param = read_network(network, loss->info);
+    pc.problem = guarded(network, [&] { return std::make_shared<const Problem>(loss->info.spec, param); });
+    Memo::bound(memo.problem);
+    const auto h = section_hash("network", resolved["network"]);
+    memo.problem[keys.network] = {pc.problem, resolved["network"], h};
+    shared_hash = io::fnv1a64(io::hex64(h), shared_hash);
+  }
+
+  if (auto it = memo.init.find(keys.init); it != memo.init.end()) {
+    root.node("initialization");
+    resolved["initialization"] = it->second.resolved;
+    pc.init = it->second.init;
+    shared_hash = io::fnv1a64(io::hex64(it->second.hash), shared_hash);
+  } else {
+    TableReader init_section = root.table("initialization");
+    pc.init = read_initialization(init_section, *pc.problem, dir, warnings);
+    // What the library would reject at run time is rejected now.
+    guarded(init_section, [&] { return initial_state(*pc.problem, pc.init, seed, 0); });
+    Memo::bound(memo.init);
+    const auto h = section_hash("initialization", resolved["initialization"]);
+    memo.init[keys.init] = {pc.init, resolved["initialization"], h};
+    shared_hash = io::fnv1a64(io::hex64(h), shared_hash);
+  }
+
   pc.options.integrator = read_integrator(root.table("integrator"));
   if (!root.has("stop")) root.fail("stop", "section [stop] with t_final is required");
   pc.options.stop = read_stop(root.table("stop"));
-  read_record(root.table("record"), pc.options.stop.t_final, pc);
+  TableReader record = root.table("record");
+  read_record(record, pc.options.stop.t_final, pc, [&] {
+    if (auto it = memo.catalog.find(keys.network); it != memo.catalog.end()) return it->second;
+    io::require_fits(record, "critical_points", catalog_entries(*pc.problem), "the critical-point catalogue");
+    Memo::bound(memo.catalog);
+    return memo.catalog[keys.network] = std::make_shared<const CriticalPointCatalog>(*pc.problem);
+  });
   read_events(root, pc);
   root.finish();
 
-  // What the library would reject at run time is rejected now.
-  guarded(init_section, [&] { return initial_state(*pc.problem, pc.init, seed, 0); });
-  try {
-    integrate_batch(*pc.problem, {}, pc.options);
-  } catch (const InputError& e) {
-    io::fail_at(origin, &doc, "experiment", e.what());
+  if (validate) {
+    try {
+      integrate_batch(*pc.problem, {}, pc.options);
+    } catch (const InputError& e) {
+      // The library names its fields as the file does (integrator.dt_min, events[i] 0-based).
+      const toml::node* at = doc.at_path(e.field()).node();
+      io::fail_at(origin, at ? at : &doc, at ? e.field() : "experiment", e.what());
+    }
+    if (memo.time_scale_checked.size() >= 64) memo.time_scale_checked.clear();
+    if (memo.time_scale_checked.insert(keys.timing).second)
+      warn_time_scale(pc, seed, origin.context.empty() ? "" : " " + origin.context, warnings);
   }
-  resolved.erase("sweep");
-  resolved.erase("run");
-  resolved.erase("name");
-  resolved.erase("description");
-  pc.resolved_json = resolved.dump();
-  return pc;
+  out.hash = shared_hash;
+  for (const auto& [key, value] : resolved.items())
+    if (key != "problem" && key != "network" && key != "initialization")
+      out.hash = io::fnv1a64(io::hex64(section_hash(key, value)), out.hash);
+  return out;
 }
 
 // ---- Sweep axes -----------------------------------------------------------------------
@@ -293,6 +477,7 @@ PointConfig read_point(const toml::table& doc, const Origin& origin, const std::
 struct Axis {
   std::string path;
   std::vector<std::shared_ptr<toml::node>> values;
+  toml::source_position where;  // of the axis in [sweep.axes]
 };
 
 std::shared_ptr<toml::node> as_node(const toml::node& n) {
@@ -316,6 +501,13 @@ std::string coordinate_text(const toml::node& n, double& number) {
   return s + "]";
 }
 
+// Number literals of a swept value, checked where they are written (the copies lose positions).
+void check_literals(const toml::node& n, const Origin& origin, const std::string& key) {
+  if (n.is_floating_point()) io::number_of(n, origin, key);
+  if (const toml::array* a = n.as_array())
+    for (const auto& e : *a) check_literals(e, origin, key);
+}
+
 std::vector<std::shared_ptr<toml::node>> range_values(TableReader r) {
   std::vector<std::shared_ptr<toml::node>> out;
   const toml::node* from = r.node("from");
@@ -324,8 +516,12 @@ std::vector<std::shared_ptr<toml::node>> range_values(TableReader r) {
     const auto a = r.integer("from", std::nullopt), b = r.integer("to", std::nullopt);
     const auto step = r.integer("step", 1, 1);
     if (b < a) r.fail("to", "must be >= from for an integer range");
-    if ((b - a) / step > 100000) r.fail("step", "makes more than 100000 values");
-    for (auto v = a; v <= b; v += step) out.push_back(std::make_shared<toml::value<std::int64_t>>(v));
+    if ((static_cast<double>(b) - static_cast<double>(a)) / static_cast<double>(step) >= 100000)
+      r.fail("step", "makes more than 100000 values");
+    for (auto v = a; v <= b; v += step) {
+      out.push_back(std::make_shared<toml::value<std::int64_t>>(v));
+      if (v > b - step) break;  // v + step would pass b (or overflow)
+    }
     r.finish();
     return out;
   }
@@ -357,13 +553,16 @@ void collect_axes(TableReader& r, const toml::table& t, const std::string& prefi
     const std::string path = prefix.empty() ? key : prefix + "." + key;
     r.node(key);
     if (v.is_array()) {
-      Axis a{path, {}};
-      for (const auto& e : *v.as_array()) a.values.push_back(as_node(e));
+      Axis a{path, {}, v.source().begin};
+      for (const auto& e : *v.as_array()) {
+        check_literals(e, r.origin(), "sweep.axes." + path);
+        a.values.push_back(as_node(e));
+      }
       if (a.values.empty()) io::fail_at(r.origin(), &v, "sweep.axes." + path, "has no values");
       axes.push_back(std::move(a));
     } else if (v.is_table() && v.as_table()->contains("from")) {
       json ignored;
-      axes.push_back({path, range_values(TableReader(v.as_table(), "sweep.axes." + path, r.origin(), ignored))});
+      axes.push_back({path, range_values(TableReader(v.as_table(), "sweep.axes." + path, r.origin(), ignored)), v.source().begin});
     } else if (v.is_table()) {
       json ignored;
       TableReader sub(v.as_table(), r.key_path(key), r.origin(), ignored);
@@ -392,24 +591,113 @@ void assign(toml::table& doc, const std::string& path, const toml::node& value, 
   value.visit([&](const auto& v) { t->insert_or_assign(path.substr(start), v); });
 }
 
+// A name becomes a folder under results/: one path component, no hidden or special names.
+void check_name(TableReader& root, const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 200 && name != "." && name != ".." && name[0] != '.' && name[0] != '-' &&
+                  name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.+") == std::string::npos;
+  if (!ok)
+    root.fail("name", "must be 1 to 200 letters, digits, '_', '-', '.' or '+', not starting with '.' or '-' "
+                      "(it names the folder results/<name>), got '" + name + "'");
+}
+
 }  // namespace
 
-Experiment parse_experiment(const std::string& text, const std::string& source_name, const std::string& base_dir) {
+// ---- The sweep source: the document, its axes, and the caches of shared sections ----------
+
+namespace detail {
+
+struct SweepSource {
+  std::mutex mutex;  // building a point writes its swept values into the document
   toml::table doc;
+  Origin origin;
+  std::string dir;
+  std::uint64_t seed = 0;
+  std::vector<Axis> axes;
+  Memo memo;
+  Warnings warnings;
+
+  std::size_t count() const {
+    std::size_t n = 1;
+    for (const auto& a : axes) n *= a.values.size();
+    return n;
+  }
+  std::vector<std::size_t> picks(std::size_t p) const {
+    std::vector<std::size_t> pick(axes.size());
+    for (std::size_t k = axes.size(); k-- > 0;) pick[k] = p % axes[k].values.size(), p /= axes[k].values.size();
+    return pick;
+  }
+  std::vector<Coordinate> coordinates(std::size_t p) const {
+    std::vector<Coordinate> out;
+    const auto pick = picks(p);
+    for (std::size_t k = 0; k < axes.size(); ++k) {
+      Coordinate c{axes[k].path, "", 0.0};
+      c.text = coordinate_text(*axes[k].values[pick[k]], c.number);
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+  // Caller holds the mutex.
+  PointOut build(std::size_t p, bool validate) {
+    const auto pick = picks(p);
+    SectionKeys keys;
+    std::string context;
+    for (std::size_t k = 0; k < axes.size(); ++k) {
+      const std::string& path = axes[k].path;
+      const std::string tag = std::to_string(k) + ":" + std::to_string(pick[k]) + ";";
+      if (path.rfind("problem.", 0) == 0) keys.problem += tag;
+      else if (path.rfind("network.", 0) == 0) keys.network += tag;
+      else if (path.rfind("initialization.", 0) == 0) keys.init += tag;
+      else if (path.find('.') == std::string::npos) keys.problem += tag;  // a top-level key: share nothing on it
+      if (path.rfind("integrator.", 0) == 0 || path.rfind("stop.", 0) == 0) keys.timing += tag;
+      double ignored;
+      context += (context.empty() ? "" : ", ") + path + " = " + coordinate_text(*axes[k].values[pick[k]], ignored);
+      assign(doc, path, *axes[k].values[pick[k]], origin);
+    }
+    keys.network = keys.problem + "|" + keys.network;
+    keys.init = keys.network + "|" + keys.init;
+    keys.timing = keys.init + "|" + keys.timing;
+    Origin at = origin;
+    if (!axes.empty()) at.context = "(at sweep point " + std::to_string(p) + ": " + context + ")";
+    return read_point(doc, at, dir, seed, keys, memo, warnings, validate);
+  }
+};
+
+}  // namespace detail
+
+std::size_t Experiment::point_count() const { return sweep ? sweep->count() : 0; }
+
+std::vector<Coordinate> Experiment::coordinates(std::size_t index) const { return sweep->coordinates(index); }
+
+SweepPoint Experiment::point(std::size_t index) const {
+  std::lock_guard<std::mutex> lock(sweep->mutex);
+  PointOut built = sweep->build(index, false);
+  SweepPoint p;
+  p.index = static_cast<int>(index);
+  p.coordinates = sweep->coordinates(index);
+  p.config = std::move(built.config);
+  p.config.resolved_json = built.resolved.dump();
+  return p;
+}
+
+Experiment parse_experiment(const std::string& text, const std::string& source_name, const std::string& base_dir) {
+  auto src = std::make_shared<detail::SweepSource>();
   try {
-    doc = toml::parse(text, source_name);
+    src->doc = toml::parse(text, source_name);
   } catch (const toml::parse_error& e) {
     std::ostringstream s;
     s << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column
       << ": TOML syntax error: " << e.description();
     throw ExperimentError(s.str());
   }
-  const Origin origin{source_name, ""};
+  toml::table& doc = src->doc;
+  src->origin = Origin{source_name, "", std::make_shared<const std::string>(text), nullptr};
+  const Origin& origin = src->origin;
   Experiment ex;
   ex.source_path = source_name;
   json top = json::object();
   TableReader root(&doc, "", origin, top);
   ex.name = root.text("name", std::filesystem::path(source_name).stem().string());
+  check_name(root, ex.name);
   ex.description = root.text("description", "");
   TableReader run = root.table("run");
   ex.chunk_size = static_cast<int>(run.integer("chunk_size", 64, 1, 1000000));
@@ -418,24 +706,32 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
   TableReader sweep = root.table("sweep");
   ex.seeds = static_cast<int>(sweep.integer("seeds", 1, 1, 100000000));
   ex.seed = static_cast<std::uint64_t>(sweep.integer("seed", 0, 0));
-  std::vector<Axis> axes;
+  std::vector<Axis>& axes = src->axes;
   if (const toml::node* a = sweep.node("axes")) {
     if (!a->is_table()) io::fail_at(origin, a, "sweep.axes", "must be a table of key paths, e.g. \"initialization.alpha\" = [1e-3, 1e-6]");
     json ignored;
     TableReader ar(a->as_table(), "sweep.axes", origin, ignored);
     collect_axes(ar, *a->as_table(), "", axes);
     for (std::size_t i = 0; i < axes.size(); ++i)
-      if (axes[i].path.rfind("sweep", 0) == 0 || axes[i].path.rfind("run", 0) == 0)
+      if (axes[i].path.rfind("sweep", 0) == 0 || axes[i].path.rfind("run", 0) == 0 || axes[i].path == "name" ||
+          axes[i].path == "description")
         io::fail_at(origin, a, "sweep.axes." + axes[i].path, "only keys of the problem, network, initialization, integrator, record and stop sections can be swept");
   }
-  sweep.finish();
   std::size_t total = 1;
   for (const auto& a : axes) {
     total *= a.values.size();
-    if (total > 1000000) io::fail_at(origin, doc.get("sweep"), "sweep.axes", "expands to more than 1000000 points");
+    if (total > kMaxPoints) io::fail_at(origin, doc.get("sweep"), "sweep.axes", "expands to more than 1000000 points");
   }
+  const double chunks_per_point = std::ceil(static_cast<double>(ex.seeds) / ex.chunk_size);
+  if (chunks_per_point * static_cast<double>(total) > kMaxChunks)
+    sweep.fail("seeds", "with chunk_size = " + std::to_string(ex.chunk_size) + " and " + std::to_string(total) +
+                            " points makes " + io::format_double(chunks_per_point * static_cast<double>(total)) +
+                            " chunks; at most 1e7 (raise [run] chunk_size)");
+  sweep.finish();
+  auto swept = std::make_shared<std::map<std::string, toml::source_position>>();
   json resolved_axes = json::object();
   for (const auto& a : axes) {
+    (*swept)[a.path] = a.where;
     json vals = json::array();
     for (const auto& v : a.values) {
       double num;
@@ -446,40 +742,31 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
     resolved_axes[a.path] = vals;
     ex.axes.push_back(a.path);
   }
+  src->origin.swept = swept;
+  src->dir = base_dir.empty() ? "." : base_dir;
+  src->seed = ex.seed;
 
-  const std::string dir = base_dir.empty() ? "." : base_dir;
-  std::uint64_t fp = io::fnv1a64(std::to_string(ex.seeds) + "/" + std::to_string(ex.seed));
+  // Every point is read once here (errors name the point), hashed into the fingerprint, and
+  // dropped; the run rebuilds each when it gets to it.
+  std::uint64_t fp = io::fnv1a64("dlnflow-experiment/2 seeds=" + std::to_string(ex.seeds) + " seed=" + std::to_string(ex.seed) +
+                                 " chunk_size=" + std::to_string(ex.chunk_size) + " points=" + std::to_string(total));
+  json point0;
   for (std::size_t p = 0; p < total; ++p) {
-    SweepPoint point;
-    point.index = static_cast<int>(p);
-    // Overrides go into the parsed document itself: a copied toml::table loses the source
-    // positions that error messages point to. Each point overwrites every swept key.
-    toml::table& copy = doc;
-    std::string context;
-    std::size_t rest = p;
-    std::vector<std::size_t> pick(axes.size());
-    for (std::size_t k = axes.size(); k-- > 0;) pick[k] = rest % axes[k].values.size(), rest /= axes[k].values.size();
-    for (std::size_t k = 0; k < axes.size(); ++k) {
-      const toml::node& v = *axes[k].values[pick[k]];
-      Coordinate c{axes[k].path, "", 0.0};
-      c.text = coordinate_text(v, c.number);
-      context += (context.empty() ? "" : ", ") + c.path + " = " + c.text;
-      point.coordinates.push_back(std::move(c));
-      assign(copy, axes[k].path, v, origin);
-    }
-    const Origin at{source_name, axes.empty() ? "" : "(at sweep point " + std::to_string(p) + ": " + context + ")"};
-    point.config = read_point(copy, at, dir, ex.seed);
-    fp = io::fnv1a64(point.config.resolved_json, fp);
-    ex.points.push_back(std::move(point));
+    PointOut built = src->build(p, true);
+    fp = io::fnv1a64(io::hex64(built.hash), fp);
+    if (p == 0) point0 = std::move(built.resolved);
   }
   ex.fingerprint = fp;  // unknown top-level keys were caught by read_point
+  ex.warnings = src->warnings.list;
+  if (src->warnings.dropped) ex.warnings.push_back("... and " + std::to_string(src->warnings.dropped) + " more warning(s)");
   json summary = {{"name", ex.name},
                   {"description", ex.description},
                   {"source", source_name},
-                  {"experiment", json::parse(ex.points.front().config.resolved_json)},
+                  {"experiment", point0},
                   {"sweep", {{"seeds", ex.seeds}, {"seed", ex.seed}, {"axes", resolved_axes}, {"points", total}}},
                   {"run", {{"chunk_size", ex.chunk_size}}}};
   ex.resolved_json = summary.dump();
+  ex.sweep = std::move(src);
   return ex;
 }
 
@@ -488,7 +775,18 @@ Experiment load_experiment(const std::string& path) {
   if (!in) throw ExperimentError(path + ": cannot open the experiment file");
   std::stringstream s;
   s << in.rdbuf();
-  return parse_experiment(s.str(), path, std::filesystem::path(path).parent_path().string());
+  Experiment ex = parse_experiment(s.str(), path, std::filesystem::path(path).parent_path().string());
+  // Recorded by its canonical path, so that resuming with another spelling of the same file
+  // (./x.toml, ../dir/x.toml) records the same source.
+  std::error_code ec;
+  const auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec);
+  if (!ec) {
+    ex.source_path = canonical.string();
+    json summary = json::parse(ex.resolved_json);
+    summary["source"] = ex.source_path;
+    ex.resolved_json = summary.dump();
+  }
+  return ex;
 }
 
 }  // namespace dlnflow

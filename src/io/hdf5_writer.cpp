@@ -1,10 +1,13 @@
 // trajectories.h5 through the HDF5 C API: one group per sweep point (/points/<i>), because
 // points of a depth or width sweep have differently shaped states. Matrices are stored in C
 // order (row-major) so that h5py shows W[i, j] as written. Object timestamps are off, so two
-// runs with the same results write the same datasets.
+// runs with the same results write the same bytes. Each point's datasets are created at their
+// final size when its first chunk arrives and filled chunk by chunk (hyperslabs), so memory is
+// one chunk's, whatever the run's size.
 #include <hdf5.h>
 
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 
 #include "atomic_file.hpp"
@@ -25,18 +28,28 @@ void check_status(herr_t s, const std::string& what) {
 
 class Handle {
  public:
+  Handle() = default;
   Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
+  ~Handle() { reset(); }
   Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) reset(), id_ = o.id_, close_ = o.close_, o.id_ = -1;
+    return *this;
+  }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   operator hid_t() const { return id_; }
+  // Closes now; the id is forgotten even when closing fails, so it is never closed twice.
+  herr_t reset() {
+    herr_t s = 0;
+    if (id_ >= 0) s = close_(id_);
+    id_ = -1;
+    return s;
+  }
 
  private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
+  hid_t id_ = -1;
+  herr_t (*close_)(hid_t) = nullptr;
 };
 
 template <class T>
@@ -48,24 +61,47 @@ hid_t h5type<std::int32_t>() { return H5T_NATIVE_INT32; }
 template <>
 hid_t h5type<std::int64_t>() { return H5T_NATIVE_INT64; }
 
-Handle untimed_dcpl() {
-  Handle p(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose);
+Handle untimed(hid_t cls) {
+  Handle p(check(H5Pcreate(cls), "H5Pcreate"), H5Pclose);
   check_status(H5Pset_obj_track_times(p, 0), "H5Pset_obj_track_times");
   return p;
 }
 
+Handle create_dataset(hid_t loc, const std::string& name, hid_t type, const std::vector<hsize_t>& dims) {
+  Handle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate " + name), H5Sclose);
+  Handle dcpl = untimed(H5P_DATASET_CREATE);
+  return Handle(check(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "H5Dcreate " + name),
+                H5Dclose);
+}
+
 template <class T>
 void dataset(hid_t loc, const std::string& name, const std::vector<hsize_t>& dims, const std::vector<T>& data) {
-  Handle space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "H5Screate " + name), H5Sclose);
-  Handle dcpl = untimed_dcpl();
-  Handle d(check(H5Dcreate2(loc, name.c_str(), h5type<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT), "H5Dcreate " + name),
-           H5Dclose);
+  Handle d = create_dataset(loc, name, h5type<T>(), dims);
   if (!data.empty()) check_status(H5Dwrite(d, h5type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "H5Dwrite " + name);
 }
 
+// Rows [first, first + count) of a dataset whose first dimension counts trajectories.
+template <class T>
+void write_rows(hid_t d, const std::string& name, hsize_t first, hsize_t count, const std::vector<T>& data) {
+  if (count == 0) return;
+  Handle file_space(check(H5Dget_space(d), "H5Dget_space " + name), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(file_space, dims.data(), nullptr);
+  std::vector<hsize_t> start(dims.size(), 0), extent = dims;
+  start[0] = first, extent[0] = count;
+  hsize_t elements = 1;
+  for (hsize_t e : extent) elements *= e;
+  if (elements != data.size()) throw std::logic_error("HDF5: " + name + ": chunk data of the wrong size");
+  if (elements == 0) return;
+  check_status(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
+               "H5Sselect_hyperslab " + name);
+  Handle mem_space(check(H5Screate_simple(rank, extent.data(), nullptr), "H5Screate " + name), H5Sclose);
+  check_status(H5Dwrite(d, h5type<T>(), mem_space, file_space, H5P_DEFAULT, data.data()), "H5Dwrite " + name);
+}
+
 Handle group(hid_t loc, const std::string& name) {
-  Handle gcpl(check(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate"), H5Pclose);
-  check_status(H5Pset_obj_track_times(gcpl, 0), "H5Pset_obj_track_times");
+  Handle gcpl = untimed(H5P_GROUP_CREATE);
   return Handle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), "H5Gcreate " + name), H5Gclose);
 }
 
@@ -88,131 +124,264 @@ void attr_double(hid_t loc, const std::string& name, double v) {
   check_status(H5Awrite(a, H5T_NATIVE_DOUBLE, &v), "H5Awrite " + name);
 }
 
-const char* status_name(int s) { return to_string(static_cast<Status>(s)); }
+// A diverging trajectory can leave a sample whose singular values were computed from a
+// non-finite matrix; whatever a backend returned there, the file says NaN and kRankNotFinite.
+bool spectrum_finite(const Sample& s) { return s.spectrum.allFinite(); }
 
-// One dataset per state matrix (W1..WN, U or W) of shape (n[, T], rows, cols); states(rec, out)
-// appends the T (or, with T = 0, one) states of a trajectory, nullptr where there is none.
-template <class States>
-void write_states(hid_t g, const std::string& name, const Problem& problem, const std::vector<const TrajectoryRecord*>& recs,
-                  hsize_t T, States states) {
-  const auto names = state_matrix_names(problem);
-  Handle sg = group(g, name);
-  std::vector<std::vector<const Vec*>> per_rec(recs.size());
-  for (std::size_t i = 0; i < recs.size(); ++i) states(*recs[i], per_rec[i]);
-  Index offset = 0;
-  for (std::size_t b = 0; b < names.size(); ++b) {
-    const auto [br, bc] = problem.blocks()[b];
-    std::vector<double> out;
-    for (const auto& list : per_rec)
-      for (const Vec* state : list)  // column-major block -> row-major
-        for (Index i = 0; i < br; ++i)
-          for (Index j = 0; j < bc; ++j)
-            out.push_back(state && state->size() ? (*state)(offset + j * br + i) : std::nan(""));
-    std::vector<hsize_t> dims{recs.size()};
-    if (T) dims.push_back(T);
-    dims.push_back(static_cast<hsize_t>(br)), dims.push_back(static_cast<hsize_t>(bc));
-    dataset<double>(sg, names[b], dims, out);
-    offset += br * bc;
+}  // namespace
+
+// The open point: its group and datasets by name, and how many rows are written.
+struct TrajectoriesH5Writer::State {
+  Experiment ex;
+  std::string path, tmp;
+  std::vector<std::size_t> done;
+  Handle file, points;
+  std::size_t next_point = 0;  // groups below this exist
+  std::optional<SweepPoint> open;
+  Handle group;
+  std::vector<std::pair<std::string, Handle>> sets;
+  hsize_t written = 0;
+  bool committed = false;
+
+  hid_t set(const std::string& name) const {
+    for (const auto& [n, h] : sets)
+      if (n == name) return h;
+    throw std::logic_error("HDF5: no dataset " + name);
   }
-}
+  void make(hid_t loc, const std::string& name, hid_t type, const std::vector<hsize_t>& dims) {
+    sets.emplace_back(name, create_dataset(loc, name.substr(name.find_last_of('/') + 1), type, dims));
+  }
+  void close_point() {
+    if (!open) return;
+    if (written != done[static_cast<std::size_t>(open->index)])
+      throw std::logic_error("HDF5: point " + std::to_string(open->index) + " got " + std::to_string(written) + " of " +
+                             std::to_string(done[static_cast<std::size_t>(open->index)]) + " trajectories");
+    sets.clear();
+    group.reset();
+    open.reset();
+  }
+  void open_point(SweepPoint point);
+  void add(const std::vector<TrajectoryRecord>& recs);
+};
 
-void write_point(hid_t file, const Experiment& ex, const SweepPoint& point, const std::vector<const TrajectoryRecord*>& recs) {
+void TrajectoriesH5Writer::State::open_point(SweepPoint point) {
   const PointConfig& pc = point.config;
   const Problem& problem = *pc.problem;
-  Handle g = group(file, "points/" + std::to_string(point.index));
+  group = io::group(points, std::to_string(point.index));
+  hid_t g = group;
   attr_string(g, "experiment", pc.resolved_json);
   for (const auto& c : point.coordinates) {
     if (std::isnan(c.number)) attr_string(g, c.path, c.text);
     else attr_double(g, c.path, c.number);
   }
-  const hsize_t n = recs.size();
+  const hsize_t n = done[static_cast<std::size_t>(point.index)];
   const hsize_t T = pc.options.record.times.size();
   const hsize_t r = static_cast<hsize_t>(std::min(problem.rows(), problem.cols()));
   const hsize_t E = pc.event_names.size();
-  const double nan = std::nan("");
-
   dataset<double>(g, "time", {T}, pc.options.record.times);
-  std::vector<std::int64_t> seed, traj, steps, rejected, evals;
-  std::vector<std::int32_t> status, final_rank, final_critical;
-  std::vector<double> t_end, final_loss, final_dist, events;
-  std::vector<double> loss, grad, defect, spectrum, dist;
-  std::vector<std::int32_t> rank, crit;
-  for (const auto* rec : recs) {
-    const auto& res = rec->result;
-    seed.push_back(rec->seed_index);
-    traj.push_back(static_cast<std::int64_t>(rec->point) * ex.seeds + rec->seed_index);
-    steps.push_back(res.steps), rejected.push_back(res.rejected), evals.push_back(res.rhs_evaluations);
-    status.push_back(static_cast<int>(res.status)), final_rank.push_back(rec->final_rank);
-    final_critical.push_back(rec->final_critical), final_dist.push_back(rec->final_critical_distance);
-    t_end.push_back(res.t_end), final_loss.push_back(res.final_loss);
-    events.insert(events.end(), res.event_times.begin(), res.event_times.end());
-    for (const auto& s : res.samples) {
-      loss.push_back(s.valid ? s.loss : nan);
-      grad.push_back(s.valid ? s.grad_norm : nan);
-      defect.push_back(s.valid ? s.balance_defect : nan);
-      dist.push_back(s.valid ? s.critical_distance : nan);
-      rank.push_back(s.valid ? s.rank : -1);
-      crit.push_back(s.valid ? s.critical_index : -1);
-      for (hsize_t k = 0; k < r; ++k)
-        spectrum.push_back(s.valid && static_cast<hsize_t>(s.spectrum.size()) > k ? s.spectrum(static_cast<Index>(k)) : nan);
-    }
-  }
-  dataset<std::int64_t>(g, "seed", {n}, seed);
-  dataset<std::int64_t>(g, "trajectory", {n}, traj);
-  dataset<std::int32_t>(g, "status", {n}, status);
-  dataset<double>(g, "t_end", {n}, t_end);
-  dataset<double>(g, "final_loss", {n}, final_loss);
-  dataset<std::int32_t>(g, "final_rank", {n}, final_rank);
-  dataset<std::int64_t>(g, "steps", {n}, steps);
-  dataset<std::int64_t>(g, "rejected", {n}, rejected);
-  dataset<std::int64_t>(g, "rhs_evaluations", {n}, evals);
-  dataset<double>(g, "loss", {n, T}, loss);
-  dataset<double>(g, "grad_norm", {n, T}, grad);
-  dataset<double>(g, "balance_defect", {n, T}, defect);
-  dataset<std::int32_t>(g, "rank", {n, T}, rank);
-  dataset<double>(g, "spectrum", {n, T, r}, spectrum);
+  make(g, "seed", H5T_NATIVE_INT64, {n});
+  make(g, "trajectory", H5T_NATIVE_INT64, {n});
+  make(g, "status", H5T_NATIVE_INT32, {n});
+  make(g, "t_end", H5T_NATIVE_DOUBLE, {n});
+  make(g, "final_loss", H5T_NATIVE_DOUBLE, {n});
+  make(g, "final_rank", H5T_NATIVE_INT32, {n});
+  make(g, "steps", H5T_NATIVE_INT64, {n});
+  make(g, "rejected", H5T_NATIVE_INT64, {n});
+  make(g, "rhs_evaluations", H5T_NATIVE_INT64, {n});
+  make(g, "loss", H5T_NATIVE_DOUBLE, {n, T});
+  make(g, "grad_norm", H5T_NATIVE_DOUBLE, {n, T});
+  make(g, "balance_defect", H5T_NATIVE_DOUBLE, {n, T});
+  make(g, "rank", H5T_NATIVE_INT32, {n, T});
+  make(g, "spectrum", H5T_NATIVE_DOUBLE, {n, T, r});
   {
-    Handle ev = group(g, "events");
+    Handle ev = io::group(g, "events");
     attr_strings(ev, "names", pc.event_names);
-    dataset<double>(ev, "times", {n, E}, events);
+    make(ev, "events/times", H5T_NATIVE_DOUBLE, {n, E});
   }
   if (pc.catalog) {
-    Handle cg = group(g, "critical_points");
+    Handle cg = io::group(g, "critical_points");
     std::vector<std::string> labels;
     std::vector<double> values;
     for (const auto& p : pc.catalog->points()) labels.push_back(p.label), values.push_back(p.loss);
     attr_strings(cg, "labels", labels);
     dataset<double>(cg, "loss", {values.size()}, values);
-    dataset<double>(cg, "distance", {n, T}, dist);
-    dataset<std::int32_t>(cg, "nearest", {n, T}, crit);
-    dataset<std::int32_t>(cg, "final_nearest", {n}, final_critical);
-    dataset<double>(cg, "final_distance", {n}, final_dist);
+    make(cg, "critical_points/distance", H5T_NATIVE_DOUBLE, {n, T});
+    make(cg, "critical_points/nearest", H5T_NATIVE_INT32, {n, T});
+    make(cg, "critical_points/final_nearest", H5T_NATIVE_INT32, {n});
+    make(cg, "critical_points/final_distance", H5T_NATIVE_DOUBLE, {n});
   }
-  if (pc.save_states == SaveStates::None) return;
+  const auto names = state_matrix_names(problem);
+  auto state_sets = [&](const std::string& prefix, bool per_time) {
+    Handle sg = io::group(g, prefix);
+    for (std::size_t b = 0; b < names.size(); ++b) {
+      const auto [br, bc] = problem.blocks()[b];
+      std::vector<hsize_t> dims{n};
+      if (per_time) dims.push_back(T);
+      dims.push_back(static_cast<hsize_t>(br)), dims.push_back(static_cast<hsize_t>(bc));
+      make(sg, prefix + "/" + names[b], H5T_NATIVE_DOUBLE, dims);
+    }
+  };
+  if (pc.save_states == SaveStates::Recorded) state_sets("states", true);
+  if (pc.save_states == SaveStates::Endpoints) state_sets("initial_state", false);
+  if (pc.save_states == SaveStates::Final || pc.save_states == SaveStates::Endpoints) state_sets("final_state", false);
+  open = std::move(point);
+  written = 0;
+}
+
+void TrajectoriesH5Writer::State::add(const std::vector<TrajectoryRecord>& recs) {
+  const PointConfig& pc = open->config;
+  const Problem& problem = *pc.problem;
+  const hsize_t m = recs.size();
+  const hsize_t r = static_cast<hsize_t>(std::min(problem.rows(), problem.cols()));
+  const double nan = std::nan("");
+  std::vector<std::int64_t> seed, traj, steps, rejected, evals;
+  std::vector<std::int32_t> status, final_rank, final_critical, rank, crit;
+  std::vector<double> t_end, final_loss, final_dist, events, loss, grad, defect, spectrum, dist;
+  for (const auto& rec : recs) {
+    const auto& res = rec.result;
+    seed.push_back(rec.seed_index);
+    traj.push_back(static_cast<std::int64_t>(rec.point) * ex.seeds + rec.seed_index);
+    steps.push_back(res.steps), rejected.push_back(res.rejected), evals.push_back(res.rhs_evaluations);
+    status.push_back(static_cast<int>(res.status)), final_rank.push_back(rec.final_rank);
+    final_critical.push_back(rec.final_critical), final_dist.push_back(rec.final_critical_distance);
+    t_end.push_back(res.t_end), final_loss.push_back(res.final_loss);
+    events.insert(events.end(), res.event_times.begin(), res.event_times.end());
+    for (const auto& s : res.samples) {
+      const bool finite = s.valid && spectrum_finite(s);
+      loss.push_back(s.valid ? s.loss : nan);
+      grad.push_back(s.valid ? s.grad_norm : nan);
+      defect.push_back(s.valid ? s.balance_defect : nan);
+      dist.push_back(finite ? s.critical_distance : nan);
+      rank.push_back(!s.valid ? -1 : finite ? s.rank : kRankNotFinite);
+      crit.push_back(finite ? s.critical_index : -1);
+      for (hsize_t k = 0; k < r; ++k)
+        spectrum.push_back(finite && static_cast<hsize_t>(s.spectrum.size()) > k ? s.spectrum(static_cast<Index>(k)) : nan);
+    }
+  }
+  write_rows(set("seed"), "seed", written, m, seed);
+  write_rows(set("trajectory"), "trajectory", written, m, traj);
+  write_rows(set("status"), "status", written, m, status);
+  write_rows(set("t_end"), "t_end", written, m, t_end);
+  write_rows(set("final_loss"), "final_loss", written, m, final_loss);
+  write_rows(set("final_rank"), "final_rank", written, m, final_rank);
+  write_rows(set("steps"), "steps", written, m, steps);
+  write_rows(set("rejected"), "rejected", written, m, rejected);
+  write_rows(set("rhs_evaluations"), "rhs_evaluations", written, m, evals);
+  write_rows(set("loss"), "loss", written, m, loss);
+  write_rows(set("grad_norm"), "grad_norm", written, m, grad);
+  write_rows(set("balance_defect"), "balance_defect", written, m, defect);
+  write_rows(set("rank"), "rank", written, m, rank);
+  write_rows(set("spectrum"), "spectrum", written, m, spectrum);
+  write_rows(set("events/times"), "events/times", written, m, events);
+  if (pc.catalog) {
+    write_rows(set("critical_points/distance"), "critical_points/distance", written, m, dist);
+    write_rows(set("critical_points/nearest"), "critical_points/nearest", written, m, crit);
+    write_rows(set("critical_points/final_nearest"), "critical_points/final_nearest", written, m, final_critical);
+    write_rows(set("critical_points/final_distance"), "critical_points/final_distance", written, m, final_dist);
+  }
+  // Matrices: column-major blocks of the state vector -> row-major datasets, NaN where absent.
+  const auto names = state_matrix_names(problem);
+  auto write_states = [&](const std::string& prefix, const std::vector<std::vector<const Vec*>>& per_rec) {
+    Index offset = 0;
+    for (std::size_t b = 0; b < names.size(); ++b) {
+      const auto [br, bc] = problem.blocks()[b];
+      std::vector<double> out;
+      for (const auto& list : per_rec)
+        for (const Vec* state : list)
+          for (Index i = 0; i < br; ++i)
+            for (Index j = 0; j < bc; ++j)
+              out.push_back(state && state->size() ? (*state)(offset + j * br + i) : nan);
+      write_rows(set(prefix + "/" + names[b]), prefix + "/" + names[b], written, m, out);
+      offset += br * bc;
+    }
+  };
   if (pc.save_states == SaveStates::Recorded) {
-    write_states(g, "states", problem, recs, T, [](const TrajectoryRecord& rec, std::vector<const Vec*>& out) {
-      for (const auto& s : rec.result.samples) out.push_back(s.valid ? &s.state : nullptr);
-    });
-    return;
+    std::vector<std::vector<const Vec*>> per_rec;
+    for (const auto& rec : recs) {
+      per_rec.emplace_back();
+      for (const auto& s : rec.result.samples) per_rec.back().push_back(s.valid ? &s.state : nullptr);
+    }
+    write_states("states", per_rec);
   }
   if (pc.save_states == SaveStates::Endpoints) {
     // Regenerated from (sweep seed, seed index) exactly as the run drew it: the checkpoints need
     // not carry a second copy of every state.
     std::vector<Vec> initial;
     initial.reserve(recs.size());
-    for (const auto* rec : recs)
-      initial.push_back(initial_state(problem, pc.init, ex.seed, static_cast<std::uint64_t>(rec->seed_index)));
-    std::size_t i = 0;
-    write_states(g, "initial_state", problem, recs, 0, [&](const TrajectoryRecord&, std::vector<const Vec*>& out) {
-      out.push_back(&initial[i++]);
-    });
+    for (const auto& rec : recs)
+      initial.push_back(initial_state(problem, pc.init, ex.seed, static_cast<std::uint64_t>(rec.seed_index)));
+    std::vector<std::vector<const Vec*>> per_rec;
+    for (const auto& v : initial) per_rec.push_back({&v});
+    write_states("initial_state", per_rec);
   }
-  write_states(g, "final_state", problem, recs, 0, [](const TrajectoryRecord& rec, std::vector<const Vec*>& out) {
-    out.push_back(&rec.result.final_state);
-  });
+  if (pc.save_states == SaveStates::Final || pc.save_states == SaveStates::Endpoints) {
+    std::vector<std::vector<const Vec*>> per_rec;
+    for (const auto& rec : recs) per_rec.push_back({&rec.result.final_state});
+    write_states("final_state", per_rec);
+  }
+  written += m;
 }
 
-}  // namespace
+TrajectoriesH5Writer::TrajectoriesH5Writer(const std::string& path, const Experiment& ex, const std::string& status,
+                                           std::vector<std::size_t> done)
+    : s_(std::make_unique<State>()) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr noise
+  s_->ex = ex;
+  s_->path = path;
+  s_->tmp = temporary_name(path);
+  s_->done = std::move(done);
+  Handle fcpl = untimed(H5P_FILE_CREATE);
+  Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
+  // Closing the file closes everything in it: after a failed write (a full disk) nothing is
+  // left open for the library's exit handler to flush and close a second time.
+  check_status(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "H5Pset_fclose_degree");
+  s_->file = Handle(check(H5Fcreate(s_->tmp.c_str(), H5F_ACC_TRUNC, fcpl, fapl), "creating " + s_->tmp), H5Fclose);
+  attr_string(s_->file, "format", "dlnflow-results/1");
+  attr_string(s_->file, "status", status);
+  attr_string(s_->file, "experiment", ex.resolved_json);
+  std::vector<std::string> names;
+  for (int st = 0; st <= static_cast<int>(Status::Failed); ++st) names.push_back(to_string(static_cast<Status>(st)));
+  attr_strings(s_->file, "status_names", names);
+  attr_strings(s_->file, "axes", ex.axes);
+  s_->points = group(s_->file, "points");
+}
+
+TrajectoriesH5Writer::~TrajectoriesH5Writer() {
+  if (!s_ || s_->committed) return;
+  s_->sets.clear();
+  s_->group.reset();
+  s_->points.reset();
+  s_->file.reset();
+  std::remove(s_->tmp.c_str());
+}
+
+void TrajectoriesH5Writer::add(const SweepPoint& point, const std::vector<TrajectoryRecord>& records) {
+  State& s = *s_;
+  if (!s.open || s.open->index != point.index) {
+    s.close_point();
+    for (; s.next_point < static_cast<std::size_t>(point.index); ++s.next_point) {  // points with nothing done
+      s.open_point(s.ex.point(s.next_point));
+      s.close_point();
+    }
+    s.open_point(point);
+    s.next_point = static_cast<std::size_t>(point.index) + 1;
+  }
+  s.add(records);
+}
+
+void TrajectoriesH5Writer::commit() {
+  State& s = *s_;
+  s.close_point();
+  for (; s.next_point < s.ex.point_count(); ++s.next_point) {
+    s.open_point(s.ex.point(s.next_point));
+    s.close_point();
+  }
+  s.points.reset();
+  check_status(H5Fflush(s.file, H5F_SCOPE_GLOBAL), "H5Fflush (writing " + s.tmp + ")");
+  if (s.file.reset() < 0) throw std::runtime_error("HDF5: closing " + s.tmp + " failed");
+  commit_file(s.tmp, s.path);
+  s.committed = true;
+}
 
 std::vector<std::string> state_matrix_names(const Problem& problem) {
   if (std::holds_alternative<DeepFactorization>(problem.parametrization())) {
@@ -221,30 +390,6 @@ std::vector<std::string> state_matrix_names(const Problem& problem) {
     return names;
   }
   return {problem.is_symmetric() ? "U" : "W"};
-}
-
-void write_trajectories_h5(const std::string& path, const Experiment& ex, const std::vector<TrajectoryRecord>& records,
-                           const std::string& status) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr noise
-  const std::string tmp = temporary_name(path);
-  {
-    Handle fcpl(check(H5Pcreate(H5P_FILE_CREATE), "H5Pcreate"), H5Pclose);
-    check_status(H5Pset_obj_track_times(fcpl, 0), "H5Pset_obj_track_times");
-    Handle file(check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT), "creating " + tmp), H5Fclose);
-    attr_string(file, "format", "dlnflow-results/1");
-    attr_string(file, "status", status);
-    attr_string(file, "experiment", ex.resolved_json);
-    std::vector<std::string> names;
-    for (int s = 0; s <= static_cast<int>(Status::Failed); ++s) names.push_back(status_name(s));
-    attr_strings(file, "status_names", names);
-    attr_strings(file, "axes", ex.axes);
-    Handle points = group(file, "points");
-    std::vector<std::vector<const TrajectoryRecord*>> by_point(ex.points.size());
-    for (const auto& rec : records) by_point[rec.point].push_back(&rec);
-    for (const auto& p : ex.points) write_point(file, ex, p, by_point[p.index]);
-    check_status(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush");
-  }
-  commit_file(tmp, path);
 }
 
 }  // namespace dlnflow::io

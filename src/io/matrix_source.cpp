@@ -4,7 +4,9 @@
 #include <filesystem>
 
 #include "data_files.hpp"
+#include "memory_budget.hpp"
 #include "dlnflow/init.hpp"
+#include "result_files.hpp"
 
 namespace dlnflow::io {
 
@@ -17,6 +19,21 @@ constexpr std::uint64_t kDataKey = 0xDA7A000000000000ull;
 std::string resolve_path(const std::string& base_dir, const std::string& file) {
   const std::filesystem::path p(file);
   return p.is_absolute() ? file : (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+// Where flat entry i of an array is, as its reader's user counts: numpy's [i, j] (0-based) for
+// .npy, the data row and column (1-based) for .csv.
+std::string entry_name(const Array& a, std::size_t flat, bool csv) {
+  std::vector<std::int64_t> idx(a.shape.size());
+  for (std::size_t k = a.shape.size(); k-- > 0;) {
+    const auto extent = static_cast<std::size_t>(std::max<std::int64_t>(a.shape[k], 1));
+    idx[k] = static_cast<std::int64_t>(flat % extent);
+    flat /= extent;
+  }
+  if (csv && idx.size() == 2) return "row " + std::to_string(idx[0] + 1) + ", column " + std::to_string(idx[1] + 1);
+  std::string s = "entry [";
+  for (std::size_t k = 0; k < idx.size(); ++k) s += (k ? ", " : "") + std::to_string(idx[k]);
+  return s + "] (numpy index)";
 }
 
 Array read_file(TableReader& r, const std::string& key, const std::string& base_dir, const std::string& file) {
@@ -32,6 +49,8 @@ Array read_file(TableReader& r, const std::string& key, const std::string& base_
     if (dynamic_cast<const ExperimentError*>(&e)) throw;
     r.fail(key, e.what());
   }
+  for (std::size_t i = 0; i < a.data.size(); ++i)
+    if (!std::isfinite(a.data[i])) r.fail(key, "data file '" + file + "': " + entry_name(a, i, ext == ".csv") + " is " + format_double(a.data[i]) + "; every entry must be finite");
   r.resolved()[key] = {{"file", file}, {"shape", a.shape}, {"fnv1a64", file_checksum(path)}};
   return a;
 }
@@ -61,8 +80,7 @@ Mat inline_matrix(TableReader& r, const std::string& key, const toml::array& row
                       std::to_string(m.cols()));
     for (std::size_t j = 0; j < row->size(); ++j) {
       const auto& e = (*row)[j];
-      if (e.is_floating_point()) m(i, j) = e.as_floating_point()->get();
-      else if (e.is_integer()) m(i, j) = static_cast<double>(e.as_integer()->get());
+      if (e.is_floating_point() || e.is_integer()) m(i, j) = number_of(e, r.origin(), r.key_path(key));
       else r.fail(key, "entry (" + std::to_string(i + 1) + ", " + std::to_string(j + 1) + ") is not a number");
       if (!std::isfinite(m(i, j))) r.fail(key, "entry (" + std::to_string(i + 1) + ", " + std::to_string(j + 1) + ") is not finite");
     }
@@ -74,15 +92,24 @@ Mat inline_matrix(TableReader& r, const std::string& key, const toml::array& row
   return m;
 }
 
+constexpr std::int64_t kMaxDim = 2147483647;  // matrix sizes are ints in the engine
+
 Shape read_shape(TableReader& g, std::optional<Shape> like) {
+  Shape s;
+  std::string key = "size";
   if (g.has("size")) {
-    const Index n = g.integer("size", std::nullopt, 1);
-    return {n, n};
+    const Index n = g.integer("size", std::nullopt, 1, kMaxDim);
+    s = {n, n};
+  } else {
+    g.node("size");
+    key = g.has("rows") ? "rows" : "cols";
+    const Index rows = g.integer("rows", like ? std::optional<std::int64_t>(like->rows) : std::nullopt, 1, kMaxDim);
+    const Index cols = g.integer("cols", like ? std::optional<std::int64_t>(like->cols) : std::optional<std::int64_t>(rows), 1, kMaxDim);
+    s = {rows, cols};
   }
-  g.node("size");
-  const Index rows = g.integer("rows", like ? std::optional<std::int64_t>(like->rows) : std::nullopt, 1);
-  const Index cols = g.integer("cols", like ? std::optional<std::int64_t>(like->cols) : std::optional<std::int64_t>(rows), 1);
-  return {rows, cols};
+  require_fits(g, key, static_cast<double>(s.rows) * static_cast<double>(s.cols),
+               "a " + std::to_string(s.rows) + " x " + std::to_string(s.cols) + " matrix");
+  return s;
 }
 
 Mat generate(TableReader& g, std::optional<Shape> like) {
@@ -128,8 +155,11 @@ Mat generate(TableReader& g, std::optional<Shape> like) {
   }
   // low_rank and random_covariance: P diag(spectrum) Q^T with Haar frames (or identity frames).
   const bool covariance = kind == "random_covariance";
-  const Shape s = covariance ? Shape{g.integer("size", std::nullopt, 1), 0} : read_shape(g, like);
+  const Shape s = covariance ? Shape{g.integer("size", std::nullopt, 1, kMaxDim), 0} : read_shape(g, like);
   const Index rows = s.rows, cols = covariance ? s.rows : s.cols;
+  if (covariance)
+    require_fits(g, "size", static_cast<double>(rows) * static_cast<double>(rows),
+                 "a " + std::to_string(rows) + " x " + std::to_string(rows) + " matrix");
   const auto spectrum = g.reals("spectrum", std::nullopt, Bounds::nonnegative());
   if (spectrum.empty()) g.fail("spectrum", "needs at least one value");
   const Index r = static_cast<Index>(spectrum.size());
@@ -197,6 +227,8 @@ std::vector<Mat> read_matrix_stack(TableReader& r, const std::string& key, const
   TableReader g = r.table(key);
   g.choice("generate", std::nullopt, {"gaussian"});
   const auto count = g.integer("count", std::nullopt, 1);
+  require_fits(g, "count", static_cast<double>(count) * static_cast<double>(shape.rows) * static_cast<double>(shape.cols),
+               std::to_string(count) + " sensing matrices of " + std::to_string(shape.rows) + " x " + std::to_string(shape.cols));
   const auto seed = static_cast<std::uint64_t>(g.integer("seed", 0, 0));
   const bool symmetric = g.boolean("symmetric", false);
   const double scale = g.real("scale", 1.0);

@@ -1,6 +1,11 @@
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <sstream>
+#include <stdexcept>
 
 #include "atomic_file.hpp"
 #include "result_files.hpp"
@@ -19,7 +24,7 @@ namespace {
 
 // Quote a field only when it needs it (RFC 4180).
 std::string field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
@@ -27,20 +32,33 @@ std::string field(const std::string& s) {
 
 }  // namespace
 
-void write_summary_csv(const std::string& path, const Experiment& ex, const std::vector<TrajectoryRecord>& records) {
+SummaryCsvWriter::SummaryCsvWriter(const std::string& path, const Experiment& ex)
+    : path_(path), tmp_(temporary_name(path)), seeds_(ex.seeds) {
+  file_ = std::fopen(tmp_.c_str(), "wb");
+  if (!file_) throw std::runtime_error("cannot write '" + tmp_ + "': " + std::strerror(errno));
   std::ostringstream out;
-  const auto& events = ex.points.front().config.event_names;
   out << "point";
   for (const auto& a : ex.axes) out << "," << field(a);
   out << ",seed,trajectory,status,t_end,final_loss,final_rank,steps,rejected";
-  for (const auto& e : events) out << "," << field("t_" + e);
+  for (const auto& e : ex.point(0).config.event_names) out << "," << field("t_" + e);
   out << ",critical_point,critical_distance\n";
+  const std::string header = out.str();
+  std::fwrite(header.data(), 1, header.size(), file_);
+}
+
+SummaryCsvWriter::~SummaryCsvWriter() {
+  if (!file_) return;
+  std::fclose(file_);
+  std::remove(tmp_.c_str());
+}
+
+void SummaryCsvWriter::add(const SweepPoint& point, const std::vector<TrajectoryRecord>& records) {
+  std::ostringstream out;
   for (const auto& rec : records) {
-    const auto& point = ex.points[rec.point];
     const auto& r = rec.result;
     out << rec.point;
     for (const auto& c : point.coordinates) out << "," << field(c.text);
-    out << "," << rec.seed_index << "," << static_cast<long long>(rec.point) * ex.seeds + rec.seed_index << ","
+    out << "," << rec.seed_index << "," << static_cast<long long>(rec.point) * seeds_ + rec.seed_index << ","
         << to_string(r.status) << "," << format_double(r.t_end) << "," << format_double(r.final_loss) << ","
         << rec.final_rank << "," << r.steps << "," << r.rejected;
     for (double t : r.event_times) out << "," << format_double(t);
@@ -48,7 +66,21 @@ void write_summary_csv(const std::string& path, const Experiment& ex, const std:
     out << "," << (catalog && rec.final_critical >= 0 ? field(catalog->points()[rec.final_critical].label) : "")
         << "," << format_double(rec.final_critical_distance) << "\n";
   }
-  write_file_atomic(path, out.str());
+  const std::string rows = out.str();
+  if (std::fwrite(rows.data(), 1, rows.size(), file_) != rows.size())
+    throw std::runtime_error("cannot write '" + tmp_ + "': " + std::strerror(errno));
+}
+
+void SummaryCsvWriter::commit() {
+  const bool ok = std::fflush(file_) == 0 && ::fsync(::fileno(file_)) == 0;
+  const std::string why = std::strerror(errno);
+  const bool closed = std::fclose(file_) == 0;
+  file_ = nullptr;
+  if (!ok || !closed) {
+    std::remove(tmp_.c_str());
+    throw std::runtime_error("cannot write '" + tmp_ + "': " + why);
+  }
+  commit_file(tmp_, path_);
 }
 
 }  // namespace dlnflow::io

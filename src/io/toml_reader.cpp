@@ -22,16 +22,60 @@ std::string type_name(const toml::node& n) {
   }
 }
 
+// Where a value is written: its own position, else (a swept value, copied without one) the
+// position of the sweep value that set it or one of its parent tables.
+toml::source_position position_of(const Origin& origin, const toml::node* node, const std::string& key) {
+  if (node && node->source().begin.line > 0) return node->source().begin;
+  if (origin.swept)
+    for (std::string k = key;;) {
+      const auto it = origin.swept->find(k);
+      if (it != origin.swept->end()) return it->second;
+      const auto dot = k.find_last_of('.');
+      if (dot == std::string::npos) break;
+      k.resize(dot);
+    }
+  return {};
+}
+
+// The literal at a position: up to the next delimiter of a TOML value.
+std::string literal_at(const std::string& text, toml::source_position at) {
+  std::size_t pos = 0;
+  for (toml::source_index line = 1; line < at.line && pos != std::string::npos; ++line) {
+    pos = text.find('\n', pos);
+    if (pos != std::string::npos) ++pos;
+  }
+  if (pos == std::string::npos) return "";
+  pos += at.column - 1;
+  if (pos >= text.size()) return "";
+  const std::size_t end = text.find_first_of(",]} \t\r\n#", pos);
+  return text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+}
+
 }  // namespace
 
 void fail_at(const Origin& origin, const toml::node* node, const std::string& key, const std::string& message) {
   std::ostringstream s;
   s << origin.file;
-  if (node && node->source().begin.line > 0)
-    s << ":" << node->source().begin.line << ":" << node->source().begin.column;
+  const toml::source_position at = position_of(origin, node, key);
+  if (at.line > 0) s << ":" << at.line << ":" << at.column;
   s << ": " << key << ": " << message;
   if (!origin.context.empty()) s << " " << origin.context;
   throw ExperimentError(s.str());
+}
+
+double number_of(const toml::node& node, const Origin& origin, const std::string& key) {
+  if (node.is_integer()) return static_cast<double>(node.as_integer()->get());
+  const double v = node.as_floating_point()->get();
+  if ((v != 0 && std::isfinite(v)) || !origin.text || node.source().begin.line == 0) return v;
+  const std::string lit = literal_at(*origin.text, node.source().begin);
+  const bool nonzero = lit.substr(0, lit.find_first_of("eE")).find_first_of("123456789") != std::string::npos;
+  const bool named = lit.find("inf") != std::string::npos || lit.find("nan") != std::string::npos;
+  if (v == 0 && nonzero)
+    fail_at(origin, &node, key,
+            lit + " is below the smallest positive float64 (about 4.9e-324) and would be read as 0; write 0 if that is meant");
+  if (std::isinf(v) && !named)
+    fail_at(origin, &node, key, lit + " is beyond the largest float64 (about 1.8e308)");
+  return v;
 }
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -114,8 +158,7 @@ double TableReader::real(const std::string& key, std::optional<double> fallback,
   const toml::node* n = require(key, !fallback);
   double v = fallback.value_or(0.0);
   if (n) {
-    if (n->is_floating_point()) v = n->as_floating_point()->get();
-    else if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
+    if (n->is_floating_point() || n->is_integer()) v = number_of(*n, origin_, key_path(key));
     else fail(key, "must be a number, not " + type_name(*n));
   }
   if (!bounds.contains(v)) fail(key, "must be " + bounds.describe() + " (got " + format_double(v) + ")");
@@ -185,8 +228,7 @@ std::vector<double> TableReader::reals(const std::string& key, std::optional<std
     if (!n->is_array()) fail(key, "must be an array of numbers, not " + type_name(*n));
     v.clear();
     for (const auto& e : *n->as_array()) {
-      if (e.is_floating_point()) v.push_back(e.as_floating_point()->get());
-      else if (e.is_integer()) v.push_back(static_cast<double>(e.as_integer()->get()));
+      if (e.is_floating_point() || e.is_integer()) v.push_back(number_of(e, origin_, key_path(key)));
       else fail(key, "must be an array of numbers; entry " + std::to_string(v.size() + 1) + " is " + type_name(e));
     }
   }

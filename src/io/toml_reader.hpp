@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -20,11 +22,20 @@ namespace dlnflow::io {
 // Where errors point: the file, and for a sweep point the overrides that made it.
 struct Origin {
   std::string file;
-  std::string context;  // e.g. "at sweep point 3 (initialization.alpha = 1e-16)"
+  std::string context;  // e.g. "(at sweep point 3: initialization.alpha = 1e-16)"
+  // The file's text, to read number literals as written (1e-400 parses to 0 without a word).
+  std::shared_ptr<const std::string> text;
+  // Swept key path -> where its value is written in [sweep]: the values a point assigns carry
+  // no position of their own (toml++ does not copy source regions).
+  std::shared_ptr<const std::map<std::string, toml::source_position>> swept;
 };
 
 [[noreturn]] void fail_at(const Origin& origin, const toml::node* node, const std::string& key,
                           const std::string& message);
+
+// The value of a number node. A float literal that float64 cannot hold (1e-400 reads as 0,
+// 1e400 as inf) is an error naming the literal as written, never a silent 0 or inf.
+double number_of(const toml::node& node, const Origin& origin, const std::string& key);
 
 // Levenshtein distance; the suggestion helper of unknown keys and unknown choices.
 std::size_t edit_distance(const std::string& a, const std::string& b);

@@ -33,6 +33,15 @@ void Progress::trajectory_done(bool diverged) {
   if (since >= (tty_ ? 0.1 : 10.0)) draw(false);
 }
 
+void Progress::add(std::size_t done, std::size_t diverged) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  done_ += done;
+  diverged_ += diverged;
+  if (quiet_) return;
+  const double since = std::chrono::duration<double>(Clock::now() - last_draw_).count();
+  if (since >= (tty_ ? 0.1 : 10.0)) draw(false);
+}
+
 void Progress::finish() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (quiet_ || finished_) return;

@@ -12,6 +12,7 @@ class Progress {
  public:
   Progress(std::size_t total, std::size_t already_done, bool quiet);
   void trajectory_done(bool diverged);
+  void add(std::size_t done, std::size_t diverged);  // a chunk finished elsewhere (another rank)
   void finish();
 
  private:

@@ -1,25 +1,27 @@
-// Orchestrates a run: results folder set-up (or resume), chunk after chunk on the backend with a
-// checkpoint and a manifest update after each, then the assembled data files. Everything a user
-// can get wrong is refused before the folder is touched.
+// Orchestrates a run: the results folder (rank 0), chunks computed by every rank from a shared
+// schedule with a checkpoint after each, the manifest kept current, then the data files written
+// from the checkpoints. One process, MPI ranks and shards all take this path.
+#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
+#include <functional>
+#include <optional>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
-#include "../io/atomic_file.hpp"
 #include "../io/data_files.hpp"
-#include "../io/result_files.hpp"
+#include "assemble.hpp"
 #include "build_info.hpp"
+#include "comm.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "dlnflow/gpu.hpp"
 #include "dlnflow/run.hpp"
 #include "progress.hpp"
 #include "records.hpp"
+#include "schedule.hpp"
+#include "setup.hpp"
 
 namespace dlnflow {
 
@@ -28,12 +30,10 @@ using nlohmann::json;
 
 namespace {
 
-std::string now_iso() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
+// On the GPU, consecutive chunks of one sweep point run as one batch of up to this many
+// trajectories so that the device is filled; each is still checkpointed on its own, so the
+// chunk plan, and with it resume, does not depend on the backend.
+constexpr std::size_t kGpuBatch = 16384;
 
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
@@ -42,28 +42,10 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
-std::string chunk_path(const fs::path& dir, int id) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "chunk-%06d.bin", id);
-  return (dir / "chunks" / buf).string();
-}
-
-json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw UsageError("cannot read " + p.string());
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw UsageError(p.string() + " is not valid JSON (" + e.what() + ")");
-  }
-}
-
-}  // namespace
-
 // "cpu" or "gpu", decided before anything is written. --backend gpu without a usable device
 // (or with a problem the GPU backend does not cover) is a usage error; auto falls back to the
 // CPU and says why.
-static std::string choose_backend(const Experiment& ex, const RunOptions& opt) {
+std::string choose_backend(const Experiment& ex, const RunOptions& opt, bool say) {
   if (opt.backend != "auto" && opt.backend != "cpu" && opt.backend != "gpu")
     throw UsageError("--backend must be auto, cpu or gpu");
   if (opt.gpu_path != "auto" && opt.gpu_path != "fused" && opt.gpu_path != "batched")
@@ -74,22 +56,132 @@ static std::string choose_backend(const Experiment& ex, const RunOptions& opt) {
   std::string why;
   bool ok = gpu_available(&why);
   const GpuPath path = opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
-  for (std::size_t i = 0; ok && i < ex.points.size(); ++i)
-    if (!gpu_supports(*ex.points[i].config.problem, ex.points[i].config.options, &why, path)) {
+  for (std::size_t i = 0; ok && i < ex.point_count(); ++i) {
+    const SweepPoint p = ex.point(i);
+    if (!gpu_supports(*p.config.problem, p.config.options, &why, path)) {
       ok = false;
       why = "sweep point " + std::to_string(i) + ": " + why;
     }
+  }
   if (ok) return "gpu";
   if (opt.backend == "gpu") throw UsageError("--backend gpu: " + why + "; use --backend cpu (or auto)");
-  if (!opt.quiet) std::fprintf(stderr, "dlnflow: running on the CPU: %s\n", why.c_str());
+  if (say) std::fprintf(stderr, "dlnflow: running on the CPU: %s\n", why.c_str());
   return "cpu";
 }
+
+struct Compute {
+  const Experiment& ex;
+  const run::ChunkPlan& plan;
+  fs::path dir;
+  std::string backend;
+  GpuOptions gpu;
+  int threads = 1;
+  const RunOptions& opt;
+  run::Progress& progress;
+  int chunks_run = 0;
+  bool interrupted = false;
+
+  bool stop_requested() const {
+    return (opt.interrupt && opt.interrupt->load()) || (opt.stop_after_chunks >= 0 && chunks_run >= opt.stop_after_chunks);
+  }
+
+  // Until the source runs dry or a stop is requested: a group of chunks, their checkpoints,
+  // and the report that they are done.
+  void loop(run::ChunkSource& source) {
+    if (backend == "gpu") {
+      const int devices = cuda_device_count();
+      if (devices > 1) cuda_set_device(run::Comm::world().local_rank() % devices);
+    }
+    std::optional<SweepPoint> point;
+    while (true) {
+      if (stop_requested()) {
+        interrupted = true;
+        return;
+      }
+      std::size_t max = backend == "gpu" ? kGpuBatch : 1;
+      if (opt.stop_after_chunks >= 0 && backend == "gpu")  // whole chunks up to the testing aid's count
+        max = std::max<std::size_t>(1, static_cast<std::size_t>(opt.stop_after_chunks - chunks_run) * ex.chunk_size);
+      const auto group = source.next(max);
+      if (group.empty()) return;
+      if (!point || point->index != group.front().point) point = ex.point(static_cast<std::size_t>(group.front().point));
+      source.finished(run_group(*point, group));
+    }
+  }
+
+  std::vector<run::Finished> run_group(const SweepPoint& point, const std::vector<run::Chunk>& group) {
+    SolveOptions so = point.config.options;
+    so.threads = threads;
+    std::vector<TrajectorySpec> specs;
+    for (const auto& c : group)
+      for (int s = c.first_seed; s < c.first_seed + c.count; ++s)
+        specs.push_back({point.config.init, ex.seed, static_cast<std::uint64_t>(s)});
+    const auto start = std::chrono::steady_clock::now();
+    const TrajectoryDone tick = [&](std::size_t, const TrajectoryResult& r) { progress.trajectory_done(r.status == Status::Diverged); };
+    auto results = backend == "gpu" ? integrate_batch_gpu(*point.config.problem, specs, so, gpu, tick)
+                                    : integrate_batch(*point.config.problem, specs, so, tick);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    Model model(*point.config.problem);
+    std::vector<run::Finished> out;
+    std::size_t offset = 0;
+    for (const auto& c : group) {
+      run::ChunkFile file;
+      file.backend = backend;
+      file.seconds = secs;
+      file.records.resize(static_cast<std::size_t>(c.count));
+      for (int i = 0; i < c.count; ++i) {
+        auto& rec = file.records[static_cast<std::size_t>(i)];
+        rec.point = c.point;
+        rec.seed_index = c.first_seed + i;
+        rec.result = std::move(results[offset + static_cast<std::size_t>(i)]);
+        run::finish_record(point.config, model, rec);
+        file.diverged += rec.result.status == Status::Diverged;
+      }
+      offset += static_cast<std::size_t>(c.count);
+      run::write_chunk(run::chunk_path(dir, c.id), ex.fingerprint, c, file);
+      out.push_back({c, secs, file.diverged, backend, static_cast<int>(group.size())});
+      ++chunks_run;
+    }
+    return out;
+  }
+};
+
+// The manifest, refreshed at most every 2 s (and never more often than 20 times its own write
+// time), so that runs of many short chunks do not rewrite an ever longer chunk list each time.
+struct ManifestKeeper {
+  run::Manifest& manifest;
+  fs::path path;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  double cost = 0;
+  void add(const std::vector<run::Finished>& done, json& session) {
+    for (const auto& f : done) {
+      manifest.chunks[f.chunk.id] = {f.chunk, f.seconds, f.diverged, f.backend, f.batch_of_chunks, false};
+      session["chunks_run"] = session.value("chunks_run", 0) + 1;
+    }
+  }
+  void maybe_write() {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last).count() < std::max(2.0, 20 * cost)) return;
+    manifest.write(path.string());
+    last = std::chrono::steady_clock::now();
+    cost = std::chrono::duration<double>(last - now).count();
+  }
+};
+
+void print_notes(const std::vector<std::string>& notes, const char* prefix = "dlnflow: ") {
+  for (const auto& n : notes) std::fprintf(stderr, "%s%s\n", prefix, n.c_str());
+}
+
+// What every rank learns from rank 0 at the end (and after set-up, whether to go on).
+enum Verdict : std::int64_t { kGo = 0, kComplete = 1, kInterrupted = 2, kUsage = 3, kFailure = 4, kNothingToDo = 5 };
+
+}  // namespace
 
 std::string build_summary() {
   std::ostringstream s;
   s << "dlnflow " << build::kVersion << " (git " << build::kGitRevision << ")\n"
     << "build: " << build::kBuildType << ", " << build::kCompiler << "\n"
     << "CUDA compiled: " << (cuda_compiled() ? "yes" : "no") << "\n"
+    << "MPI compiled: " << (run::Comm::compiled() ? "yes (mpirun -np K dlnflow run ...)" : "no") << "\n"
     << "backends: cpu (Eigen " << EIGEN_WORLD_VERSION << "." << EIGEN_MAJOR_VERSION << "." << EIGEN_MINOR_VERSION
     << ", " << std::thread::hardware_concurrency() << " threads on " << cpu_model() << ")";
   std::string why;
@@ -104,192 +196,250 @@ std::string build_summary() {
 }
 
 RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
+  run::Comm& comm = run::Comm::world();
+  const bool root = comm.rank() == 0;
+  if (opt.shard_count < 0 || (opt.shard_count > 0 && (opt.shard_index < 0 || opt.shard_index >= opt.shard_count)))
+    throw UsageError("--shard I/N needs 0 <= I < N");
+  if (opt.shard_count > 0 && comm.distributed()) throw UsageError("--shard and mpirun do not mix: shard with one process each");
+  const run::Shard shard{opt.shard_index, opt.shard_count};
   RunOutcome outcome;
-  outcome.backend = choose_backend(ex, opt);
-  GpuOptions gpu_options;
-  gpu_options.path = opt.gpu_path == "fused" ? GpuPath::Fused : opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
-  gpu_options.team = opt.gpu_team == "warp" ? GpuTeam::Warp : opt.gpu_team == "block" ? GpuTeam::Block : GpuTeam::Auto;
-  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  outcome.ranks = comm.size();
+  outcome.backend = choose_backend(ex, opt, root && !opt.quiet);
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = opt.threads > 0 ? opt.threads : std::max(1, hw / std::max(1, comm.local_size()));
+  const run::ChunkPlan plan(ex);
+  for (std::int64_t id = 0; id < plan.size(); ++id)
+    if (shard.owns(id)) outcome.total += static_cast<std::size_t>(plan[id].count);
+
+  // ---- Rank 0 sets up the folder; every rank learns whether to go on ----
+  std::optional<run::PreparedFolder> folder;
+  std::vector<std::int64_t> verdict{kGo};
+  std::string message;
+  if (root) {
+    try {
+      const auto need = estimate_resources(ex, opt.out_dir, threads * comm.local_size());
+      if (!need.fits() && !opt.force && !(opt.resume && fs::exists(opt.out_dir)))
+        throw UsageError("this run needs more than the machine has: " + need.describe() +
+                         "; lower [sweep] seeds, [record] count or save_states, or add --force to run anyway");
+      folder = run::prepare_folder(ex, plan, opt, shard);
+      if (folder->already_complete) verdict[0] = kNothingToDo;
+    } catch (const UsageError& e) {
+      verdict[0] = kUsage, message = e.what();
+    } catch (const std::exception& e) {
+      verdict[0] = kFailure, message = e.what();
+    }
+  }
+  comm.broadcast(verdict, 0);
+  comm.broadcast(message, 0);
+  if (verdict[0] == kUsage) throw UsageError(message);
+  if (verdict[0] == kFailure) throw std::runtime_error(message);
+  if (verdict[0] == kNothingToDo) {
+    if (root && !opt.quiet) std::fprintf(stderr, "dlnflow: %s is already complete; nothing to do\n", opt.out_dir.c_str());
+    outcome.done = outcome.reused = outcome.total;
+    return outcome;
+  }
+
+  GpuOptions gpu;
+  gpu.path = opt.gpu_path == "fused" ? GpuPath::Fused : opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
+  gpu.team = opt.gpu_team == "warp" ? GpuTeam::Warp : opt.gpu_team == "block" ? GpuTeam::Block : GpuTeam::Auto;
   const fs::path dir = opt.out_dir;
-  const fs::path manifest_path = dir / "manifest.json";
-  const auto chunks = run::plan_chunks(ex);
-  outcome.total = ex.trajectories();
 
-  // ---- Results folder: new, resumed, or replaced ----
-  json manifest;
-  if (fs::exists(dir) && opt.resume) {
-    if (!fs::exists(manifest_path)) throw UsageError(dir.string() + " has no manifest.json: nothing to resume");
-    manifest = read_json(manifest_path);
-    if (manifest.value("fingerprint", "") != io::hex64(ex.fingerprint))
-      throw UsageError("cannot resume " + dir.string() +
-                       ": the experiment (file, data or defaults) differs from the one that started it; "
-                       "run it into a new --out folder");
-    if (manifest.value("status", "") == "complete") {
-      if (!opt.quiet) std::fprintf(stderr, "dlnflow: %s is already complete; nothing to do\n", dir.c_str());
-      outcome.done = outcome.reused = outcome.total;
-      return outcome;
+  // ---- Ranks other than 0 compute what rank 0 hands them, then wait for its verdict ----
+  if (!root) {
+    run::Progress quiet(0, 0, true);
+    Compute compute{ex, plan, dir, outcome.backend, gpu, threads, opt, quiet};
+    run::RemoteSource source(comm, plan);
+    try {
+      compute.loop(source);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "dlnflow (rank %d): failure while running: %s\n", comm.rank(), e.what());
+      comm.abort(3);  // finished chunks are on disk; --resume continues
     }
-  } else if (fs::exists(dir)) {
-    if (!opt.overwrite)
-      throw UsageError(dir.string() + " already exists; use --resume to continue it, --overwrite to replace it, or another --out");
-    if (!fs::exists(manifest_path) && !fs::is_empty(dir))
-      throw UsageError("refusing to --overwrite " + dir.string() + ": it is not a dlnflow results folder (no manifest.json)");
-    fs::remove_all(dir);
-  } else if (opt.resume) {
-    throw UsageError("nothing to resume: " + dir.string() + " does not exist");
+    source.goodbye(compute.interrupted);
+    std::vector<std::int64_t> end(5);
+    comm.broadcast(end, 0);
+    comm.broadcast(message, 0);
+    if (end[0] == kFailure) throw std::runtime_error(message);
+    outcome.status = end[0] == kInterrupted ? RunStatus::Interrupted : RunStatus::Complete;
+    outcome.done = static_cast<std::size_t>(end[1]), outcome.diverged = static_cast<std::size_t>(end[2]);
+    outcome.reused = static_cast<std::size_t>(end[3]);
+    return outcome;
   }
-  if (!fs::exists(dir)) {
-    manifest = {{"format", "dlnflow-results/1"},
-                {"status", "incomplete"},
-                {"dlnflow", {{"version", build::kVersion}, {"git_revision", build::kGitRevision},
-                             {"build_type", build::kBuildType}, {"compiler", build::kCompiler}}},
-                {"experiment_file", ex.source_path},
-                {"fingerprint", io::hex64(ex.fingerprint)},
-                {"experiment", json::parse(ex.resolved_json)},
-                {"started", now_iso()},
-                {"finished", nullptr},
-                {"sessions", json::array()},
-                {"chunks", json::array()}};
-    // The folder appears with its manifest already in it: built under a temporary name.
-    const fs::path staging = dir.string() + ".tmp-" + std::to_string(::getpid());
-    fs::remove_all(staging);
-    fs::create_directories(staging / "chunks");
-    io::write_file_atomic((staging / "manifest.json").string(), manifest.dump(2) + "\n");
-    fs::rename(staging, dir);
-  }
-  fs::create_directories(dir / "chunks");
-  for (const fs::path& d : {dir, dir / "chunks"})  // leftovers of writes a killed run never finished
-    for (const auto& e : fs::directory_iterator(d))
-      if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path());
-  manifest["backend"] = outcome.backend;
-  manifest["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, --gpu-path " + opt.gpu_path + ")"
-                                                : cpu_model() + " (" + std::to_string(threads) + " threads)";
-  manifest["threads"] = threads;
-  json session = {{"started", now_iso()}, {"backend", outcome.backend}, {"threads", threads}, {"chunks_run", 0}};
-  manifest["sessions"].push_back(session);
-  json& this_session = manifest["sessions"].back();
 
-  // ---- Checkpoints already on disk ----
-  std::vector<bool> done(chunks.size(), false);
-  for (const auto& c : chunks) {
-    if (!fs::exists(chunk_path(dir, c.id))) continue;
-    if (auto recs = run::read_chunk(chunk_path(dir, c.id), ex.fingerprint, c)) {
-      done[c.id] = true;
-      outcome.reused += recs->size();
-      for (const auto& r : *recs) outcome.diverged += r.result.status == Status::Diverged;
-    } else if (!opt.quiet) {
-      std::fprintf(stderr, "dlnflow: checkpoint %s is unreadable; recomputing that chunk\n", chunk_path(dir, c.id).c_str());
-    }
-  }
-  // A crash (not an interrupt) can leave checkpoints newer than the manifest's chunk list.
-  std::vector<bool> listed(chunks.size(), false);
-  for (const auto& c : manifest["chunks"]) listed[c.value("id", 0)] = true;
-  for (const auto& c : chunks)
-    if (done[c.id] && !listed[c.id])
-      manifest["chunks"].push_back({{"id", c.id}, {"point", c.point}, {"first_seed", c.first_seed}, {"count", c.count},
-                                    {"seconds", nullptr}, {"note", "timing lost: the run ended without saving it"}});
-  outcome.done = outcome.reused;
-  if (!opt.quiet && outcome.reused)
-    std::fprintf(stderr, "dlnflow: resuming %s: %zu of %zu trajectories already done\n", dir.c_str(), outcome.reused,
-                 outcome.total);
+  // ---- Rank 0 ----
+  run::PreparedFolder& f = *folder;
+  if (!opt.quiet) print_notes(f.notes);
+  for (const auto& w : ex.warnings)
+    if (!opt.quiet) std::fprintf(stderr, "dlnflow: warning: %s\n", w.c_str());
+  outcome.reused = f.reused;
+  outcome.diverged = f.diverged;
+  json& meta = f.manifest.meta;
+  meta["backend"] = outcome.backend;
+  meta["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, --gpu-path " + opt.gpu_path + ")"
+                                            : cpu_model() + " (" + std::to_string(threads) + " threads)";
+  meta["threads"] = threads;
+  meta["ranks"] = comm.size();
+  json session = {{"started", run::now_iso()}, {"backend", outcome.backend}, {"threads", threads},
+                  {"ranks", comm.size()},      {"chunks_run", 0}};
+  if (!f.notes.empty()) session["notes"] = f.notes;
+  meta["sessions"].push_back(session);
+  json& this_session = meta["sessions"].back();
+  const std::string manifest_path = (dir / "manifest.json").string();
+  f.manifest.write(manifest_path);
+  if (!opt.quiet && f.reused)
+    std::fprintf(stderr, "dlnflow: resuming %s: %zu of %zu trajectories already done\n", dir.c_str(), f.reused, outcome.total);
 
-  // ---- Chunks ----
-  run::Progress progress(outcome.total, outcome.done, opt.quiet);
+  std::vector<bool> todo(static_cast<std::size_t>(plan.size()), false);
+  for (std::int64_t id = 0; id < plan.size(); ++id) todo[static_cast<std::size_t>(id)] = shard.owns(id) && !f.done[static_cast<std::size_t>(id)];
+  run::Progress progress(outcome.total, f.reused, opt.quiet);
+  run::Schedule schedule(plan, std::move(todo), progress);
+  ManifestKeeper keeper{f.manifest, manifest_path};
+  auto record_finished = [&] {
+    const auto done = schedule.take_finished();
+    keeper.add(done, this_session);
+    for (const auto& d : done) f.done[static_cast<std::size_t>(d.chunk.id)] = true;
+    keeper.maybe_write();
+  };
+  Compute compute{ex, plan, dir, outcome.backend, gpu, threads, opt, progress};
   const auto t0 = std::chrono::steady_clock::now();
-  auto last_manifest = t0;
-  int ran = 0;
   bool interrupted = false;
-  // On the GPU, consecutive chunks of one sweep point run as one batch (up to kGpuBatch
-  // trajectories), so that the device is filled, and are then checkpointed chunk by chunk as on
-  // the CPU: the chunk plan, and with it resume, do not depend on the backend.
-  constexpr int kGpuBatch = 16384;
-  for (std::size_t ci = 0; ci < chunks.size();) {
-    if (done[chunks[ci].id]) {
-      ++ci;
-      continue;
-    }
-    if ((opt.interrupt && opt.interrupt->load()) || (opt.stop_after_chunks >= 0 && ran >= opt.stop_after_chunks)) {
-      interrupted = true;
-      break;
-    }
-    std::vector<run::Chunk> group{chunks[ci]};
-    int in_group = chunks[ci].count;
-    while (outcome.backend == "gpu" && ci + group.size() < chunks.size()) {
-      const run::Chunk& nx = chunks[ci + group.size()];
-      if (done[nx.id] || nx.point != chunks[ci].point || in_group + nx.count > kGpuBatch) break;
-      if (opt.stop_after_chunks >= 0 && ran + static_cast<int>(group.size()) >= opt.stop_after_chunks) break;
-      group.push_back(nx);
-      in_group += nx.count;
-    }
-    ci += group.size();
-    const auto& point = ex.points[group.front().point];
-    SolveOptions so = point.config.options;
-    so.threads = threads;
-    std::vector<TrajectorySpec> specs;
-    for (const auto& c : group)
-      for (int s = c.first_seed; s < c.first_seed + c.count; ++s)
-        specs.push_back({point.config.init, ex.seed, static_cast<std::uint64_t>(s)});
-    const auto start = std::chrono::steady_clock::now();
-    const TrajectoryDone tick = [&](std::size_t, const TrajectoryResult& r) {
-      progress.trajectory_done(r.status == Status::Diverged);
-    };
-    auto results = outcome.backend == "gpu"
-                       ? integrate_batch_gpu(*point.config.problem, specs, so, gpu_options, tick)
-                       : integrate_batch(*point.config.problem, specs, so, tick);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    Model model(*point.config.problem);
-    std::size_t offset = 0;
-    for (const auto& c : group) {
-      std::vector<TrajectoryRecord> recs(c.count);
-      std::size_t diverged = 0;
-      for (int i = 0; i < c.count; ++i) {
-        recs[i].point = c.point;
-        recs[i].seed_index = c.first_seed + i;
-        recs[i].result = std::move(results[offset + i]);
-        run::finish_record(point.config, model, recs[i]);
-        diverged += recs[i].result.status == Status::Diverged;
+  std::exception_ptr failure;
+  std::atomic<bool> failed{false};
+  if (!comm.distributed()) {
+    struct Local : run::ChunkSource {
+      run::Schedule& s;
+      std::function<void()> after;
+      Local(run::Schedule& s, std::function<void()> a) : s(s), after(std::move(a)) {}
+      std::vector<run::Chunk> next(std::size_t max) override { return s.next(max); }
+      void finished(const std::vector<run::Finished>& d) override {
+        s.finished(d);
+        after();
       }
-      offset += c.count;
-      run::write_chunk(chunk_path(dir, c.id), ex.fingerprint, c, recs);
-      json entry = {{"id", c.id},           {"point", c.point},   {"first_seed", c.first_seed},
-                    {"count", c.count},     {"seconds", secs},    {"diverged", diverged},
-                    {"backend", outcome.backend}};
-      if (group.size() > 1) entry["batch_of_chunks"] = group.size();  // seconds are the whole batch's
-      manifest["chunks"].push_back(entry);
-      this_session["chunks_run"] = ++ran;
-      done[c.id] = true;
-      outcome.done += recs.size();
-      outcome.diverged += diverged;
+    } local(schedule, record_finished);
+    try {
+      compute.loop(local);
+    } catch (...) {
+      failure = std::current_exception();
     }
-    // The checkpoint is the durable record; the manifest is refreshed at most every 2 s, so
-    // that runs of many short chunks do not rewrite an ever longer chunk list each time.
-    if (std::chrono::steady_clock::now() - last_manifest > std::chrono::seconds(2)) {
-      io::write_file_atomic(manifest_path.string(), manifest.dump(2) + "\n");
-      last_manifest = std::chrono::steady_clock::now();
-    }
+    interrupted = compute.interrupted;
+  } else {
+    // Rank 0 computes on a thread of its own while its main thread answers the other ranks
+    // (only the main thread calls MPI).
+    std::atomic<bool> running{true};
+    std::thread worker([&] {
+      try {
+        compute.loop(schedule);
+      } catch (...) {
+        failure = std::current_exception();
+        failed = true;
+        schedule.stop();
+      }
+      running = false;
+    });
+    const auto stop_flag = [&] { return (opt.interrupt && opt.interrupt->load()) || failed.load(); };
+    interrupted = run::serve(comm, schedule, [&] { return running.load(); }, record_finished, stop_flag);
+    worker.join();
+    interrupted = interrupted || compute.interrupted;
   }
+  record_finished();
   progress.finish();
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  outcome.status = interrupted ? RunStatus::Interrupted : RunStatus::Complete;
 
-  // ---- Data files from every checkpoint, read back from disk ----
-  std::vector<TrajectoryRecord> records;
-  for (const auto& c : chunks)
-    if (done[c.id]) {
-      auto recs = run::read_chunk(chunk_path(dir, c.id), ex.fingerprint, c);
-      if (!recs) throw std::runtime_error("checkpoint " + chunk_path(dir, c.id) + " cannot be read back");
-      for (auto& r : *recs) records.push_back(std::move(r));
+  // ---- Data files from every checkpoint; the verdict to every rank ----
+  std::vector<std::int64_t> end{kComplete, 0, 0, static_cast<std::int64_t>(f.reused), 0};
+  std::size_t missing = 0;
+  for (std::int64_t id = 0; id < plan.size(); ++id)
+    missing += shard.owns(id) && !f.done[static_cast<std::size_t>(id)];
+  const bool complete = missing == 0 && !failure;
+  if (!complete) interrupted = true;
+  try {
+    const std::string status = complete ? "complete" : "incomplete";
+    const auto files = run::write_data_files(ex, plan, f.done, [&](std::int64_t id) { return run::chunk_path(dir, id); },
+                                             dir.string(), status);
+    outcome.done = files.trajectories;
+    outcome.diverged = files.diverged;
+    outcome.unfinished = files.unfinished;
+    meta["status"] = status;
+    meta["trajectories"] = {{"total", outcome.total}, {"done", outcome.done}, {"diverged", outcome.diverged}};
+    this_session["ended"] = run::now_iso();
+    this_session["seconds"] = outcome.seconds;
+    if (complete) meta["finished"] = run::now_iso();
+    f.manifest.write(manifest_path);
+    if (complete && shard.count == 0) {  // every number is in the data files now (a shard keeps them for merge)
+      const auto kept = run::remove_checkpoints(dir.string(), plan);
+      if (!kept.empty() && !opt.quiet)
+        std::fprintf(stderr, "dlnflow: kept %zu entr%s of %s/chunks that dlnflow did not write\n", kept.size(),
+                     kept.size() == 1 ? "y" : "ies", dir.c_str());
     }
-  const std::string status = interrupted ? "incomplete" : "complete";
-  io::write_summary_csv((dir / "summary.csv").string(), ex, records);
-  io::write_trajectories_h5((dir / "trajectories.h5").string(), ex, records, status);
-  manifest["status"] = status;
-  manifest["trajectories"] = {{"total", outcome.total}, {"done", outcome.done}, {"diverged", outcome.diverged}};
-  this_session["ended"] = now_iso();
-  this_session["seconds"] = outcome.seconds;
-  if (!interrupted) manifest["finished"] = now_iso();
-  io::write_file_atomic(manifest_path.string(), manifest.dump(2) + "\n");
-  if (!interrupted) fs::remove_all(dir / "chunks");  // every number is in the data files now
+    if (complete) f.lock.release_and_remove();
+    end = {interrupted ? kInterrupted : kComplete, static_cast<std::int64_t>(outcome.done),
+           static_cast<std::int64_t>(outcome.diverged), static_cast<std::int64_t>(f.reused), 0};
+  } catch (const std::exception& e) {
+    end[0] = kFailure;
+    message = e.what();
+  }
+  comm.broadcast(end, 0);
+  comm.broadcast(message, 0);
+  if (failure) std::rethrow_exception(failure);
+  if (end[0] == kFailure) throw std::runtime_error(message);
+  outcome.status = interrupted ? RunStatus::Interrupted : RunStatus::Complete;
+  return outcome;
+}
+
+RunOutcome merge_results(const Experiment& ex, const std::vector<std::string>& shard_dirs, const RunOptions& opt) {
+  const run::ChunkPlan plan(ex);
+  if (shard_dirs.empty()) throw UsageError("merge needs the shard folders");
+  RunOutcome outcome;
+  outcome.total = ex.trajectories();
+  outcome.backend = "merge";
+  // Which shard holds each chunk, checked before anything is written.
+  std::vector<std::int32_t> holder(static_cast<std::size_t>(plan.size()), -1);
+  json sessions = json::array();
+  std::string backend;
+  for (std::size_t k = 0; k < shard_dirs.size(); ++k) {
+    const fs::path d = shard_dirs[k];
+    std::string why;
+    if (!run::is_results_folder(d, &why)) throw UsageError("cannot merge " + d.string() + ": not a dlnflow results folder (" + why + ")");
+    auto m = run::Manifest::load((d / "manifest.json").string(), plan, &why);
+    if (!m) throw UsageError("cannot merge " + d.string() + ": manifest.json " + why + " (resume that shard first)");
+    if (m->meta.value("fingerprint", "") != io::hex64(ex.fingerprint))
+      throw UsageError("cannot merge " + d.string() + ": it is a run of another experiment (or chunk plan)");
+    for (const auto& s : m->meta["sessions"]) sessions.push_back(s);
+    backend = m->meta.value("backend", backend);
+    for (const auto& [id, e] : m->chunks)
+      if (holder[static_cast<std::size_t>(id)] < 0 && fs::is_regular_file(run::chunk_path(d, id)))
+        holder[static_cast<std::size_t>(id)] = static_cast<std::int32_t>(k);
+  }
+  std::vector<std::int64_t> missing;
+  for (std::int64_t id = 0; id < plan.size(); ++id)
+    if (holder[static_cast<std::size_t>(id)] < 0) missing.push_back(id);
+  if (!missing.empty())
+    throw UsageError("cannot merge: " + std::to_string(missing.size()) + " of " + std::to_string(plan.size()) +
+                     " chunks are in none of the shard folders (first: chunk " + std::to_string(missing.front()) + " of point " +
+                     std::to_string(plan[missing.front()].point) + "); resume or run the shard that holds it");
+  run::Manifest manifest = run::Manifest::fresh(ex, nullptr);
+  manifest.meta["sessions"] = sessions;
+  manifest.meta["backend"] = backend;
+  manifest.meta["merged_from"] = shard_dirs;
+  run::PreparedFolder f = run::create_folder(opt.out_dir, opt.overwrite, manifest);
+  if (!opt.quiet) print_notes(f.notes);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<bool> all(static_cast<std::size_t>(plan.size()), true);
+  const auto checkpoint = [&](std::int64_t id) { return run::chunk_path(shard_dirs[static_cast<std::size_t>(holder[static_cast<std::size_t>(id)])], id); };
+  const auto files = run::write_data_files(ex, plan, all, checkpoint, opt.out_dir, "complete",
+                                           [&](std::int64_t id, const run::ChunkFile& c) {
+                                             f.manifest.chunks[id] = {plan[id], c.seconds, c.diverged, c.backend, 1, false};
+                                           });
+  outcome.done = files.trajectories;
+  outcome.diverged = files.diverged;
+  outcome.unfinished = files.unfinished;
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  f.manifest.meta["status"] = "complete";
+  f.manifest.meta["finished"] = run::now_iso();
+  f.manifest.meta["trajectories"] = {{"total", outcome.total}, {"done", outcome.done}, {"diverged", outcome.diverged}};
+  f.manifest.write((fs::path(opt.out_dir) / "manifest.json").string());
+  fs::remove(fs::path(opt.out_dir) / "chunks");
+  f.lock.release_and_remove();
   return outcome;
 }
 
