@@ -72,8 +72,9 @@ struct Experiment {
   // A point, rebuilt from the document on demand so that a sweep of a million points is not
   // held in memory; problems, data and catalogues are shared between points that do not sweep
   // them. Every point was validated by load_experiment, so this does not throw for index <
-  // point_count(). Thread-safe.
-  SweepPoint point(std::size_t index) const;
+  // point_count(). Thread-safe. Without with_resolved_json, config.resolved_json stays empty
+  // (it is the costly part of a point that only the HDF5 writer needs).
+  SweepPoint point(std::size_t index, bool with_resolved_json = true) const;
 
   std::shared_ptr<detail::SweepSource> sweep;
 };

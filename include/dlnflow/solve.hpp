@@ -80,13 +80,17 @@ enum class Status {
 };
 const char* to_string(Status status);
 
+// Sample::rank of a state whose loss is not finite (its spectrum is NaN): a diverging
+// trajectory's end-to-end matrix is beyond any decomposition.
+constexpr int kRankNotFinite = -2;
+
 // Diagnostics of one recorded time (NaN where the trajectory ended before it).
 struct Sample {
   double t = 0.0;
   double loss = 0.0;
   double grad_norm = 0.0;        // parameter-space gradient norm, sqrt(-dL/dt)
   Vec spectrum;                  // singular values of W (eigenvalues for W = U U^T), decreasing
-  int rank = 0;
+  int rank = 0;                  // kRankNotFinite where the loss is not finite
   double balance_defect = 0.0;   // sum_j ||W_j W_j^T - W_{j+1}^T W_{j+1}||_F (deep only)
   double critical_distance = std::numeric_limits<double>::quiet_NaN();
   int critical_index = -1;

@@ -281,18 +281,23 @@ class Driver {
     ++evals_;
     bool ok = !failed_;
     const T g = ok ? grad_norm(team_, f_, y, fs_, flow_, ok) : T(NAN);
-    ok = ok && spectrum(team_, f_, y, spec_, W_, flow_);
+    // A loss that overflowed (a diverging trajectory below blowup_norm): the spectrum is marked
+    // NaN with rank -2 (kRankNotFinite of solve.hpp), as on the CPU, not decomposed.
+    const bool finite = loss - loss == T(0);
+    ok = ok && (!finite || spectrum(team_, f_, y, spec_, W_, flow_));
     if (!ok) {
       failed_ = true;
       return;
     }
     const int ks = spectrum_size(f_);
-    int rank = 0;
-    if (ks > 0 && spec_[0] > 0)
+    int rank = finite ? 0 : -2;
+    if (!finite)
+      for (int i = team_.rank(); i < ks; i += team_.size()) spec_[i] = T(NAN);
+    if (finite && ks > 0 && spec_[0] > 0)
       for (int i = 0; i < ks; ++i) rank += spec_[i] > c_.rank_rtol * spec_[0] ? 1 : 0;
     const T balance = balance_defect(team_, f_, y, flow_);
     T dist = T(NAN), index = T(-1);
-    if (c_.catalog.count > 0) {
+    if (finite && c_.catalog.count > 0) {
       end_to_end(team_, f_, y, W_, flow_);
       nearest(W_, dist, index);
       if (failed_) return;

@@ -40,7 +40,7 @@ int check(const std::string& file, const std::string& out_dir, bool force) {
   double steps_total = 0;
   bool adaptive = false;
   for (std::size_t i = 0; i < ex.point_count(); ++i) {
-    const SweepPoint p = i == 0 ? first : ex.point(i);
+    const SweepPoint p = i == 0 ? first : ex.point(i, false);
     const auto& c = p.config;
     const auto& in = c.options.integrator;
     const double T = c.options.stop.t_final;

@@ -43,9 +43,10 @@ bool has_checkpoints(const std::string& dir) {
 void print_done(const dlnflow::RunOutcome& out, const std::string& dir, const char* verb) {
   std::string unfinished;
   for (const auto& [status, n] : out.unfinished) unfinished += ", " + std::to_string(n) + " " + status;
-  std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu diverged%s) in %.3g s on the %s%s; results in %s\n", verb, out.done,
-               out.diverged, unfinished.c_str(), out.seconds, out.backend == "gpu" ? "GPU" : "CPU",
-               out.ranks > 1 ? (" (" + std::to_string(out.ranks) + " MPI ranks)").c_str() : "", dir.c_str());
+  std::string where = out.backend == "gpu" ? " on the GPU" : out.backend == "cpu" ? " on the CPU" : "";
+  if (out.ranks > 1) where += " (" + std::to_string(out.ranks) + " MPI ranks)";
+  std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu diverged%s) in %.3g s%s; results in %s\n", verb, out.done,
+               out.diverged, unfinished.c_str(), out.seconds, where.c_str(), dir.c_str());
 }
 
 // Rank 0 speaks for the run; the other ranks print only their own failures.

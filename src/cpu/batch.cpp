@@ -13,6 +13,7 @@ namespace dlnflow {
 std::vector<TrajectoryResult> integrate_batch(const Problem& problem, const std::vector<TrajectorySpec>& specs,
                                               const SolveOptions& options, const TrajectoryDone& on_done) {
   validate_options(problem, options);
+  if (specs.empty()) return {};  // validation only (the experiment reader checks every sweep point so)
   std::vector<TrajectoryResult> results(specs.size());
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = std::max(1, std::min<int>(threads, static_cast<int>(specs.size())));

@@ -233,16 +233,25 @@ class Driver {
     s.loss = model_.rhs(y, f);
     ++evals_;
     s.grad_norm = model_.grad_norm(y, f);
+    s.balance_defect = model_.balance_defect(y);
+    s.valid = true;
+    if (o_.record.keep_states) s.state = y;
+    // A state whose loss overflowed (a diverging trajectory below blowup_norm) has an end-to-end
+    // matrix too large for any decomposition: its spectrum is not computed but marked, the same
+    // way on every backend, instead of whatever an SVD of infinities returns.
+    if (!std::isfinite(s.loss) || !y.allFinite()) {
+      const Index k = std::min(model_.problem().rows(), model_.problem().cols());
+      s.spectrum = Vec::Constant(k, std::numeric_limits<double>::quiet_NaN());
+      s.rank = kRankNotFinite;
+      return;
+    }
     s.spectrum = model_.spectrum(y);
     s.rank = numerical_rank(s.spectrum, o_.record.rank_rtol);
-    s.balance_defect = model_.balance_defect(y);
     if (o_.record.catalog) {
       const auto [d, i] = o_.record.catalog->nearest(model_.end_to_end(y));
       s.critical_distance = d;
       s.critical_index = i;
     }
-    if (o_.record.keep_states) s.state = y;
-    s.valid = true;
   }
 
   double event_value(const EventSpec& e, const Vec& y, double loss) {

@@ -6,7 +6,9 @@
 // one chunk's, whatever the run's size.
 #include <hdf5.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -18,12 +20,18 @@ namespace dlnflow::io {
 
 namespace {
 
+// HDF5 reports "failed"; the system says why when it is the disk (the usual reason).
+std::string failure(const std::string& what) {
+  const int e = errno;
+  const bool disk = e == ENOSPC || e == EFBIG || e == EDQUOT || e == EIO || e == EROFS;
+  return "HDF5: " + what + " failed" + (disk ? std::string(": ") + std::strerror(e) : "");
+}
 hid_t check(hid_t id, const std::string& what) {
-  if (id < 0) throw std::runtime_error("HDF5: " + what + " failed");
+  if (id < 0) throw std::runtime_error(failure(what));
   return id;
 }
 void check_status(herr_t s, const std::string& what) {
-  if (s < 0) throw std::runtime_error("HDF5: " + what + " failed");
+  if (s < 0) throw std::runtime_error(failure(what));
 }
 
 class Handle {
@@ -252,7 +260,7 @@ void TrajectoriesH5Writer::State::add(const std::vector<TrajectoryRecord>& recs)
       grad.push_back(s.valid ? s.grad_norm : nan);
       defect.push_back(s.valid ? s.balance_defect : nan);
       dist.push_back(finite ? s.critical_distance : nan);
-      rank.push_back(!s.valid ? -1 : finite ? s.rank : kRankNotFinite);
+      rank.push_back(!s.valid ? -1 : finite ? s.rank : kRankNotFinite);  // a backend's garbage never reaches the file
       crit.push_back(finite ? s.critical_index : -1);
       for (hsize_t k = 0; k < r; ++k)
         spectrum.push_back(finite && static_cast<hsize_t>(s.spectrum.size()) > k ? s.spectrum(static_cast<Index>(k)) : nan);
@@ -325,6 +333,10 @@ void TrajectoriesH5Writer::State::add(const std::vector<TrajectoryRecord>& recs)
 TrajectoriesH5Writer::TrajectoriesH5Writer(const std::string& path, const Experiment& ex, const std::string& status,
                                            std::vector<std::size_t> done)
     : s_(std::make_unique<State>()) {
+  // HDF5 1.10 cannot close a file whose flush failed (a full disk): the close fails, the file
+  // stays in the library's tables, and its exit handler closes it again and crashes. Without
+  // the handler a failed file is simply dropped with its temporary (the destructor removes it).
+  H5dont_atexit();
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions, not stderr noise
   s_->ex = ex;
   s_->path = path;

@@ -17,10 +17,6 @@ namespace dlnflow::io {
 // Shortest text that reads back to the same double; "nan", "inf", "-inf" otherwise.
 std::string format_double(double v);
 
-// The rank written for a sample whose state (or end-to-end matrix) is not finite: its
-// singular values are written as NaN. -1 marks a record time after the trajectory stopped.
-constexpr int kRankNotFinite = -2;
-
 // One row per record, records in point then seed order.
 class SummaryCsvWriter {
  public:

@@ -53,7 +53,7 @@ ResourceEstimate estimate_resources(const Experiment& ex, const std::string& out
   double disk = 0, peak = 0;
   std::size_t seen = 0;
   for (std::size_t i = 0; i < n; i += stride, ++seen) {
-    const SweepPoint p = ex.point(i);
+    const SweepPoint p = ex.point(i, false);
     const PointConfig& c = p.config;
     const Problem& prob = *c.problem;
     const double T = static_cast<double>(c.options.record.times.size());

@@ -147,7 +147,8 @@ RecordShape record_shape(const PointConfig& c) {
 void finish_record(const PointConfig& config, Model& model, TrajectoryRecord& rec) {
   rec.final_critical_distance = std::nan("");
   const Vec& y = rec.result.final_state;
-  if (y.size() == 0 || !y.allFinite()) return;
+  // As for samples: no decomposition of a state whose loss overflowed (final_rank stays -1).
+  if (y.size() == 0 || !y.allFinite() || !std::isfinite(rec.result.final_loss)) return;
   rec.final_rank = numerical_rank(model.spectrum(y), config.options.record.rank_rtol);
   if (config.catalog) {
     const auto [d, i] = config.catalog->nearest(model.end_to_end(y));

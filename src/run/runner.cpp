@@ -57,7 +57,7 @@ std::string choose_backend(const Experiment& ex, const RunOptions& opt, bool say
   bool ok = gpu_available(&why);
   const GpuPath path = opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
   for (std::size_t i = 0; ok && i < ex.point_count(); ++i) {
-    const SweepPoint p = ex.point(i);
+    const SweepPoint p = ex.point(i, false);
     if (!gpu_supports(*p.config.problem, p.config.options, &why, path)) {
       ok = false;
       why = "sweep point " + std::to_string(i) + ": " + why;
@@ -103,7 +103,7 @@ struct Compute {
         max = std::max<std::size_t>(1, static_cast<std::size_t>(opt.stop_after_chunks - chunks_run) * ex.chunk_size);
       const auto group = source.next(max);
       if (group.empty()) return;
-      if (!point || point->index != group.front().point) point = ex.point(static_cast<std::size_t>(group.front().point));
+      if (!point || point->index != group.front().point) point = ex.point(static_cast<std::size_t>(group.front().point), false);
       source.finished(run_group(*point, group));
     }
   }
@@ -354,6 +354,11 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
   if (!complete) interrupted = true;
   try {
     const std::string status = complete ? "complete" : "incomplete";
+    // The manifest first: whatever happens while the data files are written (a full disk), it
+    // lists every finished chunk.
+    this_session["ended"] = run::now_iso();
+    this_session["seconds"] = outcome.seconds;
+    f.manifest.write(manifest_path);
     const auto files = run::write_data_files(ex, plan, f.done, [&](std::int64_t id) { return run::chunk_path(dir, id); },
                                              dir.string(), status);
     outcome.done = files.trajectories;
@@ -361,8 +366,6 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     outcome.unfinished = files.unfinished;
     meta["status"] = status;
     meta["trajectories"] = {{"total", outcome.total}, {"done", outcome.done}, {"diverged", outcome.diverged}};
-    this_session["ended"] = run::now_iso();
-    this_session["seconds"] = outcome.seconds;
     if (complete) meta["finished"] = run::now_iso();
     f.manifest.write(manifest_path);
     if (complete && shard.count == 0) {  // every number is in the data files now (a shard keeps them for merge)

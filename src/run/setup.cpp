@@ -178,7 +178,7 @@ PreparedFolder prepare_folder(const Experiment& ex, const ChunkPlan& plan, const
     auto shape = shapes.find(c.point);
     if (shape == shapes.end()) {
       if (shapes.size() > 256) shapes.clear();
-      shape = shapes.emplace(c.point, record_shape(ex.point(static_cast<std::size_t>(c.point)).config)).first;
+      shape = shapes.emplace(c.point, record_shape(ex.point(static_cast<std::size_t>(c.point), false).config)).first;
     }
     std::string reason;
     auto file = read_chunk(path.string(), ex.fingerprint, c, shape->second, &reason);
