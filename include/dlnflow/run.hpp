@@ -46,8 +46,9 @@ struct RunOutcome {
   double seconds = 0.0;
   std::string backend;
   int ranks = 1;                                   // MPI processes that computed
-  std::vector<std::pair<std::string, std::size_t>> unfinished;  // status -> count, for statuses
-                                                   // other than completed/converged/event_stop
+  // Status -> count for trajectories that neither finished the flow nor diverged (step_underflow,
+  // max_steps, failed): what the closing line reports beside the diverged count.
+  std::vector<std::pair<std::string, std::size_t>> unfinished;
 };
 
 // Throws UsageError for requests that cannot start, std::runtime_error for failures while running.

@@ -40,7 +40,8 @@ Assembled write_data_files(const Experiment& ex, const ChunkPlan& plan, const st
     out.diverged += file->diverged;
     for (const auto& r : file->records) {
       const Status s = r.result.status;
-      if (s != Status::Completed && s != Status::LossConverged && s != Status::GradConverged && s != Status::EventStop)
+      if (s != Status::Completed && s != Status::LossConverged && s != Status::GradConverged && s != Status::EventStop &&
+          s != Status::Diverged)  // counted on their own
         ++unfinished[to_string(s)];
     }
   }

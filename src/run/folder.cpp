@@ -87,8 +87,9 @@ std::vector<std::string> remove_results(const fs::path& dir) {
     fs::remove(dir / "plots", ec);
   }
   std::vector<std::string> kept;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
-    if (e.path().filename() != kLockFile) kept.push_back(fs::relative(e.path(), dir, ec).string());
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec))  // files (and empty folders), not their folders
+    if (e.path().filename() != kLockFile && (!e.is_directory(ec) || fs::is_empty(e.path(), ec)))
+      kept.push_back(fs::relative(e.path(), dir, ec).string());
   std::sort(kept.begin(), kept.end());
   return kept;
 }

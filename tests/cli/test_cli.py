@@ -12,82 +12,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-import unittest
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as e:  # a missing test dependency must fail loudly, never skip quietly
-    sys.exit(f"test_cli.py needs numpy and h5py ({e}); scripts/install-deps.sh --test installs them")
+from clitest import (BIN, SRC, Workspace, assert_same_h5, dlnflow, gpu_present, h5_contents, h5py, main, np,
+                     read_summary)
 
-BIN = os.environ["DLNFLOW_BIN"]
-SRC = os.environ["DLNFLOW_SOURCE_DIR"]
 SWEEP = os.path.join(SRC, "tests", "cli", "sweep.toml")
 TARGET = np.diag([3.0, 2.0, 1.0, 0.0])
-
-
-def dlnflow(*args, **kw):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, **kw)
-
-
-def gpu_present():
-    """Whether `dlnflow info` finds a usable GPU (then --backend auto runs there)."""
-    for line in dlnflow("info").stdout.splitlines():
-        if line.startswith("GPU devices: "):
-            return int(line.split()[2]) > 0
-    return False
-
-
-def read_summary(folder):
-    with open(os.path.join(folder, "summary.csv"), newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def h5_contents(path):
-    """Every dataset and attribute of an HDF5 file, keyed by path, for exact comparison."""
-    out = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                out[name] = obj[()]
-            for k, v in obj.attrs.items():
-                out[f"{name}@{k}"] = v
-        f.visititems(visit)
-        for k, v in f.attrs.items():
-            out[f"@{k}"] = v
-    return out
-
-
-def assert_same_h5(test, a, b, skip_attrs=()):
-    ca, cb = h5_contents(a), h5_contents(b)
-    test.assertEqual(sorted(ca), sorted(cb))
-    for k in ca:
-        if k.split("@")[-1] in skip_attrs:
-            continue
-        va, vb = np.asarray(ca[k]), np.asarray(cb[k])
-        if va.dtype.kind == "f":
-            test.assertTrue(np.array_equal(va, vb, equal_nan=True), k)
-        else:
-            test.assertTrue(np.array_equal(va, vb), k)
-
-
-class Workspace(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="dlnflow-cli-")
-
-    def tearDown(self):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def path(self, *p):
-        return os.path.join(self.tmp, *p)
-
-    def write(self, name, text):
-        with open(self.path(name), "w") as f:
-            f.write(text)
-        return self.path(name)
 
 
 class SweepResults(Workspace):
@@ -472,10 +404,4 @@ class StatsPlotCheckInfo(Workspace):
 
 
 if __name__ == "__main__":
-    # Exit 77 (ctest's SKIP_RETURN_CODE) when every selected test skipped, so that a GPU-only
-    # class shows as skipped, not passed, on a machine without a GPU.
-    prog = unittest.main(exit=False)
-    res = prog.result
-    if not res.wasSuccessful():
-        sys.exit(1)
-    sys.exit(77 if res.testsRun and len(res.skipped) == res.testsRun else 0)
+    main()
