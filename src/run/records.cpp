@@ -33,7 +33,7 @@ class Writer {
   }
   void put(const Vec& v) {
     put<std::uint64_t>(static_cast<std::uint64_t>(v.size()));
-    bytes.append(reinterpret_cast<const char*>(v.data()), sizeof(double) * static_cast<std::size_t>(v.size()));
+    if (v.size()) bytes.append(reinterpret_cast<const char*>(v.data()), sizeof(double) * static_cast<std::size_t>(v.size()));
   }
   std::string bytes;
 };
@@ -70,7 +70,7 @@ class Reader {
     const auto n = length(max, what);
     if ((end_ - pos) / sizeof(double) < n) throw Damaged{"truncated"};
     Vec v(static_cast<Index>(n));
-    std::memcpy(v.data(), bytes.data() + pos, n * sizeof(double));
+    if (n) std::memcpy(v.data(), bytes.data() + pos, n * sizeof(double));  // an empty Vec's data() is null
     pos += n * sizeof(double);
     return v;
   }

@@ -308,7 +308,7 @@ class HostileInput(Workspace):
         for name, header in cases.items():
             with self.subTest(name=name):
                 self.write_npy(name, header, b"\0" * 32)
-                self.refused(BASE.replace("[[3.0, 0.0], [0.0, 1.0]]", f'"{name}"'), f"problem.target: ", name=f"{name}.toml")
+                self.refused(BASE.replace("[[3.0, 0.0], [0.0, 1.0]]", f'"{name}"'), "problem.target: ", name=f"{name}.toml")
         # A header length pointing past the end of the file.
         with open(self.path("past.npy"), "wb") as f:
             f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", 60000) + b"{'descr': '<f8', 'shape': (1,), }")
@@ -441,6 +441,24 @@ class LargeSweepCheck(Workspace):
         baseline = peak_rss_kib([BIN, "--version"])
         peak = peak_rss_kib([BIN, "check", exp])
         self.assertLess(peak - baseline, 256 * 1024, f"check of 10^6 points used {peak - baseline} KiB over the binary's own")
+
+
+class MemoryBound(Workspace):
+    def test_a_run_of_100000_trajectories_is_written_in_the_memory_of_a_chunk(self):
+        """10^5 trajectories x 50 record times: every record held at once (as before: the records,
+        then the writer's arrays) is over 10^5 x 50 x ~200 bytes = 1 GB; streamed from the
+        checkpoints it is one chunk's. Peak RSS is measured against the binary's own (the CUDA
+        libraries alone are about 270 MB)."""
+        exp = self.write("many.toml", BASE.replace("t_final = 1.0", "t_final = 0.05").replace('method = "rk4"', 'method = "euler"')
+                         + '[record]\ngrid = "uniform"\ncount = 50\n[sweep]\nseeds = 100000\n[run]\nchunk_size = 1000\n')
+        out = self.path("out")
+        baseline = peak_rss_kib([BIN, "--version"])
+        peak = peak_rss_kib([BIN, "run", exp, "--out", out, "--quiet"])
+        h5 = os.path.getsize(os.path.join(out, "trajectories.h5"))
+        self.assertGreater(h5, 100000 * 50 * 44)  # loss, grad norm, defect, 2 singular values, rank: 44 bytes a sample
+        self.assertEqual(sum(1 for _ in open(os.path.join(out, "summary.csv"))), 100001)
+        self.assertLess((peak - baseline) * 1024, h5 / 8,
+                        f"peak {peak - baseline} KiB over the binary's own for a {h5 >> 20} MiB trajectories.h5")
 
 
 def peak_rss_kib(cmd):
