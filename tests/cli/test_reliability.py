@@ -450,7 +450,7 @@ class MemoryBound(Workspace):
         checkpoints it is one chunk's. Peak RSS is measured against the binary's own (the CUDA
         libraries alone are about 270 MB)."""
         exp = self.write("many.toml", BASE.replace("t_final = 1.0", "t_final = 0.05").replace('method = "rk4"', 'method = "euler"')
-                         + '[record]\ngrid = "uniform"\ncount = 50\n[sweep]\nseeds = 100000\n[run]\nchunk_size = 1000\n')
+                         + '[record]\ngrid = "uniform"\ncount = 50\n[sweep]\nseeds = 100000\n[run]\nchunk_size = 256\n')
         out = self.path("out")
         baseline = peak_rss_kib([BIN, "--version"])
         peak = peak_rss_kib([BIN, "run", exp, "--out", out, "--quiet"])
