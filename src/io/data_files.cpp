@@ -38,8 +38,9 @@ void convert(const char* src, std::size_t n, std::vector<double>& out) {
 
 }  // namespace
 
-Array read_npy(const std::string& path) {
-  const std::string bytes = slurp(path);
+Array read_npy(const std::string& path) { return read_npy_bytes(slurp(path), path); }
+
+Array read_npy_bytes(const std::string& bytes, const std::string& path) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     throw std::runtime_error("'" + path + "' is not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -101,6 +102,11 @@ Array read_npy(const std::string& path) {
 Array read_csv(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot open '" + path + "'");
+  return read_csv_text(std::string(std::istreambuf_iterator<char>(in), {}), path);
+}
+
+Array read_csv_text(const std::string& text, const std::string& path) {
+  std::istringstream in(text);
   Array a;
   std::string line;
   std::int64_t rows = 0, cols = -1, lineno = 0;

@@ -18,6 +18,10 @@ struct Array {
 Array read_npy(const std::string& path);
 // One row per line, values separated by commas (spaces allowed); '#' starts a comment line.
 Array read_csv(const std::string& path);
+// The same from the file's contents, for callers (and fuzzers) that already hold them; `name`
+// stands for the path in error messages.
+Array read_npy_bytes(const std::string& bytes, const std::string& name);
+Array read_csv_text(const std::string& text, const std::string& name);
 // FNV-1a 64: the fingerprints of data files and of resolved experiments (not a security hash).
 std::uint64_t fnv1a64(const std::string& bytes, std::uint64_t h = 1469598103934665603ull);
 std::string hex64(std::uint64_t v);  // 16 hex digits
