@@ -1,5 +1,21 @@
 // Numeric arrays from the files a researcher already has: NumPy .npy (v1-3, little-endian
 // float64/float32/int64/int32/uint8/bool, C or Fortran order) and plain comma-separated text.
+//
+// Files are untrusted input: any malformed file ends in a std::runtime_error naming the file and
+// what is wrong, and nothing is allocated beyond what the file's size can back (the .npy data
+// must be in the file: the element count times the item size is checked, overflow-safe, against
+// the bytes present before anything is allocated).
+//
+// .npy: the header must be the dictionary NumPy writes — 'descr' (a quoted dtype),
+// 'fortran_order' (True or False) and 'shape' (a tuple of non-negative integers, 3L accepted),
+// nothing else. Bytes after the data are ignored. Bool bytes read as 0 or 1.
+// .csv: one row per line, values separated by commas, spaces and tabs around them allowed, CRLF
+// line ends accepted. Lines that are blank or whose first non-blank character is '#' are
+// skipped; '#' elsewhere is an error. One trailing comma at the end of a line is tolerated; any
+// other empty value is an error, as is a row whose length differs from the first row's.
+// A value is what strtod reads, in full: decimal or hexadecimal floats (0x1p-3), nan and inf
+// (kept as values, as .npy files can hold them: rejecting non-finite data is the caller's job,
+// which knows the key), subnormals; a value beyond the range of a double (1e999) is an error.
 #pragma once
 
 #include <cstdint>
