@@ -45,8 +45,14 @@ def kind_of(log):
     return "unknown failure"
 
 
+LIBRARIES = ("/usr/include/toml++/", "/usr/include/eigen3/", "/usr/include/nlohmann/")
+
+
 def frame_of(log, repo):
+    """The first frame in the project's sources, preceded by the library frame it called into
+    when a header library (toml++, Eigen, nlohmann-json) is where the report happened."""
     own = os.path.join(repo, "")
+    library = None
     for line in log.splitlines():
         m = FRAME.match(line)
         if not m:
@@ -55,8 +61,11 @@ def frame_of(log, repo):
         path = os.path.normpath(path)
         if path.startswith(own) and "/tests/fuzz/" not in path:
             func = re.sub(r"\(.*\)( const)?$", "", func.replace("(anonymous namespace)", "{anon}"))
-            return f"{os.path.relpath(path, repo)}:{lineno} ({func})"
-    return "no frame in the project's sources"
+            here = f"{os.path.relpath(path, repo)}:{lineno} ({func})"
+            return f"{library} via {here}" if library else here
+        if library is None and path.startswith(LIBRARIES):
+            library = f"{path}:{lineno}"
+    return library or "no frame in the project's sources"
 
 
 def main():
