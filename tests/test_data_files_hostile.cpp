@@ -71,12 +71,11 @@ TEST(HostileNpy, WellFormedFilesStillRead) {
   const Array f = read_npy_bytes(npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3, 2), }", data), "f.npy");
   ASSERT_EQ(f.shape, (std::vector<std::int64_t>{2, 3, 2}));
   EXPECT_EQ(f.data[1 * 6 + 2 * 2 + 1], 121.0);
-  // Python 2 era files wrote long integers as 3L; a 0-d array holds one value; (0, 3) none.
+  // Python 2 era files wrote long integers as 3L; a 0-d array holds one value.
   EXPECT_EQ(read_npy_bytes(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1L, 1L), }", f8({5})), "l.npy").data,
             (std::vector<double>{5}));
   EXPECT_EQ(read_npy_bytes(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (), }", f8({7})), "s.npy").data,
             (std::vector<double>{7}));
-  EXPECT_TRUE(read_npy_bytes(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 3), }"), "e.npy").data.empty());
   // Version 2 headers have a 4-byte length.
   EXPECT_EQ(read_npy_bytes(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1,), }", f8({9}), 2), "v2.npy").data,
             (std::vector<double>{9}));
@@ -108,6 +107,16 @@ TEST(HostileNpy, DataSizeIsCheckedBeforeAllocating) {
                  "truncated");
   EXPECT_MESSAGE(npy_error(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (100000000,), }", f8({1}))),
                  "truncated");
+}
+
+// Was: accepted with no data, and the experiment layer then sized matrices and loops from the
+// other dimension: (0, 2^62) ended in std::bad_alloc, (2^62, 0) in a loop of 2^62 rows.
+TEST(HostileNpy, ArrayWithoutElementsIsAnError) {
+  EXPECT_MESSAGE(npy_error(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4611686018427387904), }")),
+                 "no values");
+  EXPECT_MESSAGE(npy_error(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 0), }")),
+                 "no values");
+  EXPECT_MESSAGE(npy_error(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (0,), }")), "no values");
 }
 
 // Was: the data pointer went past the end, the bytes available wrapped around, and the values

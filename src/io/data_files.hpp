@@ -8,7 +8,8 @@
 //
 // .npy: the header must be the dictionary NumPy writes — 'descr' (a quoted dtype),
 // 'fortran_order' (True or False) and 'shape' (a tuple of non-negative integers, 3L accepted),
-// nothing else. Bytes after the data are ignored. Bool bytes read as 0 or 1.
+// nothing else. An array without elements (a 0 in the shape) is an error, as an empty .csv is.
+// Bytes after the data are ignored. Bool bytes read as 0 or 1.
 // .csv: one row per line, values separated by commas, spaces and tabs around them allowed, CRLF
 // line ends accepted. Lines that are blank or whose first non-blank character is '#' are
 // skipped; '#' elsewhere is an error. One trailing comma at the end of a line is tolerated; any
