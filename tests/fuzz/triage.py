@@ -33,7 +33,7 @@ def kind_of(log):
     m = re.search(r"terminate called after throwing an instance of '([^']+)'\s*\n\s*what\(\):\s*(.*)", log)
     if m:
         return f"uncaught {m.group(1)} ({m.group(2).strip()[:80]})"
-    m = re.search(r"ERROR: AddressSanitizer: ([\w-]+)", log)
+    m = re.search(r"SUMMARY: AddressSanitizer: ([\w-]+)", log) or re.search(r"ERROR: AddressSanitizer: ([\w-]+)", log)
     if m:
         return "ASan " + m.group(1)
     m = re.search(r"runtime error: (.*)", log)
