@@ -238,17 +238,14 @@ Array read_npy_bytes(const std::string& bytes, const std::string& path) {
   // and against the bytes present before anything is allocated from the shape.
   Array a;
   a.shape = h.shape;
-  std::size_t n = 1;
-  bool zero = false;
-  for (auto dim : a.shape) zero = zero || dim == 0;
-  if (zero) n = 0;
-  else
-    for (auto dim : a.shape)
-      if (__builtin_mul_overflow(n, static_cast<std::size_t>(dim), &n))
-        throw std::runtime_error("'" + path + "': shape " + shape_text(a.shape) + " has more elements than memory can hold");
   // Like an empty .csv: no key takes an empty matrix, and a shape such as (0, 2^62) holds no data
   // for the checks below to weigh, yet callers size matrices and loops from its dimensions.
-  if (n == 0) throw std::runtime_error("'" + path + "' holds no values (shape " + shape_text(a.shape) + ")");
+  for (auto dim : a.shape)
+    if (dim == 0) throw std::runtime_error("'" + path + "' holds no values (shape " + shape_text(a.shape) + ")");
+  std::size_t n = 1;
+  for (auto dim : a.shape)
+    if (__builtin_mul_overflow(n, static_cast<std::size_t>(dim), &n))
+      throw std::runtime_error("'" + path + "': shape " + shape_text(a.shape) + " has more elements than memory can hold");
   const std::size_t avail = bytes.size() - offset - header_len;
   std::size_t need = 0;
   if (__builtin_mul_overflow(n, itemsize, &need) || need > avail)
