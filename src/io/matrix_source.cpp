@@ -38,7 +38,11 @@ std::string entry_name(const Array& a, std::size_t flat, bool csv) {
 
 Array read_file(TableReader& r, const std::string& key, const std::string& base_dir, const std::string& file) {
   const std::string path = resolve_path(base_dir, file);
-  if (!std::filesystem::exists(path)) r.fail(key, "data file '" + path + "' does not exist");
+  std::error_code ec;  // a name the file system rejects (longer than NAME_MAX...) is a named error too
+  const auto type = std::filesystem::status(path, ec).type();
+  if (type == std::filesystem::file_type::not_found || (ec && type == std::filesystem::file_type::none))
+    r.fail(key, "data file '" + path + "' does not exist" + (ec && ec != std::errc::no_such_file_or_directory ? " (" + ec.message() + ")" : ""));
+  if (type == std::filesystem::file_type::directory) r.fail(key, "data file '" + path + "' is a folder");
   const std::string ext = std::filesystem::path(path).extension().string();
   Array a;
   try {
