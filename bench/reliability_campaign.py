@@ -150,7 +150,7 @@ def main():
             print(json.dumps(result["mpi"], indent=2), flush=True)
         if "fuzz" in a.parts and not a.no_fuzz:
             js = os.path.join(work, "fuzz.json")
-            r = subprocess.run(["bash", os.path.join(SRC, "scripts", "fuzz.sh"), "--runs", str(a.fuzz_runs), "--json", js])
+            r = subprocess.run(["bash", os.path.join(SRC, "scripts", "fuzz.sh"), "--runs", str(a.fuzz_runs), "--seconds", "7200", "--json", js])
             result["fuzz"] = {"ok": r.returncode == 0, "targets": json.load(open(js)) if os.path.exists(js) else None}
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -2,7 +2,7 @@
 # Fuzzes the readers of untrusted input (experiment files, .npy, .csv) with libFuzzer under
 # AddressSanitizer and UndefinedBehaviorSanitizer (tests/fuzz/).
 #
-#   scripts/fuzz.sh [--seconds N] [--runs N] [--jobs J] [--replay] [TARGET...]
+#   scripts/fuzz.sh [--seconds N] [--runs N] [--jobs J] [--replay] [--json FILE] [TARGET...]
 #
 # TARGET: fuzz_experiment, fuzz_npy, fuzz_csv (default: all three). Each target runs for N seconds
 # (default 180) or N executions, whichever ends first, in J worker processes (default 1).
@@ -13,20 +13,22 @@
 # tests/fuzz/make_seeds.py.
 # --replay: fuzz nothing; run the committed reproducers tests/fuzz/regressions/<target>/* and
 # report which still fail.
+# --json FILE: the figures of each target (executions, seconds, corpus, findings) as JSON.
 # Exit status: 1 if any finding (or, with --replay, any reproducer still failing), 2 on misuse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-seconds=180 runs="" jobs=1 replay=0 targets=()
+seconds=180 runs="" jobs=1 replay=0 json="" targets=()
 while (($#)); do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --replay) replay=1; shift ;;
+    --json) json=$2; shift 2 ;;
     fuzz_experiment | fuzz_npy | fuzz_csv) targets+=("$1"); shift ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fuzz.sh: unknown argument '$1' (--help)" >&2; exit 2 ;;
   esac
 done
@@ -60,7 +62,7 @@ fi
 echo "== seed corpora"
 python3 tests/fuzz/make_seeds.py . "$build/seeds"
 status=0
-summary=()
+summary=() records=()
 for t in "${targets[@]}"; do
   corpus=$build/corpus/$t findings=$build/findings/$t log=$build/logs/$t.log
   mkdir -p "$corpus" "$findings" "$(dirname "$log")"
@@ -90,7 +92,11 @@ for t in "${targets[@]}"; do
   fi
   echo "$line"
   summary+=("$line")
+  records+=("{\"target\": \"$t\", \"executions\": $execs, \"seconds\": $elapsed, \"corpus\": $(find "$corpus" -type f | wc -l), \"findings\": ${#new[@]}}")
 done
+if [[ -n $json ]]; then
+  (IFS=,; echo "[${records[*]}]") >"$json"
+fi
 echo "== summary"
 printf '%s\n' "${summary[@]}"
 exit $status

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what dlnflow builds against, from Debian packages, when it is missing.
 # Usage: scripts/install-deps.sh [--test] [--bench] [--baselines]
-#   --test       also the Python packages the command's integration tests and `dlnflow plot` use
+#   --test       also clang and libFuzzer (scripts/fuzz.sh), and the Python packages the command's
+#                integration tests and `dlnflow plot` use
 #   --bench      also NumPy for the benchmark baseline
 #   --baselines  also JAX, diffrax and PyTorch (CPU use; from PyPI) for bench/compare.py
 set -euo pipefail
@@ -21,6 +22,12 @@ command -v python3 >/dev/null || need+=(python3)
 command -v cmake >/dev/null || need+=(cmake)
 command -v ninja >/dev/null || need+=(ninja-build)
 command -v g++ >/dev/null || need+=(g++)
+for arg in "$@"; do
+  if [ "$arg" = --test ]; then  # the fuzzers (scripts/fuzz.sh): clang with its libFuzzer runtime
+    command -v clang++ >/dev/null || need+=(clang)
+    compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || need+=(libclang-rt-dev)
+  fi
+done
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "dlnflow: installing ${need[*]}" >&2

@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
 # Builds dlnflow and runs its whole test suite (CUDA parts are built when nvcc is present;
-# GPU tests skip with the reason on machines without a GPU).
+# GPU tests skip with the reason on machines without a GPU), then the fuzzers (60 s each, after
+# replaying every committed reproducer) and the suite again under ASan/UBSan.
+#   scripts/test.sh           what CI runs (.ci/run)
+#   scripts/test.sh --long    also the long campaigns of docs/reliability.md (signals, 10^6
+#                             trajectories, MPI timing, 10^6 fuzz executions per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+long=0
+for arg in "$@"; do
+  case "$arg" in
+    --long) long=1 ;;
+    *) echo "usage: scripts/test.sh [--long]" >&2; exit 2 ;;
+  esac
+done
 scripts/install-deps.sh --test
 build=${DLNFLOW_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLNFLOW_CUDA="${DLNFLOW_CUDA:-AUTO}" >/dev/null
 cmake --build "$build" --parallel "$(nproc)"
 ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"
+scripts/fuzz.sh --replay
+scripts/fuzz.sh --seconds 60
+scripts/test-sanitizers.sh
+if ((long)); then
+  python3 bench/reliability_campaign.py --bin "$build/dlnflow" --trials 20
+fi

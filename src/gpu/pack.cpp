@@ -12,6 +12,8 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;  // C++20 deduces it; clang before 17 needs it spelled out
 
 long long append(std::vector<double>& v, const Mat& M) {
   const long long at = static_cast<long long>(v.size());
