@@ -174,6 +174,24 @@ TEST(ExperimentFile, ErrorsNameThePlaceTheKeyAndTheAcceptedValues) {
   EXPECT_NE(swept.find("at sweep point 0"), std::string::npos) << swept;
 }
 
+TEST(ExperimentFile, NonAsciiTextMeansWhatItSaysAndNeverReachesTheParserOutsideStrings) {
+  // toml++ 3.3 misbehaves on non-ASCII characters outside strings (io/toml_ascii.hpp): the parser
+  // gets \u escapes, and the values read back are the UTF-8 the file holds.
+  const std::string text = std::string("# σ and α in a comment\n") + "name = \"unicode\"\n" +
+                           "description = 'σ₀ = \"Σ\" \\ in a literal'\n" + kBase +
+                           "[[events]]\nkind = \"loss\"\nlevel = 1.0\nname = \"x\" # é\n";
+  const auto ex = parse_experiment(text, "exp.toml", ".");
+  EXPECT_EQ(ex.description, "σ₀ = \"Σ\" \\ in a literal");
+  const auto multi = parse_experiment("description = \"\"\"\nα \"β\" \\u03B3\"\"\"\n" + std::string(kBase), "exp.toml", ".");
+  EXPECT_EQ(multi.description, "α \"β\" γ");
+  const auto literal = parse_experiment("description = '''\nα \"β\" \\n'''\n" + std::string(kBase), "exp.toml", ".");
+  EXPECT_EQ(literal.description, "α \"β\" \\n");
+  EXPECT_NE(error_of("σ = 1\n" + std::string(kBase)).find("exp.toml:1:1: TOML syntax error: a non-ASCII character outside a string"),
+            std::string::npos);
+  EXPECT_NE(error_of("x =+=\"ʞ\"\n").find("exp.toml:1:"), std::string::npos);  // the fuzzer's case: an error, no UB
+  EXPECT_NE(error_of("description = \"\xff\"\n" + std::string(kBase)).find("not UTF-8"), std::string::npos);
+}
+
 TEST(ExperimentFile, EditDistanceSuggestsOnlyNearKeys) {
   EXPECT_EQ(io::edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(io::did_you_mean("t_finl", {"t_final", "loss_below"}), " (did you mean 't_final'?)");

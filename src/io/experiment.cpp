@@ -6,7 +6,6 @@
 // sweep (its loss and data, its network, its initialization) are read once and shared.
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -23,6 +22,7 @@
 #include "matrix_source.hpp"
 #include "memory_budget.hpp"
 #include "result_files.hpp"
+#include "toml_ascii.hpp"
 #include "toml_reader.hpp"
 
 namespace dlnflow {
@@ -670,57 +670,6 @@ void check_name(TableReader& root, const std::string& name) {
                       "(it names the folder results/<name>), got '" + name + "'");
 }
 
-// toml++ 3.3 reaches undefined behaviour on a non-ASCII character outside a string or a comment
-// (marzer/tomlplusplus#295, fixed upstream after the version Debian ships; found by
-// tests/fuzz/). TOML allows such characters only there, so they are a syntax error anyway: it
-// is reported here, before the parser sees it.
-// A quote opens a string only where a key or a value can begin (after =, [, {, a comma, a dot or
-// at the start of a line): in a malformed token ("0X\"...") the parser reads the quote as part of
-// the token, and what follows is outside any string.
-void check_non_ascii_placement(const std::string& text, const std::string& source) {
-  enum { Plain, Comment, Basic, Literal, MultiBasic, MultiLiteral } state = Plain;
-  std::size_t line = 1, column = 1;
-  char before = '\n';  // the last character outside strings and comments that is not a blank
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    auto starts = [&](const char* s) { return text.compare(i, std::strlen(s), s) == 0; };
-    const bool opens = std::strchr("=[{,.\n", before) != nullptr;
-    if (c >= 0x80 && (state == Plain)) {
-      throw ExperimentError(source + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                            ": TOML syntax error: a non-ASCII character outside a string or a comment (quote the key)");
-    }
-    switch (state) {
-      case Plain:
-        if (c == '#') state = Comment;
-        else if (opens && starts("\"\"\"")) state = MultiBasic, i += 2, column += 2;
-        else if (opens && starts("'''")) state = MultiLiteral, i += 2, column += 2;
-        else if (opens && c == '"') state = Basic;
-        else if (opens && c == '\'') state = Literal;
-        else if (c != ' ' && c != '\t' && c != '\r') before = static_cast<char>(c);
-        break;
-      case Comment:
-        if (c == '\n') state = Plain, before = '\n';
-        break;
-      case Basic:
-        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i, ++column;
-        else if (c == '"' || c == '\n') state = Plain, before = static_cast<char>(c);
-        break;
-      case Literal:
-        if (c == '\'' || c == '\n') state = Plain, before = static_cast<char>(c);
-        break;
-      case MultiBasic:
-        if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') ++i, ++column;
-        else if (starts("\"\"\"")) state = Plain, before = '"', i += 2, column += 2;
-        break;
-      case MultiLiteral:
-        if (starts("'''")) state = Plain, before = '\'', i += 2, column += 2;
-        break;
-    }
-    if (text[i] == '\n') ++line, column = 1;
-    else if ((c & 0xC0) != 0x80) ++column;  // columns count characters, not UTF-8 bytes
-  }
-}
-
 }  // namespace
 
 // ---- The sweep source: the document, its axes, and the caches of shared sections ----------
@@ -803,9 +752,9 @@ SweepPoint Experiment::point(std::size_t index, bool with_resolved_json) const {
 
 Experiment parse_experiment(const std::string& text, const std::string& source_name, const std::string& base_dir) {
   auto src = std::make_shared<detail::SweepSource>();
-  check_non_ascii_placement(text, source_name);
+  const std::string ascii = io::ascii_toml(text, source_name);
   try {
-    src->doc = toml::parse(text, source_name);
+    src->doc = toml::parse(ascii, source_name);
   } catch (const toml::parse_error& e) {
     std::ostringstream s;
     s << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column
@@ -813,7 +762,7 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
     throw ExperimentError(s.str());
   }
   toml::table& doc = src->doc;
-  src->origin = Origin{source_name, "", std::make_shared<const std::string>(text), nullptr};
+  src->origin = Origin{source_name, "", std::make_shared<const std::string>(ascii), nullptr};
   const Origin& origin = src->origin;
   Experiment ex;
   ex.source_path = source_name;
