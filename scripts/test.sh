@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds dlnflow and runs its whole test suite (CUDA parts are built when nvcc is present;
 # GPU tests skip with the reason on machines without a GPU), then the fuzzers (60 s each, after
-# replaying every committed reproducer) and the suite again under ASan/UBSan.
+# replaying every committed reproducer) and the input-facing tests again under ASan/UBSan.
 #   scripts/test.sh           what CI runs (.ci/run)
-#   scripts/test.sh --long    also the long campaigns of docs/reliability.md (signals, 10^6
-#                             trajectories, MPI timing, 10^6 fuzz executions per target)
+#   scripts/test.sh --long    also the whole suite under ASan/UBSan and the long campaigns of
+#                             docs/reliability.md (signals, 10^6 trajectories, MPI timing, 10^6
+#                             fuzz executions per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 long=0
@@ -23,5 +24,6 @@ scripts/fuzz.sh --replay
 scripts/fuzz.sh --seconds 60
 scripts/test-sanitizers.sh
 if ((long)); then
+  scripts/test-sanitizers.sh --all
   python3 bench/reliability_campaign.py --bin "$build/dlnflow" --trials 20
 fi
