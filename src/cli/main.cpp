@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "fused", "batched"}));
   run->add_option("--gpu-team", ro.gpu_team, "auto | warp | block: threads per trajectory on the fused path (32 or 128)")
       ->check(CLI::IsMember({"auto", "warp", "block"}));
-  run->add_option("--threads", ro.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  run->add_option("--threads", ro.threads, "CPU threads (default: the cores this process may use; under MPI a share of the machine's)")->check(CLI::NonNegativeNumber);
   run->add_flag("--resume", ro.resume, "Continue an interrupted run in --out without recomputing finished chunks");
   run->add_flag("--overwrite", ro.overwrite, "Replace an existing dlnflow results folder (only files dlnflow wrote are removed)");
   run->add_flag("--force", ro.force, "Run even where the estimate exceeds the free memory or disk");

@@ -1,6 +1,8 @@
 // Orchestrates a run: the results folder (rank 0), chunks computed by every rank from a shared
 // schedule with a checkpoint after each, the manifest kept current, then the data files written
 // from the checkpoints. One process, MPI ranks and shards all take this path.
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -167,6 +169,18 @@ struct ManifestKeeper {
   }
 };
 
+// The cores this process may run on: all of them, shared among the MPI ranks of the machine,
+// unless the launcher bound the process to a subset (Open MPI binds each of up to two ranks to
+// one core by default), which is then its share.
+int default_threads(const run::Comm& comm) {
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int allowed = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : hw;
+  if (allowed < hw) return std::max(1, allowed);
+  return std::max(1, hw / std::max(1, comm.local_size()));
+}
+
 void print_notes(const std::vector<std::string>& notes, const char* prefix = "dlnflow: ") {
   for (const auto& n : notes) std::fprintf(stderr, "%s%s\n", prefix, n.c_str());
 }
@@ -205,8 +219,7 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
   RunOutcome outcome;
   outcome.ranks = comm.size();
   outcome.backend = choose_backend(ex, opt, root && !opt.quiet);
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = opt.threads > 0 ? opt.threads : std::max(1, hw / std::max(1, comm.local_size()));
+  const int threads = opt.threads > 0 ? opt.threads : default_threads(comm);
   const run::ChunkPlan plan(ex);
   for (std::int64_t id = 0; id < plan.size(); ++id)
     if (shard.owns(id)) outcome.total += static_cast<std::size_t>(plan[id].count);
