@@ -346,24 +346,17 @@ void warn_time_scale(const PointConfig& pc, std::uint64_t seed, const std::strin
 // Sections a point does not sweep are the same for every point: read once, then shared. The
 // keys are the indices of the swept values under each section (and the sections it needs).
 struct Memo {
-  struct Loss {
-    LossInfo info;
-    json resolved;
-    std::uint64_t hash;  // of resolved.dump(): a section of inline data is not re-serialized per point
-  };
-  struct Prob {
-    std::shared_ptr<const Problem> problem;
+  // A section as read once: what it yields, its resolved mirror, and the hash of that mirror (a
+  // section of inline data is not re-serialized per point).
+  template <class P>
+  struct Shared {
+    P value;
     json resolved;
     std::uint64_t hash;
   };
-  struct Init {
-    InitSpec init;
-    json resolved;
-    std::uint64_t hash;
-  };
-  std::map<std::string, Loss> loss;
-  std::map<std::string, Prob> problem;
-  std::map<std::string, Init> init;
+  std::map<std::string, Shared<LossInfo>> loss;
+  std::map<std::string, Shared<std::shared_ptr<const Problem>>> problem;
+  std::map<std::string, Shared<InitSpec>> init;
   std::map<std::string, std::shared_ptr<const CriticalPointCatalog>> catalog;
   std::set<std::string> time_scale_checked;
   // A sweep of the loss's own parameters (1e6 values of tau) must not keep 1e6 problems alive.
@@ -440,6 +433,22 @@ std::uint64_t section_hash(const std::string& key, const json& value) {
   return h;
 }
 
+// Section `name` of the point: the shared reading under `key` if there is one, else read() (which
+// reads root.table(name), filling its resolved mirror) kept for the next point.
+template <class P, class Read>
+const Memo::Shared<P>& shared_section(std::map<std::string, Memo::Shared<P>>& memo, const std::string& key,
+                                      TableReader& root, const char* name, Read&& read) {
+  if (auto it = memo.find(key); it != memo.end()) {
+    root.node(name);
+    root.resolved()[name] = it->second.resolved;
+    return it->second;
+  }
+  P value = read();
+  Memo::bound(memo);
+  const json& r = root.resolved()[name];
+  return memo[key] = Memo::Shared<P>{std::move(value), r, section_hash(name, r)};
+}
+
 // Critical points listed for a problem: subsets of at most rank_bound of its min(rows, cols)
 // modes, each with a rows x cols matrix (the catalogue refuses more than 100000).
 double catalog_entries(const Problem& problem) {
@@ -464,51 +473,26 @@ PointOut read_point(const toml::table& doc, const Origin& origin, const std::str
   root.node("sweep");
   root.node("run");
   if (!root.has("problem")) root.fail("problem", "section [problem] is required");
-  const Memo::Loss* loss = nullptr;
-  if (auto it = memo.loss.find(keys.problem); it != memo.loss.end()) {
-    root.node("problem");
-    resolved["problem"] = it->second.resolved;
-    loss = &it->second;
-  } else {
-    Memo::bound(memo.loss);
-    LossInfo info = read_problem(root.table("problem"), dir);
-    loss = &(memo.loss[keys.problem] = {std::move(info), resolved["problem"], section_hash("problem", resolved["problem"])});
-  }
-  std::uint64_t shared_hash = loss->hash;
-
+  const auto& loss = shared_section(memo.loss, keys.problem, root, "problem",
+                                    [&] { return read_problem(root.table("problem"), dir); });
   if (!root.has("network")) root.fail("network", "section [network] is required");
-  if (auto it = memo.problem.find(keys.network); it != memo.problem.end()) {
-    root.node("network");
-    resolved["network"] = it->second.resolved;
-    pc.problem = it->second.problem;
-    shared_hash = combine(shared_hash, it->second.hash);
-  } else {
+  const auto& problem = shared_section(memo.problem, keys.network, root, "network", [&] {
     TableReader network = root.table("network");
-    const Parametrization param = read_network(network, loss->info);
-    pc.problem = guarded(network, [&] { return std::make_shared<const Problem>(loss->info.spec, param); });
-    Memo::bound(memo.problem);
-    const auto h = section_hash("network", resolved["network"]);
-    memo.problem[keys.network] = {pc.problem, resolved["network"], h};
-    shared_hash = combine(shared_hash, h);
-  }
-
-  if (auto it = memo.init.find(keys.init); it != memo.init.end()) {
-    root.node("initialization");
-    resolved["initialization"] = it->second.resolved;
-    pc.init = it->second.init;
-    shared_hash = combine(shared_hash, it->second.hash);
-  } else {
+    const Parametrization param = read_network(network, loss.value);
+    return guarded(network, [&] { return std::make_shared<const Problem>(loss.value.spec, param); });
+  });
+  pc.problem = problem.value;
+  const auto& init = shared_section(memo.init, keys.init, root, "initialization", [&] {
     TableReader init_section = root.table("initialization");
-    pc.init = read_initialization(init_section, *pc.problem, dir, warnings);
+    InitSpec spec = read_initialization(init_section, *pc.problem, dir, warnings);
     // What the library would reject at run time is rejected now (a Gaussian or identity start
     // of a valid alpha cannot be rejected; the others depend on their matrices).
-    if (!std::holds_alternative<GaussianInit>(pc.init) && !std::holds_alternative<ScaledIdentityInit>(pc.init))
-      guarded(init_section, [&] { return initial_state(*pc.problem, pc.init, seed, 0); });
-    Memo::bound(memo.init);
-    const auto h = section_hash("initialization", resolved["initialization"]);
-    memo.init[keys.init] = {pc.init, resolved["initialization"], h};
-    shared_hash = combine(shared_hash, h);
-  }
+    if (!std::holds_alternative<GaussianInit>(spec) && !std::holds_alternative<ScaledIdentityInit>(spec))
+      guarded(init_section, [&] { return initial_state(*pc.problem, spec, seed, 0); });
+    return spec;
+  });
+  pc.init = init.value;
+  const std::uint64_t shared_hash = combine(combine(loss.hash, problem.hash), init.hash);
 
   pc.options.integrator = read_integrator(root.table("integrator"));
   if (!root.has("stop")) root.fail("stop", "section [stop] with t_final is required");

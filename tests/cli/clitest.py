@@ -19,6 +19,23 @@ BIN = os.environ["DLNFLOW_BIN"]
 SRC = os.environ["DLNFLOW_SOURCE_DIR"]
 
 
+# A small valid experiment the tests vary: a 2 x 2 target, depth 2, RK4 to t = 1.
+BASE = """name = "base"
+[problem]
+loss = "matrix_approximation"
+target = [[3.0, 0.0], [0.0, 1.0]]
+[network]
+depth = 2
+[initialization]
+alpha = 1e-3
+[integrator]
+method = "rk4"
+dt = 0.01
+[stop]
+t_final = 1.0
+"""
+
+
 def dlnflow(*args, **kw):
     return subprocess.run([BIN, *args], capture_output=True, text=True, **kw)
 
@@ -34,6 +51,13 @@ def gpu_present():
 def read_summary(folder):
     with open(os.path.join(folder, "summary.csv"), newline="") as f:
         return list(csv.DictReader(f))
+
+
+def assert_same_bytes(test, a, b, names=("summary.csv", "trajectories.h5")):
+    """The data files of two results folders, byte for byte."""
+    for name in names:
+        with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
+            test.assertEqual(fa.read(), fb.read(), f"{name} differs byte for byte")
 
 
 def h5_contents(path):

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from clitest import (BIN, SRC, Workspace, assert_same_h5, dlnflow, gpu_present, h5_contents, h5py, main, np,
+from clitest import (BASE, BIN, SRC, Workspace, assert_same_h5, dlnflow, gpu_present, h5_contents, h5py, main, np,
                      read_summary)
 
 SWEEP = os.path.join(SRC, "tests", "cli", "sweep.toml")
@@ -246,20 +246,6 @@ class InterruptAndResume(Workspace):
         assert_same_h5(self, os.path.join(ref, "trajectories.h5"), os.path.join(cut, "trajectories.h5"))
 
 
-BASE = """
-[problem]
-loss = "matrix_approximation"
-target = [[3.0, 0.0], [0.0, 1.0]]
-[network]
-depth = 2
-[initialization]
-alpha = 1e-3
-[integrator]
-method = "rk4"
-dt = 0.01
-[stop]
-t_final = 1.0
-"""
 
 
 class BadInput(Workspace):

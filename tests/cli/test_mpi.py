@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from clitest import BIN, SRC, Workspace, dlnflow, main
+from clitest import BIN, SRC, Workspace, assert_same_bytes, dlnflow, main
 
 SWEEP = os.path.join(SRC, "tests", "cli", "sweep.toml")
 MPIRUN = ["mpirun", "-np", "2", "--allow-run-as-root", "--oversubscribe"]
@@ -37,11 +37,6 @@ class Mpi(Workspace):
         if not mpi_usable():
             self.skipTest("this build has no MPI (dlnflow info) or mpirun is not installed")
 
-    def assert_same_bytes(self, a, b):
-        for name in ("summary.csv", "trajectories.h5"):
-            with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
-                self.assertEqual(fa.read(), fb.read(), name)
-
     def test_two_ranks_write_the_bytes_of_one_process(self):
         exp = longer(self)
         one, two = self.path("one"), self.path("two")
@@ -49,7 +44,7 @@ class Mpi(Workspace):
         r = subprocess.run(MPIRUN + [BIN, "run", exp, "--out", two], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("(2 MPI ranks)", r.stderr)
-        self.assert_same_bytes(one, two)
+        assert_same_bytes(self, one, two)
         m = json.load(open(os.path.join(two, "manifest.json")))
         self.assertEqual(m["ranks"], 2)
         self.assertEqual(sorted(c["id"] for c in m["chunks"]), list(range(len(m["chunks"]))))
@@ -72,16 +67,11 @@ class Mpi(Workspace):
         r = subprocess.run(MPIRUN + [BIN, "run", exp, "--out", cut, "--resume"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("trajectories already done", r.stderr)
-        self.assert_same_bytes(one, cut)
+        assert_same_bytes(self, one, cut)
 
 
 
 class Shards(Workspace):
-    def assert_same_bytes(self, a, b):
-        for name in ("summary.csv", "trajectories.h5"):
-            with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
-                self.assertEqual(fa.read(), fb.read(), name)
-
     def test_shards_merged_equal_one_process(self):
         exp = longer(self)
         one = self.path("one")
@@ -97,7 +87,7 @@ class Shards(Workspace):
         merged = self.path("merged")
         r = dlnflow("merge", exp, *reversed(shards), "--out", merged)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assert_same_bytes(one, merged)
+        assert_same_bytes(self, one, merged)
         # A shard resumes as a shard only.
         r = dlnflow("run", exp, "--out", shards[0], "--resume")
         self.assertEqual(r.returncode, 2)
