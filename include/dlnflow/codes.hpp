@@ -1,0 +1,71 @@
+// The codes every part of dlnflow shares — the library, the trajectory driver on every backend,
+// the device code, the result files: statuses, methods, event kinds, and the layout of one
+// trajectory's output block. Plain C++ (no Eigen, no CUDA), so that the device code includes it
+// as it is; its constexpr functions run on the device too.
+#pragma once
+
+namespace dlnflow {
+
+// How a trajectory ended. The integer values are what trajectories.h5 stores.
+enum class Status : int {
+  Completed,      // reached t_final
+  LossConverged,  // the loss fell below StopRules::loss_below
+  GradConverged,  // the gradient norm fell below StopRules::grad_norm_below
+  EventStop,      // a terminal event fired
+  Diverged,       // the state turned non-finite or exceeded blowup_norm
+  StepUnderflow,  // the adaptive step fell below dt_min (or the clock's resolution)
+  MaxSteps,       // max_steps steps were not enough
+  Failed,         // a numerical kernel failed (the message says which)
+};
+constexpr int kStatusCount = 8;
+// Whether the trajectory followed the flow to where it was asked to stop (a time, a level,
+// an event), as opposed to diverging, stalling or failing.
+constexpr bool is_successful(Status s) {
+  return s == Status::Completed || s == Status::LossConverged || s == Status::GradConverged || s == Status::EventStop;
+}
+const char* to_string(Status status);   // "completed", "loss_converged", ... (the files' names)
+const char* describe(Status status);    // a sentence for people
+
+// Why a trajectory stopped early, beyond its status: what its message says.
+enum class StopReason : int { None, InitialNotFinite, NotFinite, StepCollapsed, MatrixFunction };
+
+enum class Method : int {
+  Euler,            // explicit Euler: gradient descent with eta = dt
+  RK4,              // classical Runge-Kutta, fixed step
+  DormandPrince54,  // adaptive Dormand-Prince 5(4) with its dense output (the default)
+};
+const char* to_string(Method method);  // "euler", "rk4", "dopri5" (the experiment file's names)
+
+enum class EventKind : int {
+  SingularValue,  // sigma_index(W), 1 = the largest (eigenvalue of W for W = U U^T)
+  Loss,
+};
+const char* to_string(EventKind kind);  // "singular_value", "loss"
+
+enum class Crossing : int { Up, Down, Either };
+const char* to_string(Crossing crossing);  // "up", "down", "either"
+
+// Sample::rank of a state whose loss is not finite (its spectrum is NaN): a diverging
+// trajectory's end-to-end matrix is beyond any decomposition.
+constexpr int kRankNotFinite = -2;
+
+// One trajectory's output block as every backend writes it: a header, the final state, the
+// event times, then one sample per record time. All entries are doubles (integers stored exactly).
+struct OutputLayout {
+  enum Header : int {
+    kStatus, kTEnd, kSteps, kRejected, kRhsEvals, kFinalLoss, kReason, kReasonValue,
+    kFinalRank, kFinalCritical, kFinalCriticalDistance, kHeaderSize
+  };
+  enum Sample : int { kValid, kLoss, kGradNorm, kRank, kBalance, kCritDist, kCritIndex, kSampleFixed };
+
+  int state = 0, events = 0, times = 0, spectrum = 0;
+  bool keep_states = false;
+
+  constexpr int sample_stride() const { return kSampleFixed + spectrum + (keep_states ? state : 0); }
+  constexpr int final_state() const { return kHeaderSize; }
+  constexpr int event_times() const { return kHeaderSize + state; }
+  constexpr int samples() const { return kHeaderSize + state + events; }
+  constexpr int stride() const { return samples() + times * sample_stride(); }
+};
+
+}  // namespace dlnflow

@@ -1,0 +1,388 @@
+// One trajectory from start to stop: step control, recording on the time grid by interpolation,
+// event location, stop rules, the final rank and nearest critical point, and failure reporting.
+// Written once for every backend, as a template over the team that runs it and the backend's
+// linear algebra (Math): the CPU backend runs it on a one-member team over Eigen (src/cpu/), the
+// fused GPU kernel on a block or a warp over the device math (kernels/device/). Every scalar that
+// steers control flow (loss, error norm, event values, finiteness) is the same on every member of
+// a team, so that all members take the same branches.
+//
+// Math, for one trajectory on the driver's team (every member calls every method):
+//   int state() const, spectrum_size() const, catalog_count() const
+//   T rhs(const T* y, T* dy, bool want_loss, bool& ok)   dy/dt and the loss (NaN unless wanted)
+//   T loss(const T* y, T* scratch, bool& ok)              the loss alone (scratch: a state vector)
+//   T grad_norm(const T* y, const T* dy, bool& ok)
+//   bool spectrum(const T* y, T* out)                     singular values of W, decreasing
+//   T balance_defect(const T* y)
+//   bool retract(T* y)                                    back onto the rank cap (a no-op elsewhere)
+//   bool nearest(const T* y, T& distance, T& index)       the nearest catalogued critical point
+// `ok` false (a method returning false) means a matrix function failed: the trajectory ends
+// Failed at its last accepted state.
+#pragma once
+
+#include "dlnflow/codes.hpp"
+#include "step_control.hpp"
+#include "steppers.hpp"
+#include "team.hpp"
+#include "workspace.hpp"
+
+namespace dlnflow::integrator {
+
+constexpr int kMaxEvents = 16;
+
+struct EventData {
+  EventKind kind = EventKind::Loss;
+  int index = 0;  // singular value, 0-based (the public API's 1-based index minus one)
+  double level = 0;
+  Crossing crossing = Crossing::Either;
+  bool terminal = false;
+};
+
+template <class T>
+struct DriverConfig {
+  StepConfig step;
+  long long max_steps = 0;
+  T t_final = 1, loss_below = -T(INFINITY), grad_norm_below = 0, grad_min_time = 0, blowup_norm = T(1e150);
+  T rank_rtol = T(1e-8);
+  int n_times = 0;
+  const T* times = nullptr;
+  int n_events = 0;
+  EventData events[kMaxEvents];
+  bool keep_states = false;
+};
+
+// Where one trajectory's output block (OutputLayout) lies.
+template <class T>
+struct TrajectoryOut {
+  T* header;       // OutputLayout::kHeaderSize
+  T* final_state;  // state
+  T* event_times;  // events
+  T* samples;      // times * sample_stride
+
+  DLNFLOW_HD static TrajectoryOut at(T* block, const OutputLayout& L) {
+    return {block, block + L.final_state(), block + L.event_times(), block + L.samples()};
+  }
+};
+
+template <class T>
+DLNFLOW_HD OutputLayout output_layout(const DriverConfig<T>& c, int state, int spectrum) {
+  OutputLayout L;
+  L.state = state, L.events = c.n_events, L.times = c.n_times, L.spectrum = spectrum, L.keep_states = c.keep_states;
+  return L;
+}
+
+template <class Team, class T, class Math>
+class Driver {
+ public:
+  // The driver's scratch, then the math's: one layout for the size query and the carving.
+  template <class W>
+  DLNFLOW_HD static void layout(W& ws, const DriverConfig<T>& c, const Tableau& t, Math& math, int team_size,
+                                Driver* d = nullptr) {
+    const int n = math.state();
+    T* y = ws.take(n);
+    T* f0 = ws.take(n);
+    T* y1 = ws.take(n);
+    T* f1 = ws.take(n);
+    const bool observes = c.n_times > 0 || c.n_events > 0;
+    T* ys = observes ? ws.take(n) : nullptr;
+    T* fs = observes ? ws.take(n) : nullptr;
+    Stages<T> s;
+    s.layout(ws, t, n);
+    T* spec = ws.take(math.spectrum_size());
+    T* scratch = ws.take(team_size);
+    math.layout(ws);
+    if (d) d->y_ = y, d->f0_ = f0, d->y1_ = y1, d->f1_ = f1, d->ys_ = ys, d->fs_ = fs, d->s_ = s, d->spec_ = spec, d->scratch_ = scratch;
+  }
+
+  DLNFLOW_HD static long long workspace(const DriverConfig<T>& c, Math& math, int team_size) {
+    Workspace<T> ws = Workspace<T>::measure();
+    layout(ws, c, tableau(c.step.method), math, team_size);
+    return ws.used();
+  }
+
+  DLNFLOW_HD Driver(const Team& team, Math& math, const DriverConfig<T>& c, T* work)
+      : team_(team), math_(math), c_(c), t_(tableau(c.step.method)), n_(math.state()) {
+    Workspace<T> ws(work);
+    layout(ws, c, t_, math, team.size(), this);
+  }
+
+  DLNFLOW_HD_NOINLINE void run(const T* y0, const TrajectoryOut<T>& out) {
+    const int stride = sample_stride();
+    for (int i = team_.rank(); i < c_.n_times * stride; i += team_.size())
+      out.samples[i] = (i % stride == OutputLayout::kValid) ? T(0) : T(NAN);
+    T ev_t[kMaxEvents], g_prev[kMaxEvents];
+    for (int e = 0; e < c_.n_events; ++e) ev_t[e] = T(NAN);
+    copy(team_, n_, y0, y_);
+    team_.sync();
+    const StepClock<T> start;
+    if (!math_.retract(y_)) return fail(out, ev_t, start);
+    if (!finite_and_bounded(y_)) {
+      reason_ = StopReason::InitialNotFinite;
+      return finish(out, Status::Diverged, 0, ev_t, start);
+    }
+    T loss = rhs(y_, f0_, true);
+    ++evals_;
+    if (failed_) return fail(out, ev_t, start);
+    int next = 0;
+    while (next < c_.n_times && c_.times[next] <= 0) sample(out, next++, y_);
+    for (int e = 0; e < c_.n_events; ++e) g_prev[e] = event_value(c_.events[e], y_, loss);
+    if (failed_) return fail(out, ev_t, start);
+
+    const bool adaptive = c_.step.method == Method::DormandPrince54;
+    const T Tf = c_.t_final;
+    auto rhs_fn = [&](const T* s, T* ds, bool want) {  // the stepper's evaluations count too
+      ++evals_;
+      return rhs(s, ds, want);
+    };
+    StepClock<T> k;
+    k.h = adaptive ? initial_step(team_, c_.step, n_, y_, f0_, Tf, s_, rhs_fn, scratch_) : T(c_.step.dt);
+    Status status = Status::Completed;
+    while (k.t < Tf) {
+      T hs = 0;
+      bool last = false;
+      const StepPlan plan = plan_step(c_.step, c_.max_steps, Tf, k, hs, last);
+      if (plan != StepPlan::Go) {
+        status = plan == StepPlan::Underflow ? Status::StepUnderflow : Status::MaxSteps;
+        if (plan == StepPlan::Underflow) reason_ = StopReason::StepCollapsed, reason_value_ = k.h;
+        break;
+      }
+      bool have_f1 = false;
+      T loss1 = 0;
+      const T err = take_step(team_, t_, c_.step, n_, y_, f0_, hs, y1_, f1_, have_f1, loss1, s_, rhs_fn, scratch_);
+      if (failed_) return fail(out, ev_t, k);
+      const T t0 = k.t;
+      if (!conclude_step(c_.step, Tf, hs, last, err, k)) continue;
+      const T t1 = k.t;
+      if (math_.retracts()) {
+        if (!math_.retract(y1_)) return fail(out, ev_t, k);
+        have_f1 = false;
+      }
+      if (!finite_and_bounded(y1_)) {
+        reason_ = StopReason::NotFinite;
+        return finish(out, Status::Diverged, t1, ev_t, k);
+      }
+      if (!have_f1) {
+        loss1 = rhs(y1_, f1_, true);
+        ++evals_;
+        if (failed_) return fail(out, ev_t, k);
+      }
+      bool stop_event = false;
+      T t_stop = t1;
+      for (int e = 0; e < c_.n_events; ++e) {
+        const T g1 = event_value(c_.events[e], y1_, loss1);
+        if (ev_t[e] != ev_t[e] && crosses(c_.events[e].crossing, g_prev[e], g1)) {
+          ev_t[e] = locate(c_.events[e], t0, hs, g_prev[e], g1);
+          if (c_.events[e].terminal && ev_t[e] <= t_stop) {
+            stop_event = true;
+            t_stop = ev_t[e];
+          }
+        }
+        g_prev[e] = g1;
+      }
+      if (failed_) return fail(out, ev_t, k);
+      // A terminal event ends the trajectory at its time: nothing is recorded past it, and the
+      // final state is the interpolated state there, so t_end, final state and loss agree.
+      while (next < c_.n_times && c_.times[next] <= t_stop) {
+        interpolate(team_, t_, n_, y_, f0_, y1_, f1_, hs, (c_.times[next] - t0) / hs, s_, ys_);
+        if (!math_.retract(ys_)) return fail(out, ev_t, k);  // the interpolant leaves the rank-r manifold
+        sample(out, next++, ys_);
+        if (failed_) return fail(out, ev_t, k);
+      }
+      if (stop_event) {
+        interpolate(team_, t_, n_, y_, f0_, y1_, f1_, hs, (t_stop - t0) / hs, s_, ys_);
+        if (!math_.retract(ys_)) return fail(out, ev_t, k);
+        swap(y_, ys_);
+        status = Status::EventStop;
+        k.t = t_stop, k.comp = 0;
+        break;
+      }
+      swap(y_, y1_);
+      swap(f0_, f1_);
+      loss = loss1;
+      if (loss < c_.loss_below) {
+        status = Status::LossConverged;
+        break;
+      }
+      if (c_.grad_norm_below > 0 && t1 >= c_.grad_min_time) {
+        bool ok = true;
+        const T g = math_.grad_norm(y_, f0_, ok);
+        if (!ok) return fail(out, ev_t, k);
+        if (g < c_.grad_norm_below) {
+          status = Status::GradConverged;
+          break;
+        }
+      }
+    }
+    bool ok = true;
+    final_loss_ = math_.loss(y_, f1_, ok);  // f1 is free once the loop is over
+    if (!ok) return fail(out, ev_t, k);
+    finish(out, status, k.t, ev_t, k);
+  }
+
+ private:
+  DLNFLOW_HD int sample_stride() const {
+    return OutputLayout::kSampleFixed + math_.spectrum_size() + (c_.keep_states ? n_ : 0);
+  }
+
+  DLNFLOW_HD static void swap(T*& a, T*& b) {
+    T* t = a;
+    a = b, b = t;
+  }
+
+  DLNFLOW_HD T rhs(const T* s, T* ds, bool want_loss) {
+    bool ok = true;
+    const T L = math_.rhs(s, ds, want_loss, ok);
+    if (!ok) failed_ = true;
+    return L;
+  }
+
+  DLNFLOW_HD bool finite_and_bounded(const T* y) {
+    T bad = 0;
+    for (int i = team_.rank(); i < n_; i += team_.size())
+      if (!(std::fabs(y[i]) <= c_.blowup_norm)) bad = 1;  // NaN fails the comparison too
+    return !(team_max(team_, bad, scratch_) > 0);
+  }
+
+  DLNFLOW_HD T event_value(const EventData& e, const T* y, T loss) {
+    if (e.kind == EventKind::Loss) return loss - T(e.level);
+    if (!math_.spectrum(y, spec_)) failed_ = true;
+    return spec_[e.index] - T(e.level);
+  }
+
+  DLNFLOW_HD static bool crosses(Crossing c, T g0, T g1) {
+    const bool up = g0 < 0 && g1 >= 0, down = g0 > 0 && g1 <= 0;
+    return c == Crossing::Up ? up : c == Crossing::Down ? down : (up || down);
+  }
+
+  // Root of the event function along the step's interpolant, by the Illinois method.
+  DLNFLOW_HD_NOINLINE T locate(const EventData& e, T t0, T h, T g0, T g1) {
+    T a = 0, b = 1, ga = g0, gb = g1;
+    int side = 0;
+    for (int it = 0; it < 200 && (b - a) > T(1e-15); ++it) {
+      const T cpt = (a * gb - b * ga) / (gb - ga);
+      interpolate(team_, t_, n_, y_, f0_, y1_, f1_, h, cpt, s_, ys_);
+      T loss = 0;
+      if (e.kind == EventKind::Loss) {
+        bool ok = true;
+        loss = math_.loss(ys_, fs_, ok);
+        if (!ok) failed_ = true;
+      }
+      const T gc = event_value(e, ys_, loss);
+      if (gc == T(0)) return t0 + cpt * h;
+      if ((gc > 0) == (gb > 0)) {
+        b = cpt, gb = gc;
+        if (side == -1) ga *= T(0.5);
+        side = -1;
+      } else {
+        a = cpt, ga = gc;
+        if (side == 1) gb *= T(0.5);
+        side = 1;
+      }
+    }
+    return t0 + T(0.5) * (a + b) * h;
+  }
+
+  // Rank of spec_ (singular values above rank_rtol times the largest).
+  DLNFLOW_HD int rank_of_spectrum() const {
+    const int ks = math_.spectrum_size();
+    int rank = 0;
+    if (ks > 0 && spec_[0] > 0)
+      for (int i = 0; i < ks; ++i) rank += spec_[i] > c_.rank_rtol * spec_[0] ? 1 : 0;
+    return rank;
+  }
+
+  DLNFLOW_HD_NOINLINE void sample(const TrajectoryOut<T>& out, int slot, const T* y) {
+    T* s = out.samples + static_cast<long long>(slot) * sample_stride();
+    const T loss = rhs(y, fs_, true);
+    ++evals_;
+    bool ok = !failed_;
+    const T g = ok ? math_.grad_norm(y, fs_, ok) : T(NAN);
+    // A loss that overflowed (a diverging trajectory below blowup_norm): the spectrum is marked
+    // NaN with kRankNotFinite, not decomposed from infinities.
+    const bool finite_loss = loss - loss == T(0);
+    ok = ok && (!finite_loss || math_.spectrum(y, spec_));
+    if (!ok) {
+      failed_ = true;
+      return;
+    }
+    const int ks = math_.spectrum_size();
+    if (!finite_loss)
+      for (int i = team_.rank(); i < ks; i += team_.size()) spec_[i] = T(NAN);
+    team_.sync();
+    const int rank = finite_loss ? rank_of_spectrum() : kRankNotFinite;
+    const T balance = math_.balance_defect(y);
+    T dist = T(NAN), index = T(-1);
+    if (finite_loss && math_.catalog_count() > 0 && !math_.nearest(y, dist, index)) {
+      failed_ = true;
+      return;
+    }
+    if (team_.rank() == 0) {
+      s[OutputLayout::kValid] = 1, s[OutputLayout::kLoss] = loss, s[OutputLayout::kGradNorm] = g;
+      s[OutputLayout::kRank] = rank, s[OutputLayout::kBalance] = balance;
+      s[OutputLayout::kCritDist] = dist, s[OutputLayout::kCritIndex] = index;
+    }
+    for (int i = team_.rank(); i < ks; i += team_.size()) s[OutputLayout::kSampleFixed + i] = spec_[i];
+    if (c_.keep_states)
+      for (int i = team_.rank(); i < n_; i += team_.size()) s[OutputLayout::kSampleFixed + ks + i] = y[i];
+    team_.sync();
+  }
+
+  // A matrix function failed: the trajectory ends at its last accepted time and state.
+  DLNFLOW_HD void fail(const TrajectoryOut<T>& out, const T* ev_t, const StepClock<T>& k) {
+    reason_ = StopReason::MatrixFunction;
+    final_loss_ = T(NAN);
+    finish(out, Status::Failed, k.t, ev_t, k);
+  }
+
+  DLNFLOW_HD void finish(const TrajectoryOut<T>& out, Status status, T t, const T* ev_t, const StepClock<T>& k) {
+    if (status == Status::Diverged) final_loss_ = T(NAN);
+    // The final rank and nearest critical point, on the backend that ran (none for a state
+    // whose loss is not finite, or after a failure).
+    T final_rank = T(-1), critical = T(-1), distance = T(NAN);
+    if (status != Status::Failed && final_loss_ - final_loss_ == T(0)) {
+      if (math_.spectrum(y_, spec_)) {
+        team_.sync();
+        final_rank = T(rank_of_spectrum());
+        if (math_.catalog_count() > 0 && !math_.nearest(y_, distance, critical)) critical = T(-1), distance = T(NAN);
+      }
+    }
+    if (team_.rank() == 0) {
+      out.header[OutputLayout::kStatus] = static_cast<T>(static_cast<int>(status));
+      out.header[OutputLayout::kTEnd] = t;
+      out.header[OutputLayout::kSteps] = static_cast<T>(k.steps);
+      out.header[OutputLayout::kRejected] = static_cast<T>(k.rejected);
+      out.header[OutputLayout::kRhsEvals] = static_cast<T>(evals_);
+      out.header[OutputLayout::kFinalLoss] = final_loss_;
+      out.header[OutputLayout::kReason] = static_cast<T>(static_cast<int>(reason_));
+      out.header[OutputLayout::kReasonValue] = reason_value_;
+      out.header[OutputLayout::kFinalRank] = final_rank;
+      out.header[OutputLayout::kFinalCritical] = critical;
+      out.header[OutputLayout::kFinalCriticalDistance] = distance;
+      for (int e = 0; e < c_.n_events; ++e) out.event_times[e] = ev_t[e];
+    }
+    copy(team_, n_, y_, out.final_state);
+    team_.sync();
+  }
+
+  const Team& team_;
+  Math& math_;
+  const DriverConfig<T>& c_;
+  const Tableau t_;
+  const int n_;
+  T *y_ = nullptr, *f0_ = nullptr, *y1_ = nullptr, *f1_ = nullptr, *ys_ = nullptr, *fs_ = nullptr;
+  T *spec_ = nullptr, *scratch_ = nullptr;
+  Stages<T> s_{};
+  long long evals_ = 0;
+  bool failed_ = false;
+  StopReason reason_ = StopReason::None;
+  T reason_value_ = 0, final_loss_ = T(NAN);
+};
+
+// Integrates one trajectory from y0 and writes its outcome to `out`. work: Driver::workspace entries.
+template <class Team, class T, class Math>
+DLNFLOW_HD void run_trajectory(const Team& team, Math& math, const DriverConfig<T>& c, const T* y0,
+                               const TrajectoryOut<T>& out, T* work) {
+  Driver<Team, T, Math> driver(team, math, c, work);
+  driver.run(y0, out);
+}
+
+}  // namespace dlnflow::integrator

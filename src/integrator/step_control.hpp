@@ -1,0 +1,86 @@
+// Step-size control of one trajectory, for every backend: when a step may be taken and how long,
+// and what follows from its error estimate. The clock is Kahan-compensated, so that 1e9 steps
+// on a 1e7-long plateau do not drift; the last step is shortened to land on t_final.
+#pragma once
+
+#include <cmath>
+
+#include "dlnflow/codes.hpp"
+#include "team.hpp"
+
+namespace dlnflow::integrator {
+
+struct StepConfig {
+  Method method = Method::DormandPrince54;
+  double dt = 1e-3;                  // fixed-step methods
+  double rtol = 1e-8, atol = 1e-12;  // the adaptive pair
+  double dt_initial = 0, dt_min = 0, dt_max = 1e300;
+};
+
+template <class T>
+struct Epsilon;
+template <>
+struct Epsilon<double> {
+  static constexpr double value = 2.220446049250313e-16;
+};
+template <>
+struct Epsilon<float> {
+  static constexpr float value = 1.1920929e-7f;
+};
+
+template <class T>
+struct StepClock {
+  T t = 0, comp = 0;  // time and its Kahan compensation
+  T h = 0;            // the next step to try
+  long long steps = 0, rejected = 0;
+};
+
+enum class StepPlan : int { Go, Underflow, MaxSteps };
+
+// Before a step: whether one may be taken, and its size hs (last: it lands on t_final).
+template <class T>
+DLNFLOW_HD StepPlan plan_step(const StepConfig& c, long long max_steps, T t_final, const StepClock<T>& k, T& hs,
+                              bool& last) {
+  const bool adaptive = c.method == Method::DormandPrince54;
+  // One guard for every way the step can collapse: below dt_min (unless only a shorter final
+  // step remains), below the clock's resolution, or underflowed.
+  if (!(k.h > T(1e-300)) ||
+      (adaptive && ((k.h < T(c.dt_min) && t_final - k.t > T(c.dt_min)) || k.h <= T(4) * Epsilon<T>::value * k.t)))
+    return StepPlan::Underflow;
+  if (k.steps >= max_steps) return StepPlan::MaxSteps;
+  last = k.h >= t_final - k.t;
+  hs = last ? t_final - k.t : k.h;
+  return StepPlan::Go;
+}
+
+// After a step of size hs with scaled error err (0 for fixed steps): on acceptance advances the
+// clock and proposes the next step (the standard controller of order 5: 0.9 err^(-1/5), within
+// [0.2, 5]), on rejection shrinks the step. Returns whether accepted.
+template <class T>
+DLNFLOW_HD bool conclude_step(const StepConfig& c, T t_final, T hs, bool last, T err, StepClock<T>& k) {
+  const bool adaptive = c.method == Method::DormandPrince54;
+  if (adaptive && !(err <= T(1))) {
+    ++k.rejected;
+    const T fac = T(0.9) * std::pow(err, T(-0.2));
+    k.h = hs * (fac < T(0.2) ? T(0.2) : fac > T(1) ? T(1) : fac);
+    if (!finite(err)) k.h = hs * T(0.2);
+    return false;
+  }
+  ++k.steps;
+  if (last) {
+    k.t = t_final, k.comp = 0;
+  } else {
+    const T y = hs - k.comp, s = k.t + y;
+    k.comp = (s - k.t) - y;
+    k.t = s;
+  }
+  if (adaptive) {
+    const T e = err > T(1e-10) ? err : T(1e-10);
+    const T fac = T(0.9) * std::pow(e, T(-0.2));
+    const T hn = hs * (fac < T(0.2) ? T(0.2) : fac > T(5) ? T(5) : fac);
+    k.h = hn < T(c.dt_max) ? hn : T(c.dt_max);
+  }
+  return true;
+}
+
+}  // namespace dlnflow::integrator
