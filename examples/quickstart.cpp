@@ -23,7 +23,7 @@ int main() {
   opt.stop.loss_below = 1e-20;
   opt.record.times = log_grid(1e-2, opt.stop.t_final, 40);
   for (int i = 0; i < 3; ++i)
-    opt.events.push_back({EventKind::SingularValue, i, mu[i] / 2, Crossing::Up, false});
+    opt.events.push_back({EventKind::SingularValue, i + 1, mu[i] / 2, Crossing::Up, false});
 
   std::vector<TrajectorySpec> specs;
   const double alphas[] = {1e-2, 1e-4, 1e-6};

@@ -12,7 +12,9 @@
 #include <string>
 
 #include "batched_deep.hpp"
-#include "device/step_control.cuh"
+#include "dlnflow/codes.hpp"
+#include "integrator/step_control.hpp"
+#include "integrator/steppers.hpp"
 #include "dlnflow/gpu_error.hpp"
 
 namespace dlnflow::kernels {
@@ -28,6 +30,10 @@ void check(cusolverStatus_t s, const char* call) {
   if (s != CUSOLVER_STATUS_SUCCESS) throw GpuError(std::string(call) + " failed: cuSOLVER status " + std::to_string(s));
 }
 #define CK(call) check((call), #call)
+
+// A code as the output block stores it (doubles).
+__host__ __device__ inline double code(Status s) { return static_cast<double>(static_cast<int>(s)); }
+__host__ __device__ inline double code(StopReason r) { return static_cast<double>(static_cast<int>(r)); }
 
 template <class T>
 struct Buf {
@@ -48,21 +54,6 @@ struct Buf {
 
 constexpr int kThreads = 256;
 unsigned blocks_for(size_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
-
-// out = y + a k (active trajectories), out = y (frozen ones, so that their stages stay finite).
-__global__ void combine(size_t total, int n, double* out, const double* y, double a, const double* k,
-                        const unsigned char* active) {
-  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
-  if (i >= total) return;
-  out[i] = active[i / n] ? y[i] + a * k[i] : y[i];
-}
-
-__global__ void rk4_combine(size_t total, int n, double* y1, const double* y, double h, const double* f,
-                            const double* k2, const double* k3, const double* k4, const unsigned char* active) {
-  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
-  if (i >= total) return;
-  y1[i] = active[i / n] ? y[i] + (h / 6.0) * (((f[i] + 2.0 * k2[i]) + 2.0 * k3[i]) + k4[i]) : y[i];
-}
 
 // G_b -= C (C broadcast to every trajectory), or with a scale: A_b += s C.
 __global__ void add_broadcast(size_t total, int m, double* G, double s, const double* C) {
@@ -112,16 +103,18 @@ __global__ void accept(int n, double* y, const double* y1, unsigned char* active
   double* h = header + b * stride;
   if (failed[b]) {
     if (threadIdx.x == 0)  // status failed at the last good time, reason: a matrix function
-      active[b] = 0, h[device::kStatus] = 7, h[device::kTEnd] = t0, h[device::kReason] = 4;
+      active[b] = 0, h[OutputLayout::kStatus] = code(Status::Failed), h[OutputLayout::kTEnd] = t0,
+      h[OutputLayout::kReason] = code(StopReason::MatrixFunction);
     return;
   }
   if (bad) {
     if (threadIdx.x == 0)  // status diverged at t1, reason: not finite or beyond blowup_norm
-      active[b] = 0, h[device::kStatus] = 4, h[device::kTEnd] = t1, h[device::kReason] = 2;
+      active[b] = 0, h[OutputLayout::kStatus] = code(Status::Diverged), h[OutputLayout::kTEnd] = t1,
+      h[OutputLayout::kReason] = code(StopReason::NotFinite);
     return;
   }
   for (int i = threadIdx.x; i < n; i += blockDim.x) y[b * n + i] = y1[b * n + i];
-  if (threadIdx.x == 0) h[device::kSteps] += 1.0, h[device::kTEnd] = t1;
+  if (threadIdx.x == 0) h[OutputLayout::kSteps] += 1.0, h[OutputLayout::kTEnd] = t1;
 }
 
 // One block per trajectory: sum of products of two slices (for the loss values).
@@ -143,50 +136,72 @@ __global__ void init_headers(int B, double* out, int stride) {
   const int b = blockIdx.x * blockDim.x + threadIdx.x;
   if (b >= B) return;
   double* h = out + static_cast<size_t>(b) * stride;
-  for (int i = 0; i < device::kHeader; ++i) h[i] = 0;
+  for (int i = 0; i < OutputLayout::kHeaderSize; ++i) h[i] = 0;
 }
 
 // Final loss and the CPU's evaluation count. Fixed steps: one evaluation at the start, `stages`
 // per accepted step (the last is the evaluation at the new state) and the stages before the
 // check of a step that diverged. Dormand-Prince: one at the start, one for the starting step
 // unless given, six per attempted step (FSAL), rejected ones included.
-__global__ void finish_headers(int B, double* out, int stride, const double* loss, int method, bool starting_eval) {
+__global__ void finish_headers(int B, double* out, int stride, const double* loss, Method method, bool starting_eval) {
   const int b = blockIdx.x * blockDim.x + threadIdx.x;
   if (b >= B) return;
   double* h = out + static_cast<size_t>(b) * stride;
-  const int status = static_cast<int>(h[device::kStatus]);
-  const double steps = h[device::kSteps], rejected = h[device::kRejected];
-  if (method == static_cast<int>(device::Method::DormandPrince54)) {
-    h[device::kRhsEvals] = 1 + (starting_eval ? 1 : 0) + 6 * (steps + rejected);
+  const Status status = static_cast<Status>(static_cast<int>(h[OutputLayout::kStatus]));
+  const double steps = h[OutputLayout::kSteps], rejected = h[OutputLayout::kRejected];
+  if (method == Method::DormandPrince54) {
+    h[OutputLayout::kRhsEvals] = 1 + (starting_eval ? 1 : 0) + 6 * (steps + rejected);
   } else {
-    const int stages = method == static_cast<int>(device::Method::RK4) ? 4 : 1;
-    h[device::kRhsEvals] = 1 + stages * steps + (status == 4 ? stages - 1 : 0);
+    const int stages = method == Method::RK4 ? 4 : 1;
+    h[OutputLayout::kRhsEvals] = 1 + stages * steps + (status == Status::Diverged ? stages - 1 : 0);
   }
-  h[device::kFinalLoss] = status <= 2 || status == 5 || status == 6 ? loss[b] : NAN;
+  h[OutputLayout::kFinalLoss] = status != Status::Diverged && status != Status::Failed ? loss[b] : NAN;
+  h[OutputLayout::kFinalRank] = -1;  // the host fills it in (src/gpu/batch.cpp): no batched SVD here
+  h[OutputLayout::kFinalCritical] = -1;
+  h[OutputLayout::kFinalCriticalDistance] = NAN;
 }
 
-// out_b = (with_y ? y_b : 0) + h_b * (((c0 k0 + c1 k1) + c2 k2) + ...): a Runge-Kutta stage with
-// the step of each trajectory, summed in the CPU's order.
-struct Terms {
+// One row of a tableau (integrator/tableaux.hpp) with its stage vectors: the nonzero
+// coefficients in order.
+struct Row {
   int count = 0;
-  double c[7] = {};
-  const double* k[7] = {};
+  double c[integrator::kMaxStages] = {};
+  const double* k[integrator::kMaxStages] = {};
+  double divisor = 1;
 };
-__global__ void stage_combine(size_t total, int n, double* out, const double* y, bool with_y, const double* h,
-                              Terms t, const unsigned char* active) {
+Row row(const double* coef, int count, double divisor, const double* const* k) {
+  Row r;
+  for (int j = 0; j < count; ++j)
+    if (coef[j] != 0) r.c[r.count] = coef[j], r.k[r.count++] = k[j];
+  r.divisor = divisor;
+  return r;
+}
+
+// out_b = (y_b or 0) + the row's increment with the step of each trajectory (h_each) or one step
+// for all (h), rounded as integrator::combine rounds it on every other backend; a frozen
+// trajectory keeps y (so that its stages stay finite).
+__global__ void stage_combine(size_t total, int n, double* out, const double* y, const double* h_each, double h, Row r,
+                              const unsigned char* active) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= total) return;
   const size_t b = i / n;
   if (!active[b]) {
-    out[i] = with_y ? y[i] : 0.0;
+    out[i] = y ? y[i] : 0.0;
     return;
   }
-  double s = t.c[0] * t.k[0][i];
-  for (int j = 1; j < t.count; ++j) s += t.c[j] * t.k[j][i];
-  out[i] = with_y ? y[i] + h[b] * s : h[b] * s;
+  const double hb = h_each ? h_each[b] : h;
+  double v;
+  if (r.count == 1 && r.divisor == 1) {
+    v = (hb * r.c[0]) * r.k[0][i];
+  } else {
+    double acc = r.c[0] * r.k[0][i];
+    for (int j = 1; j < r.count; ++j) acc = acc + r.c[j] * r.k[j][i];
+    v = (r.divisor == 1 ? hb : hb / r.divisor) * acc;
+  }
+  out[i] = y ? y[i] + v : v;
 }
 
-// One block per trajectory: the adaptive pair's scaled error norm (steppers.cuh error_norm).
+// One block per trajectory: the adaptive pair's scaled error norm (integrator/steppers.hpp error_norm).
 __global__ void batch_error_norm(int n, const double* err, const double* y0, const double* y1, double atol,
                                  double rtol, double* out) {
   __shared__ double part[kThreads];
@@ -211,46 +226,47 @@ __global__ void batch_error_norm(int n, const double* err, const double* y0, con
   }
   if (threadIdx.x == 0) {
     const double e = std::sqrt(part[0] / (n > 1 ? n : 1));
-    out[b] = any_bad || !device::finite(e) ? INFINITY : e;
+    out[b] = any_bad || !integrator::finite(e) ? INFINITY : e;
   }
 }
 
-// Per trajectory: the starting step from the three norms (steppers.cuh starting_step).
-__global__ void starting_steps(int B, device::StepConfig c, double t_span, const double* d0, const double* d1,
-                               double* h0, bool second, const double* d2, device::StepClock<double>* clock) {
+// Per trajectory: the starting step from the three norms (integrator/steppers.hpp starting_step).
+__global__ void starting_steps(int B, integrator::StepConfig c, double t_span, const double* d0, const double* d1,
+                               double* h0, bool second, const double* d2, integrator::StepClock<double>* clock) {
   const int b = blockIdx.x * blockDim.x + threadIdx.x;
   if (b >= B) return;
   if (!second) {
-    h0[b] = device::first_guess(d0[b], d1[b], t_span);
+    h0[b] = integrator::first_guess(d0[b], d1[b], t_span);
     return;
   }
-  clock[b] = device::StepClock<double>{};
-  clock[b].h = c.dt_initial > 0 ? c.dt_initial : device::starting_step(c, h0[b], d1[b], d2[b] / h0[b], t_span);
+  clock[b] = integrator::StepClock<double>{};
+  clock[b].h = c.dt_initial > 0 ? c.dt_initial : integrator::starting_step(c, h0[b], d1[b], d2[b] / h0[b], t_span);
 }
 
-// Per trajectory: whether it may step and the size (step_control.cuh plan_step); a trajectory
+// Per trajectory: whether it may step and the size (integrator/step_control.hpp plan_step); a trajectory
 // whose step collapsed or that reached max_steps is frozen with that status.
-__global__ void plan_steps(int B, device::StepConfig c, long long max_steps, double t_final,
-                           const device::StepClock<double>* clock, double* hs, unsigned char* last,
+__global__ void plan_steps(int B, integrator::StepConfig c, long long max_steps, double t_final,
+                           const integrator::StepClock<double>* clock, double* hs, unsigned char* last,
                            unsigned char* active, double* header, int stride) {
   const int b = blockIdx.x * blockDim.x + threadIdx.x;
   if (b >= B || !active[b]) return;
   double h = 0;
   bool l = false;
-  const device::StepPlan p = device::plan_step(c, max_steps, t_final, clock[b], h, l);
+  const integrator::StepPlan p = integrator::plan_step(c, max_steps, t_final, clock[b], h, l);
   hs[b] = h, last[b] = l;
-  if (p == device::StepPlan::Go) return;
+  if (p == integrator::StepPlan::Go) return;
   double* hd = header + static_cast<size_t>(b) * stride;
   active[b] = 0;
-  hd[device::kTEnd] = clock[b].t;
-  hd[device::kStatus] = p == device::StepPlan::Underflow ? 5 : 6;
-  if (p == device::StepPlan::Underflow) hd[device::kReason] = 3, hd[device::kReasonValue] = clock[b].h;
+  hd[OutputLayout::kTEnd] = clock[b].t;
+  hd[OutputLayout::kStatus] = code(p == integrator::StepPlan::Underflow ? Status::StepUnderflow : Status::MaxSteps);
+  if (p == integrator::StepPlan::Underflow)
+    hd[OutputLayout::kReason] = code(StopReason::StepCollapsed), hd[OutputLayout::kReasonValue] = clock[b].h;
 }
 
-// One block per trajectory: accept or reject the step (step_control.cuh conclude_step); an
+// One block per trajectory: accept or reject the step (integrator/step_control.hpp conclude_step); an
 // accepted state must be finite and bounded; failures of the eigensolver freeze it as failed.
-__global__ void conclude_steps(int n, device::StepConfig c, double t_final, double blowup,
-                               device::StepClock<double>* clock, const double* hs, const unsigned char* last,
+__global__ void conclude_steps(int n, integrator::StepConfig c, double t_final, double blowup,
+                               integrator::StepClock<double>* clock, const double* hs, const unsigned char* last,
                                const double* err, double* y, const double* y1, double* f0, const double* f1,
                                unsigned char* active, const unsigned char* failed, double* header, int stride,
                                int* remaining) {
@@ -258,11 +274,13 @@ __global__ void conclude_steps(int n, device::StepConfig c, double t_final, doub
   if (!active[b]) return;
   double* hd = header + b * stride;
   if (failed[b]) {
-    if (threadIdx.x == 0) active[b] = 0, hd[device::kStatus] = 7, hd[device::kTEnd] = clock[b].t, hd[device::kReason] = 4;
+    if (threadIdx.x == 0)
+      active[b] = 0, hd[OutputLayout::kStatus] = code(Status::Failed), hd[OutputLayout::kTEnd] = clock[b].t,
+      hd[OutputLayout::kReason] = code(StopReason::MatrixFunction);
     return;
   }
-  device::StepClock<double> k = clock[b];  // every thread decides the same
-  const bool accepted = device::conclude_step(c, t_final, hs[b], last[b] != 0, err[b], k);
+  integrator::StepClock<double> k = clock[b];  // every thread decides the same
+  const bool accepted = integrator::conclude_step(c, t_final, hs[b], last[b] != 0, err[b], k);
   int mine = 0;
   if (accepted)
     for (int i = threadIdx.x; i < n; i += blockDim.x)
@@ -272,18 +290,18 @@ __global__ void conclude_steps(int n, device::StepConfig c, double t_final, doub
     for (int i = threadIdx.x; i < n; i += blockDim.x) y[b * n + i] = y1[b * n + i], f0[b * n + i] = f1[b * n + i];
   if (threadIdx.x != 0) return;
   clock[b] = k;
-  hd[device::kSteps] = static_cast<double>(k.steps), hd[device::kRejected] = static_cast<double>(k.rejected);
-  hd[device::kTEnd] = k.t;
+  hd[OutputLayout::kSteps] = static_cast<double>(k.steps), hd[OutputLayout::kRejected] = static_cast<double>(k.rejected);
+  hd[OutputLayout::kTEnd] = k.t;
   bool done = false;
-  if (accepted && bad) hd[device::kStatus] = 4, hd[device::kReason] = 2, done = true;
-  else if (accepted && !(k.t < t_final)) hd[device::kStatus] = 0, done = true;
+  if (accepted && bad) hd[OutputLayout::kStatus] = code(Status::Diverged), hd[OutputLayout::kReason] = code(StopReason::NotFinite), done = true;
+  else if (accepted && !(k.t < t_final)) hd[OutputLayout::kStatus] = code(Status::Completed), done = true;
   if (done) active[b] = 0;
   else atomicAdd(remaining, 1);
 }
 
 __global__ void copy_states(size_t total, int n, const double* y, double* out, int stride) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
-  if (i < total) out[(i / n) * stride + device::kHeader + i % n] = y[i];
+  if (i < total) out[(i / n) * stride + OutputLayout::kHeaderSize + i % n] = y[i];
 }
 
 __global__ void fill_value(int B, double* x, double v) {
@@ -309,7 +327,7 @@ class Batch {
     stack_ = stack;
     prefix_.reset(B * stack), back_.reset(B * stack), G_.reset(B * rc());
     for (auto* v : {&y_, &y1_, &f0_, &k2_, &k3_, &k4_, &tmp_}) v->reset(B * n);
-    if (run.config.step.method == device::Method::DormandPrince54)
+    if (run.config.step.method == Method::DormandPrince54)
       for (auto* v : {&k5_, &k6_, &f1_, &err_}) v->reset(B * n);
     active_.reset(B), failed_.reset(B);
     CK(cudaMemset(active_.p, 1, B));
@@ -363,14 +381,14 @@ class Batch {
     init_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), out, stride);
     CK(cudaGetLastError());
     rhs(y_.p, f0_.p);
-    if (run_.config.step.method == device::Method::DormandPrince54) {
+    if (run_.config.step.method == Method::DormandPrince54) {
       run_adaptive(out, stride);
     } else {
       run_fixed(steps, out, stride);
     }
     final_loss();
     finish_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), out, stride, loss_.p,
-                                                             static_cast<int>(run_.config.step.method),
+                                                             run_.config.step.method,
                                                              !(run_.config.step.dt_initial > 0));
     CK(cudaGetLastError());
     copy_states<<<blocks_for(B_ * n), kThreads, 0, stream_>>>(B_ * n, n, y_.p, out, stride);
@@ -411,65 +429,52 @@ class Batch {
     }
   }
 
-  // Dormand-Prince 5(4) with a step size per trajectory: all trajectories take their own step
-  // in lockstep iterations; the controller (step_control.cuh) accepts, rejects or freezes each.
+  // The adaptive pair with a step size per trajectory: all trajectories take their own step in
+  // lockstep iterations; the controller (integrator/step_control.hpp) accepts, rejects or
+  // freezes each. The stages are the tableau's rows (integrator/tableaux.hpp).
   void run_adaptive(double* out, int stride) {
-    using namespace device::dp;
+    const integrator::Tableau t = integrator::tableau(Method::DormandPrince54);
     const int n = f_.state, B = static_cast<int>(B_);
     const size_t total = B_ * n;
     const unsigned g = blocks_for(total), gb = blocks_for(B_);
-    const device::StepConfig& c = run_.config.step;
+    const integrator::StepConfig& c = run_.config.step;
     const double Tf = run_.config.t_final;
-    Buf<device::StepClock<double>> clock(B_);
+    Buf<integrator::StepClock<double>> clock(B_);
     Buf<double> hs(B_), err(B_), d0(B_), d1(B_), d2(B_), h0(B_), ones(B_);
     Buf<unsigned char> last(B_);
     Buf<int> remaining(1);
     fill_value<<<gb, kThreads, 0, stream_>>>(B, ones.p, 1.0);
-    auto terms = [](std::initializer_list<std::pair<double, const double*>> list) {
-      Terms t;
-      for (const auto& [coef, k] : list) t.c[t.count] = coef, t.k[t.count++] = k;
-      return t;
-    };
     // Starting step: norms of y0 and f0, one trial evaluation, the norm of the difference.
     batch_error_norm<<<B, kThreads, 0, stream_>>>(n, y_.p, y_.p, y_.p, c.atol, c.rtol, d0.p);
     batch_error_norm<<<B, kThreads, 0, stream_>>>(n, f0_.p, y_.p, y_.p, c.atol, c.rtol, d1.p);
     starting_steps<<<gb, kThreads, 0, stream_>>>(B, c, Tf, d0.p, d1.p, h0.p, false, nullptr, nullptr);
     if (!(c.dt_initial > 0)) {
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, h0.p, terms({{1.0, f0_.p}}), active_.p);
+      const double one[1] = {1.0}, difference[2] = {1.0, -1.0};
+      const double* f0[1] = {f0_.p};
+      const double* k2_f0[2] = {k2_.p, f0_.p};
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, h0.p, 0, row(one, 1, 1, f0), active_.p);
       rhs(tmp_.p, k2_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, err_.p, y_.p, false, ones.p,
-                                                  terms({{1.0, k2_.p}, {-1.0, f0_.p}}), active_.p);
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, err_.p, nullptr, ones.p, 0, row(difference, 2, 1, k2_f0),
+                                                  active_.p);
       batch_error_norm<<<B, kThreads, 0, stream_>>>(n, err_.p, y_.p, y_.p, c.atol, c.rtol, d2.p);
     }
     starting_steps<<<gb, kThreads, 0, stream_>>>(B, c, Tf, d0.p, d1.p, h0.p, true, d2.p, clock.p);
     CK(cudaGetLastError());
     if (!(Tf > 0)) return;  // nothing to integrate: every trajectory completes at t = 0
+    // k_1 .. k_7 of a step: f(y), the stages, and f(y1) (FSAL).
+    const double* k[integrator::kMaxStages] = {f0_.p, k2_.p, k3_.p, k4_.p, k5_.p, k6_.p, f1_.p};
+    double* stage[integrator::kMaxStages] = {nullptr, k2_.p, k3_.p, k4_.p, k5_.p, k6_.p, f1_.p};
     for (;;) {
       plan_steps<<<gb, kThreads, 0, stream_>>>(B, c, run_.config.max_steps, Tf, clock.p, hs.p, last.p, active_.p, out,
                                                stride);
       const unsigned char* a = active_.p;
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p, terms({{a21, f0_.p}}), a);
-      rhs(tmp_.p, k2_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p,
-                                                  terms({{a31, f0_.p}, {a32, k2_.p}}), a);
-      rhs(tmp_.p, k3_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p,
-                                                  terms({{a41, f0_.p}, {a42, k2_.p}, {a43, k3_.p}}), a);
-      rhs(tmp_.p, k4_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, true, hs.p,
-                                                  terms({{a51, f0_.p}, {a52, k2_.p}, {a53, k3_.p}, {a54, k4_.p}}), a);
-      rhs(tmp_.p, k5_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(
-          total, n, tmp_.p, y_.p, true, hs.p,
-          terms({{a61, f0_.p}, {a62, k2_.p}, {a63, k3_.p}, {a64, k4_.p}, {a65, k5_.p}}), a);
-      rhs(tmp_.p, k6_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(
-          total, n, y1_.p, y_.p, true, hs.p,
-          terms({{b1, f0_.p}, {b3, k3_.p}, {b4, k4_.p}, {b5, k5_.p}, {b6, k6_.p}}), a);
+      for (int i = 1; i < t.stages - 1; ++i) {
+        stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, hs.p, 0, row(t.a[i], i, t.a_divisor[i], k), a);
+        rhs(tmp_.p, stage[i]);
+      }
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, hs.p, 0, row(t.b, t.stages - 1, t.b_divisor, k), a);
       rhs(y1_.p, f1_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(
-          total, n, err_.p, y_.p, false, hs.p,
-          terms({{e1, f0_.p}, {e3, k3_.p}, {e4, k4_.p}, {e5, k5_.p}, {e6, k6_.p}, {e7, f1_.p}}), a);
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, err_.p, nullptr, hs.p, 0, row(t.e, t.stages, 1, k), a);
       batch_error_norm<<<B, kThreads, 0, stream_>>>(n, err_.p, y_.p, y1_.p, c.atol, c.rtol, err.p);
       CK(cudaMemsetAsync(remaining.p, 0, sizeof(int), stream_));
       conclude_steps<<<B, 128, 0, stream_>>>(n, c, Tf, run_.config.blowup_norm, clock.p, hs.p, last.p, err.p, y_.p,
@@ -559,21 +564,21 @@ class Batch {
     gemm(opN, opN, d, c, d, -2.0, T_.p, d, dd, W, d, ws, 0.0, G_.p, d, rc());        // G = -2 T W
   }
 
+  // One fixed step of size h for every active trajectory: the tableau's rows (Euler or RK4).
   void step(double h) {
+    const integrator::Tableau t = integrator::tableau(run_.config.step.method);
     const int n = f_.state;
     const size_t total = B_ * n;
     const unsigned g = blocks_for(total);
-    if (run_.config.step.method == device::Method::Euler) {
-      combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, h, f0_.p, active_.p);
-    } else {
-      combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, 0.5 * h, f0_.p, active_.p);
-      rhs(tmp_.p, k2_.p);
-      combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, 0.5 * h, k2_.p, active_.p);
-      rhs(tmp_.p, k3_.p);
-      combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, h, k3_.p, active_.p);
-      rhs(tmp_.p, k4_.p);
-      rk4_combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, h, f0_.p, k2_.p, k3_.p, k4_.p, active_.p);
+    const double* k[integrator::kMaxStages] = {f0_.p, k2_.p, k3_.p, k4_.p};
+    double* stage[integrator::kMaxStages] = {nullptr, k2_.p, k3_.p, k4_.p};
+    for (int i = 1; i < t.stages; ++i) {
+      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, nullptr, h, row(t.a[i], i, t.a_divisor[i], k),
+                                                  active_.p);
+      rhs(tmp_.p, stage[i]);
     }
+    stage_combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, nullptr, h, row(t.b, t.stages, t.b_divisor, k),
+                                                active_.p);
     CK(cudaGetLastError());
   }
 

@@ -1,8 +1,8 @@
 // The fused kernel: one team per trajectory runs the whole trajectory (every step, recording,
 // events) in one launch, with its state, stages and matrix-function workspace in shared memory
 // when they fit. Teams are a whole block, or one warp each (four per block) when the matrices
-// are so small that a block would idle. The arithmetic is kernels/device/*.cuh, tested on the
-// host against the CPU backend.
+// are so small that a block would idle. The driver is src/integrator/driver.hpp, the CPU's; the
+// arithmetic is kernels/device/*.cuh, tested on the host against the CPU backend.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -25,9 +25,9 @@ struct WarpTeam {
 };
 
 template <class Team>
-__global__ void fused_kernel(device::FlowData<double> flow, device::DriverConfig<double> config, const double* y0,
-                             double* out, int out_stride, unsigned long long batch, int ws_entries, bool shared_ws,
-                             double* global_ws) {
+__global__ void fused_kernel(device::FlowData<double> flow, integrator::DriverConfig<double> config,
+                             device::CatalogData<double> catalog, OutputLayout layout, const double* y0, double* out,
+                             unsigned long long batch, long long ws_entries, bool shared_ws, double* global_ws) {
   extern __shared__ double shared[];
   const Team team;
   const int teams = static_cast<int>(blockDim.x) / team.size();
@@ -36,13 +36,9 @@ __global__ void fused_kernel(device::FlowData<double> flow, device::DriverConfig
   if (b >= batch) return;  // whole team leaves together: no barrier is left waiting
   double* work = shared_ws ? shared + static_cast<size_t>(member_of) * ws_entries
                            : global_ws + static_cast<size_t>(b) * ws_entries;
-  double* p = out + b * static_cast<size_t>(out_stride);
-  device::TrajectoryOut<double> o;
-  o.header = p;
-  o.final_state = p + device::kHeader;
-  o.event_times = o.final_state + flow.state;
-  o.samples = o.event_times + config.n_events;
-  device::run_trajectory(team, flow, config, y0 + b * static_cast<size_t>(flow.state), o, work);
+  const auto o = integrator::TrajectoryOut<double>::at(out + b * static_cast<size_t>(layout.stride()), layout);
+  device::FlowMath<Team, double> math(team, flow, catalog);
+  integrator::run_trajectory(team, math, config, y0 + b * static_cast<size_t>(flow.state), o, work);
 }
 
 void check(cudaError_t e, const char* call) {
@@ -110,7 +106,7 @@ LaunchReport launch_fused(const FusedLaunch& L) {
   const bool warp = L.shape == TeamShape::Warp || (L.shape == TeamShape::Auto && wmax <= 8);
   const int team_threads = warp ? kWarp : kBlockThreads;
   const int teams_per_block = kBlockThreads / team_threads;
-  const int ws = device::driver_workspace(run.flow, run.config, team_threads);
+  const long long ws = fused_workspace(run, team_threads);
   const size_t ws_bytes = sizeof(double) * static_cast<size_t>(ws);
   const size_t shared_limit = static_cast<size_t>(prop.sharedMemPerBlockOptin);
   const bool shared_ws = ws_bytes * teams_per_block <= shared_limit;
@@ -131,9 +127,14 @@ LaunchReport launch_fused(const FusedLaunch& L) {
   if (!run.ints.empty())
     check(cudaMemcpy(ints.p, run.ints.data(), run.ints.size() * sizeof(int), cudaMemcpyHostToDevice),
           "cudaMemcpy(problem indices)");
+  DeviceBuffer<integrator::EventData> events(run.events.size(), "cudaMalloc(events)");
+  if (!run.events.empty())
+    check(cudaMemcpy(events.p, run.events.data(), run.events.size() * sizeof(integrator::EventData), cudaMemcpyHostToDevice),
+          "cudaMemcpy(events)");
   device::FlowData<double> flow;
-  device::DriverConfig<double> config;
-  run.bind(flow, config, values.p, ints.p);
+  integrator::DriverConfig<double> config;
+  device::CatalogData<double> catalog;
+  run.bind(flow, config, catalog, values.p, ints.p, events.p);
 
   const int stride = run.output_stride();
   const size_t per_traj = sizeof(double) * (static_cast<size_t>(n) + stride + (shared_ws ? 0 : ws));
@@ -152,11 +153,11 @@ LaunchReport launch_fused(const FusedLaunch& L) {
     const unsigned blocks = static_cast<unsigned>((B + teams_per_block - 1) / teams_per_block);
     check(cudaEventRecord(ev.start), "cudaEventRecord");
     if (warp)
-      fused_kernel<WarpTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, y0.p, out.p, stride, B, ws,
-                                                                       shared_ws, gws.p);
+      fused_kernel<WarpTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(), y0.p, out.p,
+                                                                       B, ws, shared_ws, gws.p);
     else
-      fused_kernel<device::BlockTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, y0.p, out.p, stride, B,
-                                                                                ws, shared_ws, gws.p);
+      fused_kernel<device::BlockTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(), y0.p,
+                                                                                out.p, B, ws, shared_ws, gws.p);
     check(cudaGetLastError(), "fused_kernel launch");
     check(cudaEventRecord(ev.stop), "cudaEventRecord");
     check(cudaEventSynchronize(ev.stop), "fused_kernel");

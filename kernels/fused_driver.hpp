@@ -9,48 +9,61 @@
 #include <string>
 #include <vector>
 
-#include "device/driver.cuh"
+#include "device/flow_math.cuh"
+#include "integrator/driver.hpp"
 
 namespace dlnflow::kernels {
 
 struct PackedRun {
   device::FlowData<double> flow;
-  device::DriverConfig<double> config;
+  integrator::DriverConfig<double> config;
+  device::CatalogData<double> catalog;
   // Offsets of the pointer fields (-1: null) into `values` or `ints`.
   long long cxx = -1, cyx = -1, w_opt = -1, sigma0 = -1, sqrt_sigma0 = -1, sense_a = -1, sense_y = -1,
             omega_target = -1, times = -1, cat_matrices = -1;
   long long omega = -1, cat_offsets = -1, cat_ranks = -1;
   std::vector<double> values;
   std::vector<int> ints;
+  std::vector<integrator::EventData> events;
 
+  OutputLayout layout() const { return integrator::output_layout(config, flow.state, device::spectrum_size(flow)); }
   // Entries of one trajectory's output block: header, final state, event times, samples.
-  int output_stride() const {
-    return device::kHeader + flow.state + config.n_events + config.n_times * device::sample_stride(flow, config);
-  }
+  int output_stride() const { return layout().stride(); }
 
-  // Points every pointer field into the arrays at `v` and `i`.
-  void bind(device::FlowData<double>& f, device::DriverConfig<double>& c, const double* v, const int* i) const {
+  // Points every pointer field into the arrays at `v`, `i` and `e` (copies of values, ints, events).
+  void bind(device::FlowData<double>& f, integrator::DriverConfig<double>& c, device::CatalogData<double>& cat,
+            const double* v, const int* i, const integrator::EventData* e) const {
     f = flow;
     c = config;
+    cat = catalog;
     auto dv = [&](long long o) { return o < 0 ? nullptr : v + o; };
     auto di = [&](long long o) { return o < 0 ? nullptr : i + o; };
     f.cxx = dv(cxx), f.cyx = dv(cyx), f.w_opt = dv(w_opt), f.sigma0 = dv(sigma0), f.sqrt_sigma0 = dv(sqrt_sigma0);
     f.sense_a = dv(sense_a), f.sense_y = dv(sense_y), f.omega_target = dv(omega_target), f.omega = di(omega);
     c.times = dv(times);
-    c.catalog.matrices = dv(cat_matrices), c.catalog.offsets = di(cat_offsets), c.catalog.ranks = di(cat_ranks);
+    c.events = config.n_events ? e : nullptr;
+    cat.matrices = dv(cat_matrices), cat.offsets = di(cat_offsets), cat.ranks = di(cat_ranks);
   }
 
   // The output block of trajectory b in an array of output_stride() entries per trajectory.
-  device::TrajectoryOut<double> output(double* base, std::size_t b) const {
-    double* p = base + b * static_cast<std::size_t>(output_stride());
-    device::TrajectoryOut<double> o;
-    o.header = p;
-    o.final_state = p + device::kHeader;
-    o.event_times = o.final_state + flow.state;
-    o.samples = o.event_times + config.n_events;
-    return o;
+  integrator::TrajectoryOut<double> output(double* base, std::size_t b) const {
+    return integrator::TrajectoryOut<double>::at(base + b * static_cast<std::size_t>(output_stride()), layout());
   }
 };
+
+// Entries of one trajectory's workspace on a team of `team_size`: the driver's layout and the
+// math's, measured (integrator/workspace.hpp).
+inline long long fused_workspace(const PackedRun& run, int team_size) {
+  struct Sized {  // a team of that size, for measuring only
+    int n;
+    DLNFLOW_HD int rank() const { return 0; }
+    DLNFLOW_HD int size() const { return n; }
+    DLNFLOW_HD void sync() const {}
+  } team{team_size};
+  using Math = device::FlowMath<Sized, double>;
+  Math math(team, run.flow, run.catalog);
+  return integrator::Driver<Sized, double, Math>::workspace(run.config, math, team_size);
+}
 
 enum class TeamShape { Auto, Warp, Block };
 

@@ -106,7 +106,7 @@ inline SolveOptions device_case_options(const DeviceCase& c, Method m, const Cri
   o.events.push_back(loss_event);
   EventSpec sv;
   sv.kind = EventKind::SingularValue;
-  sv.index = 0;
+  sv.index = 1;  // the largest
   sv.level = 0.8;
   o.events.push_back(sv);
   return o;

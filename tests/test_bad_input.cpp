@@ -80,6 +80,7 @@ TEST(BadInput, SolveOptionsAndInits) {
   o.stop.t_final = -1;
   expect_input_error([&] { integrate(p, y, o); }, "stop.t_final", "-1");
   o = SolveOptions{};
+  o.integrator.method = Method::RK4;  // dt is a fixed-step method's (the default is adaptive)
   o.integrator.dt = 0;
   expect_input_error([&] { integrate(p, y, o); }, "integrator.dt", "got 0");
   o = SolveOptions{};
@@ -87,7 +88,7 @@ TEST(BadInput, SolveOptionsAndInits) {
   expect_input_error([&] { integrate(p, y, o); }, "record.times", "0.2");
   o = SolveOptions{};
   o.events = {{EventKind::SingularValue, 5, 1.0, Crossing::Up, false}};
-  expect_input_error([&] { integrate(p, y, o); }, "events[0].index", "5");
+  expect_input_error([&] { integrate(p, y, o); }, "events[1].index", "5");
   o = SolveOptions{};
   o.integrator.method = Method::DormandPrince54;
   o.integrator.rtol = 0;

@@ -67,7 +67,7 @@ TEST(CliQuickstart, ResultsEqualTheLibraryCalledDirectly) {
   opt.stop.t_final = 2000.0;
   opt.stop.loss_below = 1e-20;
   opt.record.times = log_grid(1e-2, 2000.0, 40);
-  for (int i = 0; i < 3; ++i) opt.events.push_back({EventKind::SingularValue, i, mu[i] / 2, Crossing::Up, false});
+  for (int i = 0; i < 3; ++i) opt.events.push_back({EventKind::SingularValue, i + 1, mu[i] / 2, Crossing::Up, false});
   const double alphas[] = {1e-2, 1e-4, 1e-6};
 
   const auto rows = read_csv(out / "summary.csv");

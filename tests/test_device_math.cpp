@@ -7,6 +7,7 @@
 #include "../kernels/device/matfun.cuh"
 #include "../kernels/device/flows.cuh"
 #include "../kernels/device/host_team.hpp"
+#include "../src/core/driver_io.hpp"
 #include "../src/gpu/pack.hpp"
 #include "device_cases.hpp"
 #include "dlnflow/gpu.hpp"
@@ -165,8 +166,9 @@ TEST_P(TeamSizes, FlowRhsAndDiagnosticsEqualTheCpuModel) {
     const Problem& p = *c.problem;
     const kernels::PackedRun run = gpu::pack_run(p, SolveOptions{});
     device::FlowData<double> f;
-    device::DriverConfig<double> cfg;
-    run.bind(f, cfg, run.values.data(), run.ints.data());
+    integrator::DriverConfig<double> cfg;
+    device::CatalogData<double> cat;
+    run.bind(f, cfg, cat, run.values.data(), run.ints.data(), run.events.data());
     Model model(p);
     for (int trial = 0; trial < 3; ++trial) {
       Vec y = initial_state(p, GaussianInit{0.5 + 0.3 * trial, ScaleOn::Factors}, 40, trial);
@@ -209,7 +211,7 @@ TEST(DeviceMath, AMatrixFunctionFailureMarksTheTrajectoryFailed) {
   std::copy(singular.data(), singular.data() + 9, run.values.begin() + run.sqrt_sigma0);
   const Vec y0 = initial_state(p, GaussianInit{1.0}, 1, 0);
   const auto out = gpu::emulate(run, y0.data(), 1, 1);
-  const TrajectoryResult r = gpu::unpack_result(run, o, out.data());
+  const TrajectoryResult r = core::unpack_result(run.layout(), o, out.data());
   EXPECT_EQ(r.status, Status::Failed);
   EXPECT_EQ(r.t_end, 0.0);
   EXPECT_EQ(r.steps, 0);

@@ -27,7 +27,7 @@ TEST(GreedyLowRank, T1_FullObservationClosedFormAndEscapeTimes) {
     const double alpha = alphas[a];
     SolveOptions o = testing::dopri(45.0, 1e-12);
     o.record.times = log_grid(1e-2, 45.0, 30);
-    for (int i = 0; i < 3; ++i) o.events.push_back({EventKind::SingularValue, i, mu[i] / 2, Crossing::Up, false});
+    for (int i = 0; i < 3; ++i) o.events.push_back({EventKind::SingularValue, i + 1, mu[i] / 2, Crossing::Up, false});
     const auto r = integrate(p, initial_state(p, ScaledIdentityInit{alpha, ScaleOn::EndToEnd}, 0, 0), o);
     ASSERT_EQ(r.status, Status::Completed);
     for (int i = 0; i < 3; ++i) {

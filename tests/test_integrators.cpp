@@ -91,7 +91,7 @@ TEST(Integrators, GridIsInterpolatedNotSnappedToSteps) {
 TEST(Integrators, EventTimesAreInterpolated) {
   const Problem p(matrix_approximation_loss(diag({3, 2, 1})), SymmetricFactorization{3, 3});
   SolveOptions o = testing::rk4(12, 0.01);
-  o.events = {{EventKind::SingularValue, 2, 0.5, Crossing::Up, false}, {EventKind::Loss, 0, 1.0, Crossing::Down, false}};
+  o.events = {{EventKind::SingularValue, 3, 0.5, Crossing::Up, false}, {EventKind::Loss, 0, 1.0, Crossing::Down, false}};
   const double alpha = 1e-4;
   const auto r = integrate(p, initial_state(p, ScaledIdentityInit{alpha, ScaleOn::EndToEnd}, 0, 0), o);
   EXPECT_NEAR(r.event_times[0], std::log((1 - alpha) / alpha) / 2, 1e-7);
@@ -165,7 +165,7 @@ TEST(Integrators, BatchIsIndependentOfThreadCountAndMatchesSingleRuns) {
   const Problem p(BuresWassersteinLoss{diag({4, 3, 2, 1}), 0.01}, DeepFactorization{{4, 4, 4, 4}});
   SolveOptions o = testing::dopri(20, 1e-8, 1e-14);
   o.record.times = log_grid(0.1, 20, 10);
-  o.events = {{EventKind::SingularValue, 0, 1.0, Crossing::Up, false}};
+  o.events = {{EventKind::SingularValue, 1, 1.0, Crossing::Up, false}};
   std::vector<TrajectorySpec> specs;
   for (int i = 0; i < 12; ++i) specs.push_back({GaussianInit{0.05 * (1 + i % 3), ScaleOn::EndToEnd}, 99, std::uint64_t(i)});
   o.threads = 1;

@@ -91,7 +91,7 @@ TEST(OneNeuronLayer, E4_AlignedLogisticDepthTwo) {
   for (const auto& [s0, level, t] : {std::tuple{0.01, 0.5, 0.5 * std::log(99.0)},
                                     std::tuple{10.0, 2.0, 0.5 * (std::log(2.0) - std::log(10.0 / 9))}}) {
     SolveOptions o = testing::dopri(5, 1e-12);
-    o.events = {{EventKind::SingularValue, 0, level, Crossing::Either, true}};
+    o.events = {{EventKind::SingularValue, 1, level, Crossing::Either, true}};
     const auto r = integrate(p, initial_state(p, BalancedInit{s0 * diag({1, 0})}, 0, 0), o);
     EXPECT_NEAR(r.event_times[0], t, 1e-9) << s0;
   }
@@ -103,14 +103,14 @@ TEST(OneNeuronLayer, E5_AlignedSmallInitializationTimes) {
     std::vector<int> widths(N + 1, 2);
     const Problem p(whitened(diag({1, 0}), 1), DeepFactorization{widths});
     SolveOptions o = testing::dopri(200, 1e-12);
-    o.events = {{EventKind::SingularValue, 0, 0.5, Crossing::Up, true}};
+    o.events = {{EventKind::SingularValue, 1, 0.5, Crossing::Up, true}};
     const auto r = integrate(p, initial_state(p, BalancedInit{s0 * diag({1, 0})}, 0, 0), o);
     EXPECT_NEAR(r.event_times[0] / t, 1.0, 1e-7) << N;
   }
   // Physical time: with s_Z = 0.5 and m = 2 the N = 3 time is tau / (m s_Z^{4/3}).
   const Problem p(whitened(diag({0.5, 0}), 2), DeepFactorization{{2, 2, 2, 2}});
   SolveOptions o = testing::dopri(50, 1e-12);
-  o.events = {{EventKind::SingularValue, 0, 0.25, Crossing::Up, true}};
+  o.events = {{EventKind::SingularValue, 1, 0.25, Crossing::Up, true}};
   const auto r = integrate(p, initial_state(p, BalancedInit{0.005 * diag({1, 0})}, 0, 0), o);
   EXPECT_NEAR(r.event_times[0] / 4.7474288573, 1.0, 1e-7);
 }

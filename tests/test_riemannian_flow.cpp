@@ -191,7 +191,7 @@ TEST(RiemannianFlow, TC8_ScalarLogisticAndEscape) {
   // Escape from w0 = 1e-4 to 0.5 with lambda = mu = 1: t = ln((1 - w0)/w0)/2.
   const Problem q(regression_loss(diag({1}), diag({1})), DeepFactorization{{1, 1, 1}});
   SolveOptions o = testing::dopri(10.0, 1e-12);
-  o.events = {{EventKind::SingularValue, 0, 0.5, Crossing::Up, true}};
+  o.events = {{EventKind::SingularValue, 1, 0.5, Crossing::Up, true}};
   const auto e = integrate(q, pack_state(q, {diag({1e-2}), diag({1e-2})}), o);
   EXPECT_EQ(e.status, Status::EventStop);
   EXPECT_NEAR(e.event_times[0], 4.605120183488, 1e-9);
@@ -207,7 +207,7 @@ TEST(RiemannianFlow, TC9_ScalarDepthThreeAndFour) {
   auto r = integrate(p3, pack_state(p3, {diag({c}), diag({c}), diag({c})}), testing::rk4(1.0, 1e-3));
   EXPECT_NEAR(testing::final_W(p3, r)(0, 0), 0.39194689464621, 1e-12);
   SolveOptions o = testing::dopri(100.0, 1e-12);
-  o.events = {{EventKind::SingularValue, 0, 0.5, Crossing::Up, true}};
+  o.events = {{EventKind::SingularValue, 1, 0.5, Crossing::Up, true}};
   const double s3 = std::cbrt(1e-4);
   r = integrate(p3, pack_state(p3, {diag({s3}), diag({s3}), diag({s3})}), o);
   EXPECT_NEAR(r.event_times[0], 20.693018947742, 1e-8);

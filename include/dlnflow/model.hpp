@@ -26,31 +26,38 @@ class Model {
   double loss(const Mat& W);
   double loss_and_gradient(const Mat& W, Mat& G);
 
-  Mat end_to_end(const Vec& state) const;
+  Mat end_to_end(const Vec& state) const { return end_to_end(state.data()); }
+  Mat end_to_end(const double* state) const;
   double state_loss(const Vec& state) { return loss(end_to_end(state)); }
 
   // dstate/dt of the flow: minus the parameter gradient (deep, symmetric) or -A_W(grad L1)
   // (end-to-end). Returns L1 at the state (NaN when want_loss is false and the loss could
   // skip computing it: the intermediate stages of a Runge-Kutta step never need it).
+  // The pointer forms read and write problem().state_size() entries.
   double rhs(const Vec& state, Vec& dstate, bool want_loss = true);
+  double rhs(const double* state, double* dstate, bool want_loss = true);
 
   // The end-to-end flow truncates to its rank cap after each step; others do nothing.
   bool has_retraction() const;
-  void retract(Vec& state) const;
+  void retract(Vec& state) const { retract(state.data()); }
+  void retract(double* state) const;
 
   // sqrt(-dL/dt) given the rhs at the state: the parameter-space gradient norm (for the
   // end-to-end flow the norm of the gradient of the balanced factors it stands for).
-  double grad_norm(const Vec& state, const Vec& dstate);
+  double grad_norm(const Vec& state, const Vec& dstate) { return grad_norm(state.data(), dstate.data()); }
+  double grad_norm(const double* state, const double* dstate);
   // sum_j ||W_j W_j^T - W_{j+1}^T W_{j+1}||_F for the deep factorization, 0 otherwise.
-  double balance_defect(const Vec& state) const;
+  double balance_defect(const Vec& state) const { return balance_defect(state.data()); }
+  double balance_defect(const double* state) const;
   // Singular values of W, or eigenvalues of W = U U^T (as squared singular values of U, which
   // keeps them accurate down to 1e-300), decreasing.
-  Vec spectrum(const Vec& state) const;
+  Vec spectrum(const Vec& state) const { return spectrum(state.data()); }
+  Vec spectrum(const double* state) const;
 
  private:
-  double rhs_deep(const Vec& state, Vec& dstate, bool want_loss);
-  double rhs_symmetric(const Vec& state, Vec& dstate, bool want_loss);
-  double rhs_end_to_end(const Vec& state, Vec& dstate, bool want_loss);
+  double rhs_deep(const double* state, double* dstate, bool want_loss);
+  double rhs_symmetric(const double* state, double* dstate, bool want_loss);
+  double rhs_end_to_end(const double* state, double* dstate, bool want_loss);
 
   const Problem& problem_;
   std::unique_ptr<cpu::LossEvaluator> loss_;

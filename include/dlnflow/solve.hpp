@@ -9,15 +9,14 @@
 #include <vector>
 
 #include "dlnflow/catalog.hpp"
+#include "dlnflow/codes.hpp"
 #include "dlnflow/init.hpp"
 #include "dlnflow/problem.hpp"
 
 namespace dlnflow {
 
-enum class Method { Euler, RK4, DormandPrince54 };
-
 struct IntegratorConfig {
-  Method method = Method::RK4;
+  Method method = Method::DormandPrince54;  // as in the experiment file
   double dt = 1e-3;          // fixed step (Euler = gradient descent with eta = dt, RK4)
   // Adaptive pair only:
   double rtol = 1e-8;
@@ -36,15 +35,9 @@ struct StopRules {
   double blowup_norm = 1e150;        // max |state entry| above this marks divergence
 };
 
-enum class EventKind {
-  SingularValue,  // sigma_index(W) (eigenvalue of W for the symmetric factorization)
-  Loss,
-};
-enum class Crossing { Up, Down, Either };
-
 struct EventSpec {
   EventKind kind = EventKind::Loss;
-  int index = 0;            // 0-based singular value index (largest first)
+  int index = 1;            // singular value: 1 = the largest (as in the experiment file)
   double level = 0.0;
   Crossing crossing = Crossing::Either;
   bool terminal = false;    // stop the trajectory at the first crossing
@@ -68,22 +61,6 @@ struct SolveOptions {
   int threads = 0;  // batch only; 0 = all hardware threads
 };
 
-enum class Status {
-  Completed,       // reached t_final
-  LossConverged,   // loss fell below StopRules::loss_below
-  GradConverged,   // gradient norm fell below StopRules::grad_norm_below
-  EventStop,       // a terminal event fired
-  Diverged,        // state turned non-finite or exceeded blowup_norm
-  StepUnderflow,   // adaptive step fell below dt_min
-  MaxSteps,
-  Failed,          // a numerical kernel failed (message says which)
-};
-const char* to_string(Status status);
-
-// Sample::rank of a state whose loss is not finite (its spectrum is NaN): a diverging
-// trajectory's end-to-end matrix is beyond any decomposition.
-constexpr int kRankNotFinite = -2;
-
 // Diagnostics of one recorded time (NaN where the trajectory ended before it).
 struct Sample {
   double t = 0.0;
@@ -106,7 +83,10 @@ struct TrajectoryResult {
   std::vector<double> event_times;    // first crossing per EventSpec, NaN if none
   Vec final_state;
   double final_loss = 0.0;
-  std::string message;                // why it stopped, for Diverged / Failed
+  int final_rank = -1;                // of the final state; -1 when it or its loss is not finite
+  int final_critical = -1;            // nearest catalogued critical point, -1 without a catalog
+  double final_critical_distance = std::numeric_limits<double>::quiet_NaN();
+  std::string message;                // why it stopped, for Diverged / StepUnderflow / Failed
 };
 
 // Integrates one trajectory from an explicit state vector.

@@ -34,39 +34,6 @@ DLNFLOW_HD void axpby(const Team& team, int n, T a, const T* x, T b, T* y) {
   for (int i = team.rank(); i < n; i += team.size()) y[i] = a * x[i] + b * y[i];
 }
 
-template <class Team, class T>
-DLNFLOW_HD void copy(const Team& team, int n, const T* x, T* y) {
-  for (int i = team.rank(); i < n; i += team.size()) y[i] = x[i];
-}
-
-// The sum of every member's `value`, through `scratch` (team.size() entries). Every member
-// gets the same total, summed in the same order, so control flow that depends on it stays
-// uniform across the team.
-template <class Team, class T>
-DLNFLOW_HD T team_sum(const Team& team, T value, T* scratch) {
-  scratch[team.rank()] = value;
-  team.sync();
-  T total = 0;
-  for (int r = 0; r < team.size(); ++r) total += scratch[r];
-  team.sync();
-  return total;
-}
-
-// The largest of every member's `value` (NaN wins, so that a NaN is never hidden).
-template <class Team, class T>
-DLNFLOW_HD T team_max(const Team& team, T value, T* scratch) {
-  scratch[team.rank()] = value;
-  team.sync();
-  T m = scratch[0];
-  for (int r = 1; r < team.size(); ++r) {
-    const T v = scratch[r];
-    if (v != v || v > m) m = v;
-    if (m != m) break;
-  }
-  team.sync();
-  return m;
-}
-
 // sum_i x[i] * y[i]; every member gets it. Scratch: team.size() entries.
 template <class Team, class T>
 DLNFLOW_HD T dot(const Team& team, int n, const T* x, const T* y, T* scratch) {

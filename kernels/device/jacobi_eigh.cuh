@@ -11,17 +11,6 @@
 
 namespace dlnflow::device {
 
-template <class T>
-struct Epsilon;
-template <>
-struct Epsilon<double> {
-  static constexpr double value = 2.220446049250313e-16;
-};
-template <>
-struct Epsilon<float> {
-  static constexpr float value = 1.1920929e-7f;
-};
-
 // (x, y) <- (c x - s y, s x + c y): one rotation applied to the p and q entries of a row or column.
 template <class T>
 DLNFLOW_HD inline void rotate(T c, T s, T& x, T& y) {

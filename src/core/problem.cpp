@@ -7,16 +7,10 @@
 
 #include "dlnflow/error.hpp"
 #include "dlnflow/matfun.hpp"
+#include "overloaded.hpp"
 
 namespace dlnflow {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;  // C++20 deduces it; clang before 17 needs it spelled out
 
 std::string shape(Index r, Index c) { return std::to_string(r) + "x" + std::to_string(c); }
 

@@ -23,12 +23,13 @@ std::vector<TrajectoryResult> integrate_batch(const Problem& problem, const std:
 
   auto worker = [&] {
     Model model(problem);
+    cpu::Runner runner(model, options, options.record.catalog);
     while (true) {
       const std::size_t i = next.fetch_add(1);
       if (i >= specs.size()) return;
       try {
         const Vec y0 = initial_state(problem, specs[i].init, specs[i].seed, specs[i].trajectory);
-        results[i] = cpu::run_trajectory(model, y0, options);
+        results[i] = runner.run(y0);
         if (on_done) on_done(i, results[i]);
       } catch (...) {  // bad input in an initial condition: the whole batch is misconfigured
         std::lock_guard<std::mutex> lock(error_mutex);

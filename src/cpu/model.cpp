@@ -35,17 +35,17 @@ double Model::loss(const Mat& W) { return loss_->value(W); }
 
 double Model::loss_and_gradient(const Mat& W, Mat& G) { return loss_->value_and_gradient(W, G); }
 
-Mat Model::end_to_end(const Vec& state) const {
+Mat Model::end_to_end(const double* state) const {
   const auto& blocks = problem_.blocks();
   if (problem_.is_symmetric()) {
-    const ConstMap U(state.data(), blocks[0][0], blocks[0][1]);
+    const ConstMap U(state, blocks[0][0], blocks[0][1]);
     return U * U.transpose();
   }
   Index off = 0;
-  Mat W = ConstMap(state.data(), blocks[0][0], blocks[0][1]);
+  Mat W = ConstMap(state, blocks[0][0], blocks[0][1]);
   off += blocks[0][0] * blocks[0][1];
   for (std::size_t j = 1; j < blocks.size(); ++j) {
-    const ConstMap Wj(state.data() + off, blocks[j][0], blocks[j][1]);
+    const ConstMap Wj(state + off, blocks[j][0], blocks[j][1]);
     W = Wj * W;
     off += blocks[j][0] * blocks[j][1];
   }
@@ -54,6 +54,10 @@ Mat Model::end_to_end(const Vec& state) const {
 
 double Model::rhs(const Vec& state, Vec& dstate, bool want_loss) {
   dstate.resize(state.size());
+  return rhs(state.data(), dstate.data(), want_loss);
+}
+
+double Model::rhs(const double* state, double* dstate, bool want_loss) {
   return std::visit(
       [&](const auto& p) -> double {
         using P = std::decay_t<decltype(p)>;
@@ -67,10 +71,10 @@ double Model::rhs(const Vec& state, Vec& dstate, bool want_loss) {
 // grad_{W_j} = (W_N..W_{j+1})^T G (W_{j-1}..W_1)^T with prefix products P_j = W_j..W_1 and
 // back-propagated B_j = (W_N..W_{j+1})^T G, so that grad_{W_j} = B_j P_{j-1}^T: 3(N-1)
 // products per evaluation, never O(N^2).
-double Model::rhs_deep(const Vec& state, Vec& dstate, bool want_loss) {
+double Model::rhs_deep(const double* state, double* dstate, bool want_loss) {
   const int N = problem_.depth();
   const std::vector<Index>& off = offsets_;
-  auto factor = [&](int j) { return ConstMap(state.data() + off[j - 1], widths_[j], widths_[j - 1]); };
+  auto factor = [&](int j) { return ConstMap(state + off[j - 1], widths_[j], widths_[j - 1]); };
 
   prefix_[1] = factor(1);
   for (int j = 2; j <= N; ++j) prefix_[j].noalias() = factor(j) * prefix_[j - 1];
@@ -79,7 +83,7 @@ double Model::rhs_deep(const Vec& state, Vec& dstate, bool want_loss) {
   for (int j = N - 1; j >= 1; --j) back_[j].noalias() = factor(j + 1).transpose() * back_[j + 1];
 
   for (int j = 1; j <= N; ++j) {
-    MutMap D(dstate.data() + off[j - 1], widths_[j], widths_[j - 1]);
+    MutMap D(dstate + off[j - 1], widths_[j], widths_[j - 1]);
     if (j == 1)
       D = -back_[1];
     else
@@ -88,65 +92,66 @@ double Model::rhs_deep(const Vec& state, Vec& dstate, bool want_loss) {
   return loss;
 }
 
-double Model::rhs_symmetric(const Vec& state, Vec& dstate, bool want_loss) {
+double Model::rhs_symmetric(const double* state, double* dstate, bool want_loss) {
   const auto& b = problem_.blocks()[0];
-  const ConstMap U(state.data(), b[0], b[1]);
+  const ConstMap U(state, b[0], b[1]);
   W_.noalias() = U * U.transpose();
   const double loss = loss_->value_and_gradient(W_, G_, want_loss);
   S_ = 0.5 * (G_ + G_.transpose());
-  MutMap D(dstate.data(), b[0], b[1]);
+  MutMap D(dstate, b[0], b[1]);
   D.noalias() = -S_ * U;
   return loss;
 }
 
-double Model::rhs_end_to_end(const Vec& state, Vec& dstate, bool want_loss) {
+double Model::rhs_end_to_end(const double* state, double* dstate, bool want_loss) {
   const auto& p = std::get<EndToEndFlow>(problem_.parametrization());
-  const ConstMap W(state.data(), p.rows, p.cols);
+  const ConstMap W(state, p.rows, p.cols);
   W_ = W;
   const double loss = loss_->value_and_gradient(W_, G_, want_loss);
   const ThinSvd svd = thin_svd(W_);
   const int r = std::min<int>(p.rank_cap, static_cast<int>(svd.s.size()));
-  MutMap D(dstate.data(), p.rows, p.cols);
+  MutMap D(dstate, p.rows, p.cols);
   D = -balanced_operator(svd, r, G_, p.depth);
   return loss;
 }
 
 bool Model::has_retraction() const { return std::holds_alternative<EndToEndFlow>(problem_.parametrization()); }
 
-void Model::retract(Vec& state) const {
+void Model::retract(double* state) const {
   const auto* p = std::get_if<EndToEndFlow>(&problem_.parametrization());
   if (!p || p->rank_cap >= std::min(p->rows, p->cols)) return;
-  MutMap W(state.data(), p->rows, p->cols);
+  MutMap W(state, p->rows, p->cols);
   W = truncate_rank(W, p->rank_cap);
 }
 
-double Model::grad_norm(const Vec& state, const Vec& dstate) {
-  if (!std::holds_alternative<EndToEndFlow>(problem_.parametrization())) return dstate.norm();
+double Model::grad_norm(const double* state, const double* dstate) {
+  if (!std::holds_alternative<EndToEndFlow>(problem_.parametrization()))
+    return Eigen::Map<const Vec>(dstate, problem_.state_size()).norm();
   const auto& p = std::get<EndToEndFlow>(problem_.parametrization());
   // -dL/dt = <grad L1, A_W(grad L1)> >= 0 (A_W is PSD).
-  loss_->value_and_gradient(ConstMap(state.data(), p.rows, p.cols), G_);
-  const double diss = -G_.cwiseProduct(ConstMap(dstate.data(), p.rows, p.cols)).sum();
+  loss_->value_and_gradient(ConstMap(state, p.rows, p.cols), G_);
+  const double diss = -G_.cwiseProduct(ConstMap(dstate, p.rows, p.cols)).sum();
   return std::sqrt(std::max(diss, 0.0));
 }
 
-double Model::balance_defect(const Vec& state) const {
+double Model::balance_defect(const double* state) const {
   if (widths_.empty()) return 0.0;
   const int N = problem_.depth();
   double sum = 0.0;
   Index off = 0;
   for (int j = 1; j < N; ++j) {
-    const ConstMap Wj(state.data() + off, widths_[j], widths_[j - 1]);
+    const ConstMap Wj(state + off, widths_[j], widths_[j - 1]);
     off += widths_[j] * widths_[j - 1];
-    const ConstMap Wn(state.data() + off, widths_[j + 1], widths_[j]);
+    const ConstMap Wn(state + off, widths_[j + 1], widths_[j]);
     sum += (Wj * Wj.transpose() - Wn.transpose() * Wn).norm();
   }
   return sum;
 }
 
-Vec Model::spectrum(const Vec& state) const {
+Vec Model::spectrum(const double* state) const {
   if (problem_.is_symmetric()) {
     const auto& b = problem_.blocks()[0];
-    const Vec s = thin_svd(ConstMap(state.data(), b[0], b[1])).s;
+    const Vec s = thin_svd(ConstMap(state, b[0], b[1])).s;
     Vec ev = Vec::Zero(b[0]);
     ev.head(s.size()) = s.cwiseAbs2();
     return ev;

@@ -1,12 +1,17 @@
 // integrate_batch on the GPU: initial states on the host (the CPU's Philox streams), the batch
 // packed once, run by the fused kernel or the batched path (split into launches that fit
 // device memory), and unpacked into the same TrajectoryResults the CPU backend returns.
+#include <cmath>
+#include <optional>
+
 #include "../../kernels/batched_deep.hpp"
 #include "../../kernels/device/host_team.hpp"
 #include "../../kernels/fused_driver.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "dlnflow/gpu.hpp"
+#include "../core/driver_io.hpp"
 #include "../cpu/solve_internal.hpp"
+#include "dlnflow/matfun.hpp"
 #include "pack.hpp"
 
 namespace dlnflow {
@@ -60,7 +65,7 @@ std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const 
   // that where it covers the problem (cuBLAS on global memory beats the fused kernel there).
   bool batched = gpu.path == GpuPath::Batched;
   if (gpu.path == GpuPath::Auto && batched_no.empty()) {
-    const std::size_t ws = sizeof(double) * device::driver_workspace(run.flow, run.config, 128);
+    const std::size_t ws = sizeof(double) * static_cast<std::size_t>(kernels::fused_workspace(run, 128));
     batched = ws > kernels::shared_memory_limit();
   }
   const std::vector<double> y0 = initial_states(problem, specs);
@@ -89,9 +94,17 @@ std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const 
       info->shared_workspace = rep.shared_workspace, info->workspace_bytes = rep.workspace_bytes;
     }
   }
+  const OutputLayout layout = run.layout();
+  std::optional<Model> host;  // the batched path has no batched SVD for these sizes: its final
+                              // rank is the host's, from the final state (the one number of a GPU
+                              // run the CPU computes)
+  if (batched) host.emplace(problem);
   for (std::size_t b = 0; b < specs.size(); ++b) {
-    results.push_back(gpu::unpack_result(run, options, out.data() + b * run.output_stride()));
-    if (on_done) on_done(b, results.back());
+    results.push_back(core::unpack_result(layout, options, out.data() + b * run.output_stride()));
+    TrajectoryResult& r = results.back();
+    if (host && r.status != Status::Failed && std::isfinite(r.final_loss) && r.final_state.allFinite())
+      r.final_rank = numerical_rank(host->spectrum(r.final_state), options.record.rank_rtol);
+    if (on_done) on_done(b, r);
   }
   return results;
 }
@@ -105,22 +118,24 @@ std::vector<TrajectoryResult> integrate_batch_device_emulation(const Problem& pr
   const std::vector<double> out = gpu::emulate(run, y0.data(), specs.size(), team_threads);
   std::vector<TrajectoryResult> results;
   for (std::size_t b = 0; b < specs.size(); ++b)
-    results.push_back(gpu::unpack_result(run, options, out.data() + b * run.output_stride()));
+    results.push_back(core::unpack_result(run.layout(), options, out.data() + b * run.output_stride()));
   return results;
 }
 
 std::vector<double> gpu::emulate(const kernels::PackedRun& run, const double* y0, std::size_t batch, int members) {
   device::FlowData<double> flow;
-  device::DriverConfig<double> config;
-  run.bind(flow, config, run.values.data(), run.ints.data());
+  integrator::DriverConfig<double> config;
+  device::CatalogData<double> catalog;
+  run.bind(flow, config, catalog, run.values.data(), run.ints.data(), run.events.data());
   members = std::max(1, members);
   std::vector<double> out(batch * static_cast<std::size_t>(run.output_stride()));
-  std::vector<double> work(device::driver_workspace(flow, config, members));
+  std::vector<double> work(static_cast<std::size_t>(kernels::fused_workspace(run, members)));
   const int n = flow.state;
   for (std::size_t b = 0; b < batch; ++b) {
     const auto o = run.output(out.data(), b);
     device::on_team(members, [&](const auto& team) {
-      device::run_trajectory(team, flow, config, y0 + b * n, o, work.data());
+      device::FlowMath<std::decay_t<decltype(team)>, double> math(team, flow, catalog);
+      integrator::run_trajectory(team, math, config, y0 + b * n, o, work.data());
     });
   }
   return out;

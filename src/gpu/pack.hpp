@@ -1,5 +1,5 @@
-// A Problem and its SolveOptions in the fused kernels' plain layout, and the way back from a
-// trajectory's output block to a TrajectoryResult.
+// A Problem and its SolveOptions in the fused kernel's plain layout (the way back from an output
+// block is core::unpack_result, as for every backend).
 #pragma once
 
 #include "../../kernels/fused_driver.hpp"
@@ -7,7 +7,7 @@
 
 namespace dlnflow::gpu {
 
-// Throws GpuError for what the device driver does not cover (depth > 64, more than 16 events).
+// Throws GpuError for what the device driver does not cover (depth > 64).
 kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& options);
 
 // Runs the device driver on the host for `batch` initial states (batch x state entries), one team
@@ -23,7 +23,5 @@ std::string batched_unsupported(const kernels::PackedRun& run);
 
 // The fixed step sizes the CPU driver takes to reach t_final (its Kahan clock, the shorter last step).
 std::vector<double> fixed_steps(double dt, double t_final);
-
-TrajectoryResult unpack_result(const kernels::PackedRun& run, const SolveOptions& options, const double* block);
 
 }  // namespace dlnflow::gpu

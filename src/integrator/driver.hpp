@@ -27,8 +27,6 @@
 
 namespace dlnflow::integrator {
 
-constexpr int kMaxEvents = 16;
-
 struct EventData {
   EventKind kind = EventKind::Loss;
   int index = 0;  // singular value, 0-based (the public API's 1-based index minus one)
@@ -46,7 +44,7 @@ struct DriverConfig {
   int n_times = 0;
   const T* times = nullptr;
   int n_events = 0;
-  EventData events[kMaxEvents];
+  const EventData* events = nullptr;
   bool keep_states = false;
 };
 
@@ -89,19 +87,25 @@ class Driver {
     s.layout(ws, t, n);
     T* spec = ws.take(math.spectrum_size());
     T* scratch = ws.take(team_size);
+    T* ev_t = ws.take(c.n_events);    // first crossing time of each event
+    T* g_prev = ws.take(c.n_events);  // each event function at the last accepted state
     math.layout(ws);
-    if (d) d->y_ = y, d->f0_ = f0, d->y1_ = y1, d->f1_ = f1, d->ys_ = ys, d->fs_ = fs, d->s_ = s, d->spec_ = spec, d->scratch_ = scratch;
+    if (d) {
+      d->y_ = y, d->f0_ = f0, d->y1_ = y1, d->f1_ = f1, d->ys_ = ys, d->fs_ = fs, d->s_ = s;
+      d->spec_ = spec, d->scratch_ = scratch, d->ev_t_ = ev_t, d->g_prev_ = g_prev;
+    }
   }
 
-  DLNFLOW_HD static long long workspace(const DriverConfig<T>& c, Math& math, int team_size) {
-    Workspace<T> ws = Workspace<T>::measure();
+  // Entries of `work` a trajectory needs, each array aligned to `align` entries.
+  DLNFLOW_HD static long long workspace(const DriverConfig<T>& c, Math& math, int team_size, int align = 1) {
+    Workspace<T> ws = Workspace<T>::measure(align);
     layout(ws, c, tableau(c.step.method), math, team_size);
     return ws.used();
   }
 
-  DLNFLOW_HD Driver(const Team& team, Math& math, const DriverConfig<T>& c, T* work)
+  DLNFLOW_HD Driver(const Team& team, Math& math, const DriverConfig<T>& c, T* work, int align = 1)
       : team_(team), math_(math), c_(c), t_(tableau(c.step.method)), n_(math.state()) {
-    Workspace<T> ws(work);
+    Workspace<T> ws(work, align);
     layout(ws, c, t_, math, team.size(), this);
   }
 
@@ -109,8 +113,10 @@ class Driver {
     const int stride = sample_stride();
     for (int i = team_.rank(); i < c_.n_times * stride; i += team_.size())
       out.samples[i] = (i % stride == OutputLayout::kValid) ? T(0) : T(NAN);
-    T ev_t[kMaxEvents], g_prev[kMaxEvents];
-    for (int e = 0; e < c_.n_events; ++e) ev_t[e] = T(NAN);
+    T* const ev_t = ev_t_;
+    T* const g_prev = g_prev_;
+    if (team_.rank() == 0)
+      for (int e = 0; e < c_.n_events; ++e) ev_t[e] = T(NAN);
     copy(team_, n_, y0, y_);
     team_.sync();
     const StepClock<T> start;
@@ -124,7 +130,12 @@ class Driver {
     if (failed_) return fail(out, ev_t, start);
     int next = 0;
     while (next < c_.n_times && c_.times[next] <= 0) sample(out, next++, y_);
-    for (int e = 0; e < c_.n_events; ++e) g_prev[e] = event_value(c_.events[e], y_, loss);
+    for (int e = 0; e < c_.n_events; ++e) {
+      const T g = event_value(c_.events[e], y_, loss);
+      team_.sync();  // every member has read g_prev before one of them writes it
+      if (team_.rank() == 0) g_prev[e] = g;
+    }
+    team_.sync();
     if (failed_) return fail(out, ev_t, start);
 
     const bool adaptive = c_.step.method == Method::DormandPrince54;
@@ -169,15 +180,19 @@ class Driver {
       T t_stop = t1;
       for (int e = 0; e < c_.n_events; ++e) {
         const T g1 = event_value(c_.events[e], y1_, loss1);
-        if (ev_t[e] != ev_t[e] && crosses(c_.events[e].crossing, g_prev[e], g1)) {
-          ev_t[e] = locate(c_.events[e], t0, hs, g_prev[e], g1);
-          if (c_.events[e].terminal && ev_t[e] <= t_stop) {
+        const T g0 = g_prev[e];
+        T te = ev_t[e];
+        if (te != te && crosses(c_.events[e].crossing, g0, g1)) {
+          te = locate(c_.events[e], t0, hs, g0, g1);
+          if (c_.events[e].terminal && te <= t_stop) {
             stop_event = true;
-            t_stop = ev_t[e];
+            t_stop = te;
           }
         }
-        g_prev[e] = g1;
+        team_.sync();  // every member has read this event's entries before one of them writes them
+        if (team_.rank() == 0) ev_t[e] = te, g_prev[e] = g1;
       }
+      team_.sync();
       if (failed_) return fail(out, ev_t, k);
       // A terminal event ends the trajectory at its time: nothing is recorded past it, and the
       // final state is the interpolated state there, so t_end, final state and loss agree.
@@ -369,7 +384,7 @@ class Driver {
   const Tableau t_;
   const int n_;
   T *y_ = nullptr, *f0_ = nullptr, *y1_ = nullptr, *f1_ = nullptr, *ys_ = nullptr, *fs_ = nullptr;
-  T *spec_ = nullptr, *scratch_ = nullptr;
+  T *spec_ = nullptr, *scratch_ = nullptr, *ev_t_ = nullptr, *g_prev_ = nullptr;
   Stages<T> s_{};
   long long evals_ = 0;
   bool failed_ = false;
@@ -377,11 +392,12 @@ class Driver {
   T reason_value_ = 0, final_loss_ = T(NAN);
 };
 
-// Integrates one trajectory from y0 and writes its outcome to `out`. work: Driver::workspace entries.
+// Integrates one trajectory from y0 and writes its outcome to `out`. work: Driver::workspace
+// entries (with the same alignment).
 template <class Team, class T, class Math>
 DLNFLOW_HD void run_trajectory(const Team& team, Math& math, const DriverConfig<T>& c, const T* y0,
-                               const TrajectoryOut<T>& out, T* work) {
-  Driver<Team, T, Math> driver(team, math, c, work);
+                               const TrajectoryOut<T>& out, T* work, int align = 1) {
+  Driver<Team, T, Math> driver(team, math, c, work, align);
   driver.run(y0, out);
 }
 

@@ -18,17 +18,6 @@ struct StepConfig {
 };
 
 template <class T>
-struct Epsilon;
-template <>
-struct Epsilon<double> {
-  static constexpr double value = 2.220446049250313e-16;
-};
-template <>
-struct Epsilon<float> {
-  static constexpr float value = 1.1920929e-7f;
-};
-
-template <class T>
 struct StepClock {
   T t = 0, comp = 0;  // time and its Kahan compensation
   T h = 0;            // the next step to try

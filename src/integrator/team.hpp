@@ -39,6 +39,17 @@ struct BlockTeam {
 
 DLNFLOW_HD inline bool finite(double x) { return x - x == 0.0; }  // false for inf and NaN
 
+template <class T>
+struct Epsilon;
+template <>
+struct Epsilon<double> {
+  static constexpr double value = 2.220446049250313e-16;
+};
+template <>
+struct Epsilon<float> {
+  static constexpr float value = 1.1920929e-7f;
+};
+
 template <class Team, class T>
 DLNFLOW_HD void copy(const Team& team, int n, const T* x, T* y) {
   for (int i = team.rank(); i < n; i += team.size()) y[i] = x[i];

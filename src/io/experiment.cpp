@@ -294,13 +294,13 @@ void read_events(TableReader& root, PointConfig& pc) {
     TableReader e((*events)[i].as_table(), where, root.origin(), out.back());
     EventSpec spec;
     spec.kind = e.choice("kind", std::nullopt, {"singular_value", "loss"}) == "loss" ? EventKind::Loss : EventKind::SingularValue;
-    if (spec.kind == EventKind::SingularValue) spec.index = static_cast<int>(e.integer("index", std::nullopt, 1, sv_count)) - 1;
+    if (spec.kind == EventKind::SingularValue) spec.index = static_cast<int>(e.integer("index", std::nullopt, 1, sv_count));
     spec.level = e.real("level", std::nullopt);
     const std::string crossing = e.choice("crossing", "either", {"up", "down", "either"});
     spec.crossing = crossing == "up" ? Crossing::Up : crossing == "down" ? Crossing::Down : Crossing::Either;
     spec.terminal = e.boolean("terminal", false);
     const std::string fallback =
-        (spec.kind == EventKind::Loss ? std::string("loss") : "sigma" + std::to_string(spec.index + 1)) + "_" + crossing;
+        (spec.kind == EventKind::Loss ? std::string("loss") : "sigma" + std::to_string(spec.index)) + "_" + crossing;
     std::string name = e.text("name", fallback);
     if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
       e.fail("name", "must be non-empty and use only letters, digits, '_', '-' and '.' (it names a column), got '" + name + "'");

@@ -1,0 +1,88 @@
+// The CPU backend's linear algebra for the trajectory driver (src/integrator/driver.hpp): the
+// flow of a Problem through Model (Eigen: JacobiSVD, SelfAdjointEigenSolver), its spectrum and
+// the distance to the critical-point catalogue. The device backend's counterpart is
+// kernels/device/flow_math.cuh; the driver is the same, and the two stay independent below it,
+// which is what makes CPU-vs-GPU parity mean something.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include "dlnflow/catalog.hpp"
+#include "dlnflow/model.hpp"
+
+namespace dlnflow::cpu {
+
+class EigenMath {
+ public:
+  EigenMath(Model& model, const CriticalPointCatalog* catalog) : model_(model), catalog_(catalog) {}
+
+  template <class W>
+  void layout(W&) {}  // Model owns its scratch
+
+  int state() const { return static_cast<int>(model_.problem().state_size()); }
+  int spectrum_size() const {
+    return static_cast<int>(std::min(model_.problem().rows(), model_.problem().cols()));
+  }
+  int catalog_count() const { return catalog_ ? static_cast<int>(catalog_->points().size()) : 0; }
+  bool retracts() const { return model_.has_retraction(); }
+
+  // An eigensolver or SVD that fails throws std::domain_error; the driver ends the trajectory.
+  double rhs(const double* y, double* dy, bool want_loss, bool& ok) {
+    return guard(ok, [&] { return model_.rhs(y, dy, want_loss); });
+  }
+  double loss(const double* y, double*, bool& ok) {
+    return guard(ok, [&] { return model_.loss(model_.end_to_end(y)); });
+  }
+  double grad_norm(const double* y, const double* dy, bool& ok) {
+    return guard(ok, [&] { return model_.grad_norm(y, dy); });
+  }
+  bool spectrum(const double* y, double* out) {
+    bool ok = true;
+    guard(ok, [&] {
+      const Vec s = model_.spectrum(y);
+      std::copy(s.data(), s.data() + s.size(), out);
+      return 0.0;
+    });
+    return ok;
+  }
+  double balance_defect(const double* y) { return model_.balance_defect(y); }
+  bool retract(double* y) {
+    bool ok = true;
+    if (model_.has_retraction()) guard(ok, [&] {
+        model_.retract(y);
+        return 0.0;
+      });
+    return ok;
+  }
+  bool nearest(const double* y, double& distance, double& index) {
+    bool ok = true;
+    guard(ok, [&] {
+      const auto [d, i] = catalog_->nearest(model_.end_to_end(y));
+      distance = d, index = i;
+      return 0.0;
+    });
+    return ok;
+  }
+
+  // What failed last (the message of a trajectory that ends Failed).
+  const std::string& error() const { return error_; }
+
+ private:
+  template <class F>
+  double guard(bool& ok, F&& f) {
+    try {
+      return f();
+    } catch (const std::domain_error& e) {
+      ok = false;
+      error_ = e.what();
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+
+  Model& model_;
+  const CriticalPointCatalog* catalog_;
+  std::string error_;
+};
+
+}  // namespace dlnflow::cpu
