@@ -250,8 +250,8 @@ void TrajectoriesH5Writer::State::add(const std::vector<TrajectoryRecord>& recs)
     seed.push_back(rec.seed_index);
     traj.push_back(static_cast<std::int64_t>(rec.point) * ex.seeds + rec.seed_index);
     steps.push_back(res.steps), rejected.push_back(res.rejected), evals.push_back(res.rhs_evaluations);
-    status.push_back(static_cast<int>(res.status)), final_rank.push_back(rec.final_rank);
-    final_critical.push_back(rec.final_critical), final_dist.push_back(rec.final_critical_distance);
+    status.push_back(static_cast<int>(res.status)), final_rank.push_back(res.final_rank);
+    final_critical.push_back(res.final_critical), final_dist.push_back(res.final_critical_distance);
     t_end.push_back(res.t_end), final_loss.push_back(res.final_loss);
     events.insert(events.end(), res.event_times.begin(), res.event_times.end());
     for (const auto& s : res.samples) {

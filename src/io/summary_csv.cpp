@@ -60,11 +60,12 @@ void SummaryCsvWriter::add(const SweepPoint& point, const std::vector<Trajectory
     for (const auto& c : point.coordinates) out << "," << field(c.text);
     out << "," << rec.seed_index << "," << static_cast<long long>(rec.point) * seeds_ + rec.seed_index << ","
         << to_string(r.status) << "," << format_double(r.t_end) << "," << format_double(r.final_loss) << ","
-        << rec.final_rank << "," << r.steps << "," << r.rejected;
+        << r.final_rank << "," << r.steps << "," << r.rejected;
     for (double t : r.event_times) out << "," << format_double(t);
     const auto* catalog = point.config.catalog.get();
-    out << "," << (catalog && rec.final_critical >= 0 ? field(catalog->points()[rec.final_critical].label) : "")
-        << "," << format_double(rec.final_critical_distance) << "\n";
+    const bool listed = catalog && r.final_critical >= 0 && r.final_critical < static_cast<int>(catalog->points().size());
+    out << "," << (listed ? field(catalog->points()[r.final_critical].label) : "") << ","
+        << format_double(r.final_critical_distance) << "\n";
   }
   const std::string rows = out.str();
   if (std::fwrite(rows.data(), 1, rows.size(), file_) != rows.size())

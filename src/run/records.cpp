@@ -9,7 +9,6 @@
 #include <iterator>
 
 #include "../io/atomic_file.hpp"
-#include "dlnflow/matfun.hpp"
 
 namespace dlnflow::run {
 
@@ -141,20 +140,8 @@ RecordShape record_shape(const PointConfig& c) {
   s.spectrum = static_cast<std::size_t>(std::min(c.problem->rows(), c.problem->cols()));
   s.state = static_cast<std::size_t>(c.problem->state_size());
   s.keep_states = c.options.record.keep_states;
+  s.critical_points = c.catalog ? c.catalog->points().size() : 0;
   return s;
-}
-
-void finish_record(const PointConfig& config, Model& model, TrajectoryRecord& rec) {
-  rec.final_critical_distance = std::nan("");
-  const Vec& y = rec.result.final_state;
-  // As for samples: no decomposition of a state whose loss overflowed (final_rank stays -1).
-  if (y.size() == 0 || !y.allFinite() || !std::isfinite(rec.result.final_loss)) return;
-  rec.final_rank = numerical_rank(model.spectrum(y), config.options.record.rank_rtol);
-  if (config.catalog) {
-    const auto [d, i] = config.catalog->nearest(model.end_to_end(y));
-    rec.final_critical_distance = d;
-    rec.final_critical = i;
-  }
 }
 
 std::string chunk_file_name(std::int64_t id) {
@@ -178,7 +165,7 @@ void write_chunk(const std::string& path, std::uint64_t fingerprint, const Chunk
     for (double t : r.event_times) w.put(t);
     w.put<std::uint64_t>(r.samples.size());
     for (const auto& s : r.samples) put_sample(w, s);
-    w.put<std::int32_t>(rec.final_rank), w.put<std::int32_t>(rec.final_critical), w.put(rec.final_critical_distance);
+    w.put<std::int32_t>(r.final_rank), w.put<std::int32_t>(r.final_critical), w.put(r.final_critical_distance);
   }
   w.put(checksum(w.bytes.data(), w.bytes.size()));
   io::write_file_atomic(path, w.bytes);
@@ -254,8 +241,10 @@ std::optional<ChunkFile> read_chunk(const std::string& path, std::uint64_t finge
       if (samples != shape.times) return reject("sample list of the wrong length");
       res.samples.resize(samples);
       for (auto& s : res.samples) s = get_sample(r, shape);
-      rec.final_rank = r.get<std::int32_t>(), rec.final_critical = r.get<std::int32_t>();
-      rec.final_critical_distance = r.get<double>();
+      res.final_rank = r.get<std::int32_t>(), res.final_critical = r.get<std::int32_t>();
+      res.final_critical_distance = r.get<double>();
+      if (res.final_critical < -1 || res.final_critical >= static_cast<int>(shape.critical_points))
+        return reject("nearest critical point " + std::to_string(res.final_critical));
       out.diverged += res.status == Status::Diverged;
     }
     if (r.pos != bytes->size() - 8) return reject("trailing bytes");

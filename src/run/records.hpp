@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "dlnflow/experiment.hpp"
-#include "dlnflow/model.hpp"
 #include "dlnflow/results.hpp"
 
 namespace dlnflow::run {
@@ -41,13 +40,10 @@ class ChunkPlan {
 
 // What every record of a point's chunk must look like; a checkpoint that disagrees is damaged.
 struct RecordShape {
-  std::size_t times = 0, events = 0, spectrum = 0, state = 0;
+  std::size_t times = 0, events = 0, spectrum = 0, state = 0, critical_points = 0;
   bool keep_states = false;
 };
 RecordShape record_shape(const PointConfig& config);
-
-// Final rank and nearest critical point of a finished trajectory (model: of config's problem).
-void finish_record(const PointConfig& config, Model& model, TrajectoryRecord& record);
 
 struct ChunkFile {
   std::vector<TrajectoryRecord> records;

@@ -122,7 +122,6 @@ struct Compute {
     auto results = backend == "gpu" ? integrate_batch_gpu(*point.config.problem, specs, so, gpu, tick)
                                     : integrate_batch(*point.config.problem, specs, so, tick);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    Model model(*point.config.problem);
     std::vector<run::Finished> out;
     std::size_t offset = 0;
     for (const auto& c : group) {
@@ -135,7 +134,6 @@ struct Compute {
         rec.point = c.point;
         rec.seed_index = c.first_seed + i;
         rec.result = std::move(results[offset + static_cast<std::size_t>(i)]);
-        run::finish_record(point.config, model, rec);
         file.diverged += rec.result.status == Status::Diverged;
       }
       offset += static_cast<std::size_t>(c.count);
