@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The paper-validation studies: each runs experiment files of examples/<paper>/ with the
-dlnflow command, compares what it measures with the theory of ../shared/spec/, and reports one
-row per claim. Run them all to refresh docs/validation.md:
+dlnflow command, compares what it measures with the theory of the papers (docs/theory.md), and
+reports one row per claim. Run them all to refresh docs/validation.md:
 
     scripts/validate.py                 # reduced sizes (what CI runs), writes docs/validation.md
     scripts/validate.py --full          # the full sizes
@@ -29,7 +29,7 @@ NOT_COVERED = [
     "(depth → ∞ through the SVD form): no R1MP or convex solver here.",
     "Greedy low-rank Fig. 7: only the noiseless escape-direction counterexample (Lemma J.2) is checked, not the "
     "noise sweep that restores alignment with v₁.",
-    "Hessian spectra at critical points (Eftekhari E12, Bah TC-14, BW TC13–15): the command has no Hessian output; "
+    "Hessian spectra at critical points (docs/theory.md §6): the command has no Hessian output; "
     "they are unit tests (tests/test_one_neuron_layer.cpp, test_riemannian_flow.cpp, test_bures_wasserstein.cpp). "
     "Here the strict/non-strict distinction is checked through escape-time laws instead.",
 ]
@@ -70,7 +70,7 @@ def write_doc(path, claims, seconds, runner, full):
         f"{sum(c.ok for c in claims)} confirmed, in {seconds:.1f} s on {platform.node()} "
         f"({', '.join(sorted(runner.backends_used))}).",
         "Each study runs experiment files of `examples/<paper>/` with `dlnflow run` and compares the",
-        "result with the theory in `../shared/spec/`; tolerances come from the theory and the",
+        "result with the theory summarized in `docs/theory.md`; tolerances come from the theory and the",
         "integrator's tolerance. CI runs the same studies at reduced size (`ctest -R validation`).",
         "",
         "| paper | claim | setup | prediction | measured | verdict | figure |",

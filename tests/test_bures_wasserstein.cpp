@@ -1,5 +1,6 @@
-// bures-wasserstein spec, loss-level cases: distances, gradients, critical points (Thm 4.2,
-// 4.4), corrected identities (Lemma C.2, eq. (10), Lemma 3.3) and curvature (Prop D.8).
+// Bures-Wasserstein loss (Brechet et al.), loss-level cases of docs/theory.md §10: distances,
+// gradients, critical points (Thm 4.2, 4.4), corrected identities (Lemma C.2, eq. (10),
+// Lemma 3.3) and curvature (Prop D.8).
 #include "helpers.hpp"
 
 namespace dlnflow {

@@ -1,6 +1,6 @@
-// bures-wasserstein spec, flow cases: exact N = 1 and N = 2 solutions, invariants and the
-// exact gradient-descent drift, the balanced construction and flow (24), the norm bound,
-// and critical-point starts with and without perturbation.
+// Bures-Wasserstein loss (Brechet et al.), flow cases of docs/theory.md §10: exact N = 1 and
+// N = 2 solutions, invariants and the exact gradient-descent drift, the balanced construction
+// and flow (24), the norm bound, and critical-point starts with and without perturbation.
 #include "helpers.hpp"
 
 namespace dlnflow {
@@ -24,7 +24,7 @@ TEST(BuresWassersteinFlow, TC8_DepthOneExactSolution) {
   EXPECT_NEAR(r.samples[0].loss, 0.432763170317706, 1e-9);
   EXPECT_NEAR(r.samples[1].loss, 0.159204673256059, 1e-9);
   EXPECT_NEAR(r.samples[2].loss, 0.0215460095477012, 1e-9);
-  // W(0.5) from the closed form (spec 7.1), integrated separately to t = 0.5.
+  // W(0.5) from the closed form (docs/theory.md §7.2), integrated separately to t = 0.5.
   const auto r5 = integrate(p, pack_state(p, {mat(2, 2, {1, 2, 0, 1})}), testing::rk4(0.5, 0.005));
   const Mat W5 = mat(2, 2, {0.902604185251648, 1.452154199089034, -0.353054171414262, 1.189162311950107});
   EXPECT_LT(testing::max_abs_diff(testing::final_W(p, r5), W5), 1e-9);

@@ -60,7 +60,8 @@ TEST(LossGradients, BuresWassersteinSmoothNearRankDeficiency) {
 }
 
 TEST(LossGradients, BuresWassersteinPlainOnTheRankManifold) {
-  // At rank-deficient W the tau = 0 gradient is that of the restriction to M_k (spec eq. (38)):
+  // At rank-deficient W the tau = 0 gradient is that of the restriction to M_k (Brechet et al.
+  // Lemma D.3, eq. (38)):
   // it matches finite differences along directions tangent to M_k.
   const Mat A = gaussian_matrix(3, 3, 53, 0, 0);
   const Mat S0 = A * A.transpose() + 0.3 * Mat::Identity(3, 3);

@@ -1,6 +1,7 @@
-// one-neuron-layer spec (Eftekhari): the balanced operator A_W, rank-one dynamics with whitened
-// data, closed forms of the reduced (sigma, c) system, factor vs induced flow, Hessians at
-// critical points, anti-aligned collapse, exact Euler drift and invariant checks.
+// One-neuron layer (Eftekhari; cases of docs/theory.md §10): the balanced operator A_W, rank-one
+// dynamics with whitened data, closed forms of the reduced (sigma, c) system, factor vs induced
+// flow, Hessians at critical points, anti-aligned collapse, exact Euler drift and invariant
+// checks.
 #include "helpers.hpp"
 
 namespace dlnflow {
@@ -215,7 +216,7 @@ TEST(OneNeuronLayer, E12_HessianSpectraAtCriticalPoints) {
     EXPECT_LT(testing::param_gradient(m, y).norm(), 1e-13);
     return testing::sorted_eigenvalues(testing::fd_hessian(m, y));
   };
-  // tol: 1e-8 where the spec prints exact values, half a unit of the last printed digit otherwise.
+  // tol: 1e-8 where the reference value is exact, half a unit of its last printed digit otherwise.
   auto expect = [](const Vec& ev, std::vector<double> want, double tol = 1e-8) {
     ASSERT_EQ(ev.size(), static_cast<Index>(want.size()));
     std::sort(want.begin(), want.end());

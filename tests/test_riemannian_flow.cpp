@@ -1,4 +1,4 @@
-// riemannian-flow spec (Bah, Rauhut, Terstiege, Westdickenberg): gradients, the balanced
+// Bah, Rauhut, Terstiege, Westdickenberg (cases of docs/theory.md §10): gradients, the balanced
 // operator A_W and its metric, conservation laws, per-factor vs end-to-end flow, exact
 // solutions, critical points of the autoencoder and general-Y square loss, Hessians.
 #include "helpers.hpp"
@@ -88,7 +88,7 @@ TEST(RiemannianFlow, TC3_ConservationLawsAndEulerDrift) {
   const auto De = testing::defects(c.p, e.final_state);
   const Mat d1 = mat(2, 2, {-5.241210938e-4, -1.568359375e-4, -1.568359375e-4, 1.791992188e-4});
   const Mat d2 = mat(2, 2, {-4.364257812e-4, 1.369140625e-4, 1.369140625e-4, 1.12109375e-4});
-  // The spec's D_j is W_{j+1}^T W_{j+1} - W_j W_j^T: the negative of ours.
+  // Bah et al.'s D_j (Lemma 2(3)) is W_{j+1}^T W_{j+1} - W_j W_j^T: the negative of ours.
   EXPECT_LT(testing::max_abs_diff(-(De[0] - D0[0]), d1), 1e-12);
   EXPECT_LT(testing::max_abs_diff(-(De[1] - D0[1]), d2), 1e-12);
   Model m(c.p);
@@ -227,7 +227,7 @@ TEST(RiemannianFlow, TC9_ScalarDepthThreeAndFour) {
   EXPECT_NEAR(testing::final_W(p2, r)(0, 0), -1 / (2 * std::exp(2.0) - 1), 1e-12);
 }
 
-// The Oja flow (36) of the spec is the gradient flow of E(V) = L1(V V^T); dlnflow's symmetric
+// The Oja flow (36) of Bah et al. is the gradient flow of E(V) = L1(V V^T); dlnflow's symmetric
 // factorization integrates 1/2 L1(U U^T), so Oja time t is dlnflow time 2t.
 TEST(RiemannianFlow, TC10_SymmetricOjaFlow) {
   const Problem p(autoencoder_loss(diag({std::sqrt(3.0), 1})), SymmetricFactorization{2, 1});
@@ -377,7 +377,7 @@ TEST(RiemannianFlow, TC18_GeneralYCriticalValues) {
   o.record.catalog = &cat;
   o.record.times = {20, 60};
   const auto r = integrate(p, pack_state(p, {Mat(w1.transpose()), Mat(w2)}), o);
-  EXPECT_LT((testing::final_W(p, r) - Wstar).norm(), 1e-10);  // spec: 1e-6 for long-time limits
+  EXPECT_LT((testing::final_W(p, r) - Wstar).norm(), 1e-10);  // usual: 1e-6 for long-time limits
   EXPECT_EQ(r.samples[1].critical_index, 1);
   EXPECT_LT(r.samples[1].critical_distance, 1e-10);
   EXPECT_NEAR(r.samples[0].critical_distance, 2e-7, 1.5e-7);

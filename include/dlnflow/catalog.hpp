@@ -20,7 +20,8 @@ class CriticalPointCatalog {
  public:
   // Every critical point with |J| <= max_rank (default: the problem's rank bound).
   // Square loss: W_J = (sum_{i in J} s_i p_i q_i^T) Cxx^{-1/2} from the SVD of
-  //   Cyx Cxx^{-1/2} (riemannian-flow spec 3.4(a)); needs Cxx positive definite.
+  //   Cyx Cxx^{-1/2} (docs/theory.md §6.1; Bah et al. Prop 29 when Y = X); needs Cxx positive
+  //   definite.
   // BW loss: W_J = Omega_J (Lambda_J - tau)^{1/2} V^T for any Stiefel V (Thm 4.2 / 4.4);
   //   modes with lambda_j <= tau have no critical point and are skipped.
   // Throws InputError for other losses or when more than max_points would be listed.

@@ -30,7 +30,7 @@ struct ScaledIdentityInit {
 };
 
 // The balanced factorization W_j = Q_j S^{1/N} Q_{j-1}^T of a given end-to-end matrix
-// (bures-wasserstein spec 8.2); hidden frames Q_j = [I; 0] or Haar-random.
+// (docs/theory.md §5); hidden frames Q_j = [I; 0] or Haar-random.
 struct BalancedInit {
   Mat W0;
   bool random_frames = false;

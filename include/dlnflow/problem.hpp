@@ -34,7 +34,7 @@ struct SquareOptimum {
 };
 std::optional<SquareOptimum> square_optimum(const SquareLoss& loss);
 
-// Bures-Wasserstein loss B^2(W W^T + tau I, Sigma0) (bures-wasserstein spec eqs. (4), (5)).
+// Bures-Wasserstein loss B^2(W W^T + tau I, Sigma0) (Brechet et al. eqs. (4), (5)).
 // tau = 0 is the plain loss (non-smooth where rank W changes); tau > 0 the smooth one.
 struct BuresWassersteinLoss {
   Mat sigma0;
@@ -65,14 +65,15 @@ struct DeepFactorization {
 };
 
 // W = U U^T with U of size d x k; flow dU/dt = -sym(grad L1(W)) U, i.e. gradient flow of
-// 1/2 L1(U U^T) (greedy-low-rank spec section 1.3).
+// 1/2 L1(U U^T) (Li, Luo, Lyu section 3, eqs. (1), (2)).
 struct SymmetricFactorization {
   int d = 0;
   int k = 0;
 };
 
 // The balanced end-to-end (Riemannian) flow dW/dt = -A_W(grad L1(W)) of a depth-N network,
-// with W kept at rank <= rank_cap by truncation after every step (riemannian-flow spec 2.3-2.6).
+// with W kept at rank <= rank_cap by truncation after every step (Bah et al. eq. (26), Cor 8;
+// docs/theory.md §3.2-3.3).
 struct EndToEndFlow {
   int rows = 0;
   int cols = 0;

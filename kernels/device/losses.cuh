@@ -100,7 +100,8 @@ DLNFLOW_HD_NOINLINE T loss_gradient(const Team& team, const FlowData<T>& f, cons
         for (int i = team.rank(); i < d * d; i += team.size()) part += f.tau * Tm[i] * Tm[i];
         return team_sum(team, part, scratch);
       }
-      // tau = 0: polar factor of M on its numerical range, cut at the rank bound (spec eq. (38)).
+      // tau = 0: polar factor of M on its numerical range, cut at the rank bound (Brechet et al.
+      // eq. (38)).
       const int k = imin(d, c);
       T* U = M + rc;
       T* s = U + d * k;

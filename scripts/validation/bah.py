@@ -1,4 +1,4 @@
-"""Bah, Rauhut, Terstiege, Westdickenberg studies (spec riemannian-flow.md)."""
+"""Bah, Rauhut, Terstiege, Westdickenberg studies (docs/theory.md §3.2, §6.1, §6.5, §7.3)."""
 import math
 
 import numpy as np
@@ -9,7 +9,8 @@ BAH = "Bah et al. (Riemannian flow)"
 
 
 def study_factor_vs_e2e(run, figdir):
-    """Cor 8: the product of the per-factor flow equals the Riemannian end-to-end flow (TC-4, TC-5)."""
+    """Cor 8: the product of the per-factor flow equals the Riemannian end-to-end flow (regression and
+    rank-deficient autoencoder)."""
     claims = []
     XA = np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1]], float)
     lam = np.array([2 + math.sqrt(2), 2.0, 2 - math.sqrt(2)])
@@ -18,13 +19,13 @@ def study_factor_vs_e2e(run, figdir):
     cases = {
         "tc4": dict(ref={0.5: np.array([[0.537796038451, 0.496648065465, 0.0839397627280],
                                         [0.321189163645, 0.505013605576, 0.121933905759]])},
-                    limit=np.array([[-1, 1.5, 1.5], [0.5, 0.75, -0.75]]), limit_name="W* = YXᵀ(XXᵀ)⁻¹",
-                    setup="regression X_A, Y_A, N = 3, widths (3,2,2,2), balanced start TC-2, t ≤ 20"),
+                    limit=np.array([[-1, 1.5, 1.5], [0.5, 0.75, -0.75]]), limit_name="W* = YXᵀ(XXᵀ)⁻¹", label="regression",
+                    setup="regression X_A, Y_A, N = 3, widths (3,2,2,2), balanced start, t ≤ 20"),
         "tc5": dict(ref={1.0: np.array([[0.6040977952561, 0.4603669371989, 0.09405241836703],
                                         [0.4380216018741, 0.3342131269434, 0.05851567261904],
                                         [0.1041434802955, 0.04626793206232, 0.8005917182243]])},
-                    limit=P12, limit_name="P₁₂ = u₁u₁ᵀ + u₂u₂ᵀ",
-                    setup="autoencoder X_A, N = 3, widths (3,2,2,3), rank-2 start in R^3×3 (TC-5), t ≤ 40"),
+                    limit=P12, limit_name="P₁₂ = u₁u₁ᵀ + u₂u₂ᵀ", label="rank-deficient autoencoder",
+                    setup="autoencoder X_A, N = 3, widths (3,2,2,3), rank-2 start in R^3×3, t ≤ 40"),
     }
     for name, c in cases.items():
         fac = run.run(f"bah-riemannian/{name}_factors.toml")
@@ -37,20 +38,20 @@ def study_factor_vs_e2e(run, figdir):
         dist_limit = float(np.linalg.norm(Wf[-1] - c["limit"]))
         rank_ok = bool(np.all(gf["spectrum"][0, :, 1] > 1e-3))
         text = (f"max |W_factors − W_e2e| over t ∈ {{{', '.join(f'{x:g}' for x in t)}}} = {agree:.1e}; "
-                f"vs spec at t = {list(c['ref'])[0]:g}: {worst_ref:.1e}; ‖W(t_end) − limit‖ = {dist_limit:.1e}")
+                f"vs reference at t = {list(c['ref'])[0]:g}: {worst_ref:.1e}; ‖W(t_end) − limit‖ = {dist_limit:.1e}")
         ok = agree <= 1e-9 and worst_ref <= 1e-9 and dist_limit <= 1e-6 and rank_ok
         if name == "tc5":
-            # Spec 3.4(b): the slowest rate at the optimum is the pair (i = 2, k = 3):
+            # docs/theory.md §6.5: the slowest rate at the optimum is the pair (i = 2, k = 3):
             # |mu| = ((l2 + l3) - sqrt((l2 - l3)^2 + 4 l3^2))/2.
             i, k = lam[1], lam[2]
             rate = ((i + k) - math.sqrt((i - k) ** 2 + 4 * k * k)) / 2
             d = [float(np.linalg.norm(Wf[list(t).index(x)] - P12)) for x in (20.0, 40.0)]
             measured_rate = math.log(d[0] / d[1]) / 20
-            text += f"; decay rate of ‖W − P₁₂‖ on [20, 40] = {measured_rate:.5f} (spec §3.4(b): {rate:.6f})"
+            text += f"; decay rate of ‖W − P₁₂‖ on [20, 40] = {measured_rate:.5f} (docs/theory.md §6.5: {rate:.6f})"
             ok = ok and abs(measured_rate - rate) <= 1e-3 * rate
-        claims.append(Claim(BAH, f"Cor 8: per-factor flow = Riemannian end-to-end flow from a balanced start ({name.upper()})",
+        claims.append(Claim(BAH, f"Cor 8: per-factor flow = Riemannian end-to-end flow from a balanced start ({c['label']})",
                             c["setup"] + "; DP5 rtol 1e-12, both parametrizations",
-                            f"identical W(t) (both to 1e-9), the spec's RK4 value, rank kept, limit {c['limit_name']}",
+                            f"identical W(t) (both to 1e-9), the reference RK4 value, rank kept, limit {c['limit_name']}",
                             text, ok))
     return claims
 
@@ -92,7 +93,7 @@ def study_remark33(run, figdir):
                   "autoencoder, XXᵀ = diag(3,2,1), N = 2, r = 1, W₁ = e₁ᵀ, W₂ = −e₁, t ≤ 10",
                   "W(t) = −e₁e₁ᵀ/(2e^(6t) − 1) → 0, L¹ = ½[3(1 + α₁²)² + 3] → 3 (not the minimum 1.5)",
                   f"max |W − exact| = {worst_W:.1e}, max |L¹ − exact| = {worst_loss:.1e} at t = 0.25 … 10; "
-                  f"spec table (TC-7) matched: {spec_ok}", worst_W <= 1e-11 and worst_loss <= 1e-11 and spec_ok)]
+                  f"reference table matched: {spec_ok}", worst_W <= 1e-11 and worst_loss <= 1e-11 and spec_ok)]
 
 
 def study_nonbalanced(run, figdir):
@@ -112,7 +113,7 @@ def study_nonbalanced(run, figdir):
         smallest = min(smallest, gap)
         worst_limit = max(worst_limit, float(np.linalg.norm(W2[i, -1] @ W1[i, -1] - P)))
     n = W1.shape[0]
-    return [Claim(BAH, "§7 Fig. 3 refuted: non-balanced starts keep W₂ − W₁ᵀ ≠ 0, fixed by the conservation law",
+    return [Claim(BAH, "Fig. 3 (the paper's §7) refuted: non-balanced starts keep W₂ − W₁ᵀ ≠ 0, fixed by the conservation law",
                   f"autoencoder, XXᵀ = diag(4, 2.25, 1, 0.25), widths 4-2-4, {n} unbalanced Gaussian starts (entries N(0, 0.25)), t = 400",
                   "W → top-2 projector, D = W₂ᵀW₂ − W₁W₁ᵀ conserved, ‖W₂ − W₁ᵀ‖² → Σᵢ(√(δᵢ² + 4) − 2) > 0 (δᵢ = eig D(0)), "
                   "not 0 as the paper's Fig. 3 shows",
@@ -132,7 +133,7 @@ def study_saddle_escape(run, figdir):
         got[float(f"{eps:.0e}")] = float(row["t_escape"])
     eps = sorted(got, reverse=True)
     slopes = [(got[b] - got[a]) / math.log(a / b) for a, b in zip(eps, eps[1:])]
-    return [Claim(BAH, "Prop 30 / §3.4(b): escape from a strict saddle takes ln(1/ε)/μ₊",
+    return [Claim(BAH, "Prop 30 (rate: docs/theory.md §6.5): escape from a strict saddle takes ln(1/ε)/μ₊",
                   "autoencoder, XXᵀ = diag(3,2,1), N = 2, r = 1, start v vᵀ with v = (sin ε, cos ε, 0) at the saddle e₂e₂ᵀ, "
                   "ε = 1e-3 … 1e-9; time to L¹ = 1.75",
                   f"t(ε) = ln(1/ε)/μ₊ + const, μ₊ = (√((λ₂−λ₁)² + 4λ₁²) − (λ₁+λ₂))/2 = {mu:.10f}: slope 1/μ₊ = {1 / mu:.6f}",

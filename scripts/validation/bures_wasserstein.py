@@ -1,4 +1,4 @@
-"""Bures–Wasserstein studies (Brechet et al.; spec bures-wasserstein.md)."""
+"""Bures–Wasserstein studies (Brechet et al.; docs/theory.md §2.3, §6.2, §7)."""
 import math
 
 import numpy as np
@@ -6,8 +6,8 @@ import numpy as np
 from .common import Claim, fmt, plt, quad_log, save_figure
 
 def escape_time(N, w0, w1=0.5, s=1.0, tau=0.0):
-    """Time for one balanced scalar mode of the BW flow to go from w0 to w1 (spec
-    bures-wasserstein.md 7.2): dw/dt = 2N w^((3N-2)/N) (s/sqrt(w^2+tau) - 1), integrated as
+    """Time for one balanced scalar mode of the BW flow to go from w0 to w1
+    (docs/theory.md §7.1): dw/dt = 2N w^((3N-2)/N) (s/sqrt(w^2+tau) - 1), integrated as
     t = int dw / (dw/dt) by Gauss-Legendre in ln w."""
     return quad_log(lambda w: 1.0 / (2 * N * w ** ((3 * N - 2) / N) * (s / np.sqrt(w * w + tau) - 1)), w0, w1)
 
@@ -16,9 +16,9 @@ BW = "Bures–Wasserstein (Brechet et al.)"
 
 
 def study_bw_escape_timing(run, figdir):
-    """Spec bures-wasserstein.md 7.2-7.3: escape time of one mode from w0 to 0.5."""
+    """docs/theory.md §7.1: escape time of one mode from w0 to 0.5."""
     claims = []
-    # The spec's table (computed there independently), used to check the quadrature oracle.
+    # A reference table computed independently (mpmath), used to check the quadrature oracle.
     table = {(2, 0.1): 0.549306144334, (2, 0.01): 1.14877996253, (2, 0.001): 1.72668869466,
              (3, 0.1): 0.595931413245, (3, 0.01): 1.88401839054, (3, 0.001): 4.5723736533,
              (4, 0.1): 0.575496883644, (4, 0.01): 2.34170616923, (4, 0.001): 7.76457582562,
@@ -51,13 +51,13 @@ def study_bw_escape_timing(run, figdir):
         law = ("logistic: ln(s/w₀ − 1)/(4s), logarithmic in 1/w₀" if N == 2 else
                f"∫dw/(2N w^(2−2/N)(s−w)) ≈ w₀^−{1 - 2 / N:.3g}/({2 * N * (1 - 2 / N):.3g}s), polynomial in 1/w₀")
         ok = worst <= tol and worst_table <= 1e-9
-        claims.append(Claim(BW, f"§7.2–7.3 escape from small init, L¹, N = {N}",
+        claims.append(Claim(BW, f"docs/theory.md §7.1: escape from small init, L¹, N = {N}",
                             "Σ₀ = [1], balanced scalar layers, w₀ ∈ {0.1, 0.01, 0.001}, time to w = 0.5, DP5 rtol 1e-11",
                             law, f"{text}; max rel. error {worst:.1e} (≤ {tol:g})", ok))
     for tau in (0.01, 1e-4):
         keys = [(tau, w0) for w0 in (0.01, 0.001)]
         worst, worst_table, text = check(keys, 2, tau)
-        claims.append(Claim(BW, f"§7.3 escape with the smooth loss L¹_τ, τ = {tau:g}, N = 2",
+        claims.append(Claim(BW, f"docs/theory.md §7.1: escape with the smooth loss L¹_τ, τ = {tau:g}, N = 2",
                             "as above, τ > 0",
                             "slower than L¹ once w₀ ≲ √τ (∝ 1/w₀ instead of ln 1/w₀)",
                             f"{text}; max rel. error {worst:.1e} (≤ {tol:g})", worst <= tol and worst_table <= 1e-9))
@@ -67,7 +67,7 @@ def study_bw_escape_timing(run, figdir):
     ok = (abs(growth[2] - math.log(999 / 99) / 4) <= tol * 2 and
           ratio[4] > ratio[3] > 1.5 and abs(measured[(0.01, 0.001)] / measured[(0.01, 0.01)] - 28.27838176 / 3.264502835) < 1e-5)
     figure = plot_escape(measured, figdir) if figdir else ""
-    claims.append(Claim(BW, "§7.3 shape of the law: logarithmic at N = 2, polynomial at N ≥ 3, ~1/w₀ with τ",
+    claims.append(Claim(BW, "docs/theory.md §7.1: shape of the law: logarithmic at N = 2, polynomial at N ≥ 3, ~1/w₀ with τ",
                         "w₀ = 0.01 → 0.001",
                         f"N = 2: +ln(999/99)/4 = {math.log(999 / 99) / 4:.6f} per decade; N ≥ 3 and τ = 0.01: growing factors",
                         f"N = 2: +{growth[2]:.6f}; N = 3: ×{ratio[3]:.3f}; N = 4: ×{ratio[4]:.3f}; "
@@ -94,7 +94,7 @@ def plot_escape(measured, figdir):
 
 
 def study_bw_saddle(run, figdir):
-    """Thm 4.2 and spec TC21: a critical point is kept exactly; a perturbed saddle is left for a
+    """Thm 4.2 (docs/theory.md §6.2): a critical point is kept exactly; a perturbed saddle is left for a
     lower critical value."""
     res = run.run("bures-wasserstein/saddle_tc21.toml", reduce={"seeds = 16": "seeds = 6"})
     claims = []
@@ -105,7 +105,7 @@ def study_bw_saddle(run, figdir):
     kept = all(r["critical_point"] == "J={2,3}" for r in exact)
     # The start is the float64 rounding of the critical point (entries sqrt(3), sqrt(2)): its
     # gradient is ~1e-16, so over t = 30 the loss may move by ~1e-15, far below 1e-12.
-    claims.append(Claim(BW, "Thm 4.2: a catalogued critical point is stationary (spec TC21)",
+    claims.append(Claim(BW, "Thm 4.2: a catalogued critical point is stationary",
                         f"Σ₀ = diag(4,3,2,1), widths (4,2,4), start exactly at J = {{2,3}}, {len(exact)} trajectories, t ≤ 30",
                         "L¹ ≡ ℓ_J = λ₁ + λ₄ = 5 and W(t) = W(0)",
                         f"max |L¹(t) − 5| = {drift:.1e} on the grid; nearest point J={{2,3}}: {kept}",
@@ -116,7 +116,7 @@ def study_bw_saddle(run, figdir):
     escaped = [float(r["t_below4"]) for r in noisy]
     labels = {r["critical_point"] for r in noisy}
     ok = (plateau <= 1e-2 and max(finals) <= 1e-8 and all(t <= 10 for t in escaped) and labels == {"J={1,2}"})
-    claims.append(Claim(BW, "Thm 4.2 / TC21: a perturbed saddle is escaped to a lower critical value",
+    claims.append(Claim(BW, "Thm 4.2: a perturbed saddle is escaped to a lower critical value",
                         f"same, plus N(0, 1e-6) noise on every factor entry, {len(noisy)} seeds",
                         "plateau at 5, escape (L¹ < 4 by t = 10), limit ℓ_{1,2} = λ₃ + λ₄ = 3 (the rank-2 minimum)",
                         f"|L¹(0.5) − 5| ≤ {plateau:.1e}; t(L¹ < 4) ∈ [{min(escaped):.3f}, {max(escaped):.3f}]; "
@@ -169,7 +169,8 @@ def bw_loss(W, sigma0, tau=0.0):
 
 
 def study_bw_rates(run, figdir):
-    """TC19: the margin, Thm 5.6's exponential bound for gradient flow, Thm 5.7 for gradient descent."""
+    """The margin, Thm 5.6's exponential bound for gradient flow, Thm 5.7 for gradient descent
+    (docs/theory.md §7.6)."""
     S0, N, tau = np.diag([4.0, 1.0]), 2, 0.1
     W0 = np.array([[1.8, 0.3], [0.2, 0.9]])
     L0, Lt0 = bw_loss(W0, S0), bw_loss(W0, S0, tau)
@@ -192,10 +193,10 @@ def study_bw_rates(run, figdir):
     t, Lt, smin = gf[tau]
     ratio = float(np.max(Lt[1:] / (Lt0 * np.exp(-rate * t[1:]))))  # t > 0
     margin = min(float(np.min(gf[0.0][2])), float(np.min(smin)))
-    claims = [Claim(BW, "Thm 5.6 (TC19): exponential decay of the smooth loss under the margin condition",
+    claims = [Claim(BW, "Thm 5.6: exponential decay of the smooth loss under the margin condition",
                     "Σ₀ = diag(4, 1), N = 2, balanced, W(0) = [[1.8, 0.3], [0.2, 0.9]], τ = 0.1, gradient flow (DP5 rtol 1e-12), t ≤ 4",
                     f"c = 1 − √L¹(0) = {c:.12f}, K = {K:.8g}, rate 8Nc^(2(2N−1)/N)K = {rate:.8g} (constants computed here; "
-                    "spec values matched); σ_min(W(t)) ≥ c; L¹_τ(t) ≤ e^(−rate·t) L¹_τ(0)",
+                    "reference values matched); σ_min(W(t)) ≥ c; L¹_τ(t) ≤ e^(−rate·t) L¹_τ(0)",
                     f"min σ_min(W(t)) = {margin:.4f}; max over t > 0 of L¹_τ(t)/bound = {ratio:.1e}; L¹(2) = {gf[0.0][1][list(gf[0.0][0]).index(2.0)]:.1e}, "
                     f"L¹_τ at t = 0.5, 1, 2: {', '.join(f'{Lt[list(t).index(x)]:.3g}' for x in (0.5, 1.0, 2.0))}",
                     consts_ok and margin >= c and ratio <= 1)]
@@ -212,10 +213,10 @@ def study_bw_rates(run, figdir):
     ref = {1: 0.144407807234476, 10: 0.143451709321979, 100: 0.134206534520635, 1000: 0.0678541014594428}
     worst = max(abs(gd[7.5e-5][k] - v) / v for k, v in ref.items())
     contraction = all(gd[eta_max][k] <= (1 - 2 * eta_max * N * cp) ** k * L0 for k in (1000, 2000, 3000))
-    claims.append(Claim(BW, "Thm 5.7 (TC19): gradient descent at the admissible step contracts the loss",
+    claims.append(Claim(BW, "Thm 5.7: gradient descent at the admissible step contracts the loss",
                         "same start, gradient descent = dlnflow's euler with dt = η: η = 7.5e-5 and η = η_max",
-                        f"η_max = {eta_max:.10g} (spec 7.562947791e-5); L¹(k) ≤ (1 − 2ηNc^(2(N−1)/N))^k L¹(0); "
-                        "the spec's deterministic L¹ after 1, 10, 100, 1000 steps of η = 7.5e-5 (1e-10)",
+                        f"η_max = {eta_max:.10g} (reference 7.562947791e-5); L¹(k) ≤ (1 − 2ηNc^(2(N−1)/N))^k L¹(0); "
+                        "the reference deterministic L¹ after 1, 10, 100, 1000 steps of η = 7.5e-5 (1e-10)",
                         f"η = 7.5e-5: {', '.join(f'{gd[7.5e-5][k]:.15g}' for k in (1, 10, 100, 1000))} (max rel. dev. {worst:.1e}); "
                         f"η_max, k = 1000, 2000, 3000: {', '.join(f'{gd[eta_max][k]:.10g}' for k in (1000, 2000, 3000))}",
                         worst <= 1e-10 and contraction))
@@ -223,8 +224,8 @@ def study_bw_rates(run, figdir):
 
 
 def study_bw_lemma33(run, figdir):
-    """TC17: the printed perturbation bound |L1_tau - L1| <= tau n + r sqrt(tau) fails; the corrected
-    tau n - 2 sqrt(tau) tr Sigma0^(1/2) <= L1_tau - L1 <= tau n holds."""
+    """Lemma 3.3 (docs/theory.md §9): the printed perturbation bound |L1_tau - L1| <= tau n + r sqrt(tau)
+    fails; the corrected tau n - 2 sqrt(tau) tr Sigma0^(1/2) <= L1_tau - L1 <= tau n holds."""
     cases = [(np.eye(2), np.zeros((2, 2)), 0.01, -0.38), (np.array([[100.0]]), np.array([[1.0]]), 1.0, -7.28427124746),
              (np.diag([4.0, 1.0]), np.diag([1.0, 0.0]), 0.04, -0.399215610874)]
     rng = np.random.default_rng(33)
@@ -251,8 +252,8 @@ def study_bw_lemma33(run, figdir):
         printed_fail += abs(diff) > tau * n + r * math.sqrt(tau)
         lo = tau * n - 2 * math.sqrt(tau) * np.trace(psd_sqrt(S))
         corrected_fail += not (lo - 1e-12 <= diff <= tau * n + 1e-12)
-    return [Claim(BW, "Lemma 3.3 (TC17): the printed bound is false; the corrected two-sided bound holds",
-                  f"L¹_τ − L¹ at t = 0 from dlnflow runs: the spec's three counterexamples and {len(cases) - 3} random (Σ₀, W, τ)",
+    return [Claim(BW, "Lemma 3.3: the printed bound is false; the corrected two-sided bound holds",
+                  f"L¹_τ − L¹ at t = 0 from dlnflow runs: the three counterexamples of docs/theory.md §9 and {len(cases) - 3} random (Σ₀, W, τ)",
                   "counterexamples −0.38, −7.28427124746, −0.399215610874 violate |L¹_τ − L¹| ≤ τn + rτ^½; "
                   "τn − 2√τ tr Σ₀^½ ≤ L¹_τ − L¹ ≤ τn always",
                   f"counterexamples {', '.join(rows)} (max rel. dev. {worst_spec:.0e}; numpy oracle {worst_oracle:.0e}); "

@@ -1,5 +1,5 @@
-"""Eftekhari, one-neuron layer studies (spec one-neuron-layer.md). The oracle is the exact
-two-dimensional reduction of section 3.8: for a rank-one start with u0 = u_Z the flow lives in
+"""Eftekhari, one-neuron layer studies (docs/theory.md §6.3, §7.4, §7.6). The oracle is the exact
+two-dimensional reduction of docs/theory.md §7.4: for a rank-one start with u0 = u_Z the flow lives in
 (sigma = s/s_Z, c = cos(v, v_Z)), and with y = artanh(c)
 
     1/sigma(y) = [cosh^N(y0)/sigma0 + N int_y0^y cosh^N] / cosh^N(y),   tau(y) = int_y0^y sigma^-(1-2/N),
@@ -101,7 +101,8 @@ def rank_one_parts(W, Z1):
 # ---- Studies ------------------------------------------------------------------------------------
 
 def study_reduced_flow(run, figdir):
-    """E6 (N = 2, explicit closed form) and E7 (N = 3, 4, m = 2, s_Z = 0.7) through the command."""
+    """Scalar output at N = 2 (explicit closed form) and a rank-one target at N = 3, 4 (m = 2,
+    s_Z = 0.7) through the command."""
     claims = []
     cases = {2: (1.0, 1.0, np.array([[1.0, 0, 0]]), 0.5), 3: (2.0, 0.7, None, 0.35), 4: (2.0, 0.7, None, 0.35)}
     for N in (2, 3, 4):
@@ -124,11 +125,11 @@ def study_reduced_flow(run, figdir):
             worst = max(worst, abs(s / sZ - sig_ref), abs(c - c_ref))
             parts.append(f"t={t:g}: ({s / sZ:.10f}, {c:.10f})")
         ok = worst <= 1e-9 and worst_explicit <= 1e-12
-        setup = ("widths (3,2,1), Z = e₁ᵀ, s₀ = 0.5, c₀ = cos 100°, m = 1 (E6)" if N == 2 else
-                 f"widths {'(3,1,2,2)' if N == 3 else '(3,2,1,2,2)'}, Z = 0.7·(0.6,0.8)e₂ᵀ, m = 2, s₀ = 0.35, c₀ = cos 100° (E7)")
+        setup = ("widths (3,2,1), Z = e₁ᵀ, s₀ = 0.5, c₀ = cos 100°, m = 1" if N == 2 else
+                 f"widths {'(3,1,2,2)' if N == 3 else '(3,2,1,2,2)'}, Z = 0.7·(0.6,0.8)e₂ᵀ, m = 2, s₀ = 0.35, c₀ = cos 100°")
         pred = ("(s, c) of the explicit N = 2 solution (and of the quadrature, which it matches to "
                 f"{worst_explicit:.0e})" if N == 2 else "(s/s_Z, c) of the exact quadrature solution at τ = m s_Z^(2−2/N) t")
-        claims.append(Claim(EFT, f"§3.8 exact reduced dynamics, scalar-type rank-one flow, N = {N}", setup + ", DP5 rtol 1e-12",
+        claims.append(Claim(EFT, f"docs/theory.md §7.4: exact reduced dynamics, scalar-type rank-one flow, N = {N}", setup + ", DP5 rtol 1e-12",
                             pred, "; ".join(parts) + f"; max deviation {worst:.1e} (≤ 1e-9)", ok))
     return claims
 
@@ -164,7 +165,7 @@ def study_stable_set(run, figdir):
     # DP5 at rtol 1e-11 keeps k_t's computed value within ~1e-10 of a nondecreasing function.
     return [Claim(EFT, "Thm 16: convergence to Z₁ from balanced starts in the stable set N_α",
                   f"Z = diag(2, 1, 0.5) (γ_Z = 0.5), widths 5-1-5 and deeper (N = 2, 3, 4), {n} random balanced rank-one starts, t = 60",
-                  "every start with u₀ᵀZ₁v₀ > γ_Z s_Z converges to Z₁ (and, spec §3.11, the others too)",
+                  "every start with u₀ᵀZ₁v₀ > γ_Z s_Z converges to Z₁ (and the others too: docs/theory.md §4)",
                   f"{conv_in}/{inside} inside the stable set and {conv_out}/{outside} outside reach ‖W − Z₁‖ ≤ 1e-6 "
                   f"(worst {worst_dist:.1e})", conv_in == inside and conv_out == outside and inside > 0),
             Claim(EFT, "Lemma 23 and Lemma 11 along every trajectory",
@@ -220,7 +221,7 @@ def study_theorem20(run, figdir):
                                kf=kf, ks=ks)
     m1 = measured[1.0]
     # ||Z1 - W(tau)||^2 by an independent RK4 of the factor flow to the measured tau (4000 steps:
-    # error ~1e-13). The spec prints 2.78266 here, which is 3.8e-4 too low: more than its stated
+    # error ~1e-13). An earlier reference value, 2.78266, is 3.8e-4 too low: more than its stated
     # +-2e-6 on tau explains (|de/dt| ~ 56), so the row reports it without checking against it.
     s3 = 3.0 ** (1 / 3)
     ref_factors = [s3 * np.outer([1.0], v0), s3 * np.outer([0.0, 1.0], [1.0]), s3 * np.outer(u0, [0.0, 1.0])]
@@ -234,11 +235,11 @@ def study_theorem20(run, figdir):
         vals_ok &= abs(m1["e"][i] - v) <= 1e-6 * v + 5e-13
         parts.append(f"t={tt:g}: {m1['e'][i]:.6e}")
     inv_ok = (m1["s"].min() > (alpha - gamma) and m1["s"].max() < beta and np.all(np.diff(m1["k"]) >= -1e-12))
-    claims.append(Claim(EFT, "Thm 20 (E10): the two-phase linear bound with the corrected exponent holds",
+    claims.append(Claim(EFT, "Thm 20: the two-phase linear bound with the corrected exponent holds",
                         "Z = diag(1, 0.01), N = 3, widths (2,1,2,2), W₀ = 3u₀v₀ᵀ (u₀ᵀZ₁v₀ = 0.8517), α = 0.85, β = 3.01, "
                         "801 states on t ∈ (0, 8], τ from the event s = √6",
-                        f"‖Z₁ − W(t)‖² ≤ bound (κ_f = {m1['kf']:.6f}, κ_s = {m1['ks']:.6f}); τ = 0.0262927 ± 2e-6; ‖Z₁ − W(τ)‖² of an independent RK4 to 1e-9 (the spec prints 2.78266); "
-                        "s_t ∈ (0.84, 3.01), k_t nondecreasing; spec values at t = 1, 2, 4, 8 to 1e-6",
+                        f"‖Z₁ − W(t)‖² ≤ bound (κ_f = {m1['kf']:.6f}, κ_s = {m1['ks']:.6f}); τ = 0.0262927 ± 2e-6; ‖Z₁ − W(τ)‖² of an independent RK4 to 1e-9 (an earlier reference value: 2.78266); "
+                        "s_t ∈ (0.84, 3.01), k_t nondecreasing; reference values at t = 1, 2, 4, 8 to 1e-6",
                         f"max error/bound = {m1['ratio']:.3f}; τ = {m1['tau']:.7f}, ‖Z₁ − W(τ)‖² = {m1['e_tau']:.9g} (RK4 {e_tau_ref:.9g}); s_t ∈ [{m1['s'].min():.5f}, {m1['s'].max():.5f}]; "
                         + "; ".join(parts),
                         m1["ratio"] <= 1 and abs(m1["tau"] - 0.0262927) <= 2e-6 and abs(m1["e_tau"] - e_tau_ref) <= 1e-9 and vals_ok and inv_ok
@@ -257,7 +258,7 @@ def study_theorem20(run, figdir):
         ax.semilogy(m1["t"], m1["bound"], "C1--", label="Thm 20 bound (corrected)")
         ax.axvline(m1["tau"], color="0.6", lw=0.8)
         ax.set_xlabel("t")
-        ax.set_title("Eftekhari Thm 20, E10 instance", fontsize=9)
+        ax.set_title("Eftekhari Thm 20, Z = diag(1, 0.01), N = 3", fontsize=9)
         ax.legend(fontsize=7)
         figure = save_figure(fig, figdir, "eftekhari_theorem20")
     claims[0].figure = figure
@@ -285,7 +286,7 @@ def study_asymptotic_rate(run, figdir):
                 worst = max(worst, abs(slope - pred) / pred)
             parts.append(f"N = {N}, s_Z = {sZ:g}: predicted {pred:.6f}, measured {slope:.6f} (last seed)")
     # Subdominant modes decay faster by exp(-2 m s_Z^p gamma_Z t) or more: below 1e-6 in the windows.
-    return [Claim(EFT, "§3.10 asymptotic local rate 2 m s_Z^(2−2/N)(1 − γ_Z), sharper than Thm 20",
+    return [Claim(EFT, "docs/theory.md §7.4: asymptotic local rate 2 m s_Z^(2−2/N)(1 − γ_Z), sharper than Thm 20",
                   "Z = diag(1, 0.5) at N = 2, 3 (t ∈ [15, 25]) and Z = diag(2, 1) at N = 5 (t ∈ [4, 8]), "
                   "3 random balanced rank-one starts each, DP5 rtol 1e-13",
                   "log-slope of ‖W − Z₁‖² = −2 m s_Z^(2−2/N)(1 − γ_Z); Thm 20's slow constant is below it",
@@ -327,7 +328,7 @@ def study_figure1(run, figdir):
         figure = save_figure(fig, figdir, "eftekhari_figure1")
     return [Claim(EFT, "Figure 1: time to relative error ε against depth",
                   "d_x = 5, d_y = 1, ‖W₀‖ = 10‖Z‖ at 30°, N = 2, 3, 4, 6, 10, ε = 5 … 1e-3, DP5 rtol 1e-12",
-                  "the exact reduced solution (quadrature here; it matches the spec's mpmath table to "
+                  "the exact reduced solution (quadrature here; it matches a reference mpmath table to "
                   f"{worst_table:.0e})",
                   "; ".join(f"N = {N}: " + ", ".join(fmt(x, 7) for x in times[N]) for N in depths)
                   + f"; max rel. error {worst:.1e} (≤ 1e-7)", worst <= 1e-7 and worst_table <= 1e-8, figure),
@@ -353,11 +354,11 @@ def study_saddles(run, figdir):
             worst_table = max(worst_table, abs(t_ref - table[(N, s0)]) / table[(N, s0)])
     dec = [got[(2, 10.0 ** -(k + 1))] - got[(2, 10.0 ** -k)] for k in (1, 2, 3)]
     scaled = {N: got[(N, 1e-4)] * 1e-4 ** ((N - 2) / N) * (N - 2) for N in (3, 4, 6)}
-    claims.append(Claim(EFT, "§2.7 erratum: the origin is a strict saddle at N = 2 and a non-strict one at N ≥ 3",
+    claims.append(Claim(EFT, "Erratum (docs/theory.md §9): the origin is a strict saddle at N = 2 and a non-strict one at N ≥ 3",
                         "aligned balanced start σ₀ e₁ against Z = e₁ᵀ, σ₀ = 1e-1 … 1e-4, N = 2, 3, 4, 6; time to s = ½",
                         "strict (Hessian eigenvalue −m s_Z): t ≈ ln(1/σ₀)/2, +ln(10)/2 = 1.151293 per decade; "
                         "non-strict (zero Hessian): t ≈ σ₀^−(N−2)/N/(N−2), polynomial",
-                        f"times match ∫dσ/(Nσ^p(1−σ)) to {worst:.1e} (≤ 1e-7; quadrature vs spec table {worst_table:.0e}); "
+                        f"times match ∫dσ/(Nσ^p(1−σ)) to {worst:.1e} (≤ 1e-7; quadrature vs reference table {worst_table:.0e}); "
                         f"N = 2 per decade: {', '.join(f'{x:.6f}' for x in dec)}; "
                         f"t·σ₀^((N−2)/N)(N−2) at σ₀ = 1e-4: " + ", ".join(f"N = {N}: {v:.4f}" for N, v in scaled.items()),
                         worst <= 1e-7 and worst_table <= 1e-9 and abs(dec[-1] - math.log(10) / 2) < 1e-3
@@ -384,7 +385,7 @@ def study_saddles(run, figdir):
     # The escape takes the flow to 1e-12 of the saddle: time errors grow to ~rtol/distance^0.5 there.
     ok = (worst <= 1e-6 and worst_table <= 1e-8 and abs(inc2[-1] - math.log(100)) < 1e-3
           and abs(c3[-1] / c3[-2] - 1) < 0.01 and abs(c4[-1] / c4[-2] - 1) < 0.01)
-    claims.append(Claim(EFT, "§3.9 escape from near anti-alignment: logarithmic at N = 2, polynomial at N ≥ 3",
+    claims.append(Claim(EFT, "docs/theory.md §7.4: escape from near anti-alignment: logarithmic at N = 2, polynomial at N ≥ 3",
                         "Z = e₁ᵀ, s₀ = 1, c₀ = −1 + δ, δ = 1e-2 … 1e-8, N = 2, 3, 4; time to ‖W − Z‖² ≤ ½",
                         "exact reduced solution; N = 2: +ln 100 = 4.605170 per two decades of δ; N ≥ 3: t·δ^((N−2)/2) → const",
                         f"max rel. error {worst:.1e} (≤ 1e-6); N = 2 increments {', '.join(f'{x:.6f}' for x in inc2)}; "

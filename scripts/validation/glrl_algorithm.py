@@ -1,4 +1,4 @@
-"""Greedy Low-Rank Learning (Li, Luo, Lyu; spec greedy-low-rank.md 3.1-3.3) as a reference
+"""Greedy Low-Rank Learning (Li, Luo, Lyu, Algorithms 1 and 2; docs/theory.md §7.5) as a reference
 implementation whose inner loop is the dlnflow command: phase r starts from the previous critical
 point plus a rank-one step along the top eigenvector u_r of -grad f, and runs gradient flow to a
 stationary point (the paper's GD with eta -> 0). Depth 2 is Algorithm 1 (U in R^{d x r},

@@ -1,4 +1,4 @@
-"""Li, Luo, Lyu greedy-low-rank-learning studies (spec greedy-low-rank.md).
+"""Li, Luo, Lyu greedy-low-rank-learning studies (docs/theory.md §2.2, §7.1, §7.5).
 
 dlnflow's `completion` loss is f(W) = 1/2 sum over Omega of (W_ij - M_ij)^2 with Omega listing
 both (i, j) and (j, i): exactly the paper's f of Example 5.9. The paper's d = 20 experiments
@@ -50,11 +50,11 @@ def study_escape_laws(run, figdir):
     slope2 = [(got[(2, a2)][i] - got[(2, a1)][i]) / math.log(a1 / a2) * 2 * mus[i] for i in range(3)]
     # Depth L >= 3: t_i (L - 2) mu_i alpha^(1 - 2/L) -> 1 (the O(1) remainder shrinks relative to it).
     scaled = {L: [got[(L, a2)][i] * (L - 2) * mus[i] * a2 ** (1 - 2 / L) for i in range(3)] for L in (3, 4)}
-    claims = [Claim(GLRL, "Thm 5.6 / Thm 6.2: escape times from αI (full observation, T1/T5)",
+    claims = [Claim(GLRL, "Thm 5.6 / Thm 6.2: escape times from αI (full observation)",
                     "f = ½‖W − diag(3,2,1)‖², W(0) = αI balanced, L = 2, 3, 4, α = 1e-2 … 1e-12, DP5 rtol 1e-12; "
                     "time for component i to reach μᵢ/2",
-                    "t = ∫dw/(L w^(2−2/L)(μᵢ − w)) (quadrature; at L = 2 the closed form ln((μᵢ−α)/α)/(2μᵢ) and the spec's T1 table)",
-                    f"max rel. error {worst:.1e} (≤ 1e-7); quadrature vs closed form/T1: {worst_t1:.0e}",
+                    "t = ∫dw/(L w^(2−2/L)(μᵢ − w)) (quadrature; at L = 2 the closed form ln((μᵢ−α)/α)/(2μᵢ) and a reference table of the half-max times)",
+                    f"max rel. error {worst:.1e} (≤ 1e-7); quadrature vs closed form/table: {worst_t1:.0e}",
                     worst <= 1e-7 and worst_t1 <= 1e-6),
               Claim(GLRL, "Thm 5.6 vs Thm 6.2: logarithmic escape at depth 2, polynomial α^−(1−2/L) at depth L ≥ 3",
                     f"same runs, α = {a1:g} → {a2:g}",
@@ -66,7 +66,7 @@ def study_escape_laws(run, figdir):
 
 
 def study_counterexample(run, figdir):
-    """Example 5.9 / Prop. B.2 (depth 2) and T8 (depth 4): alpha sweep 1e-1 ... 1e-16."""
+    """Example 5.9 / Prop. B.2 (depth 2) and Thm 6.4 (depth 4): alpha sweep 1e-1 ... 1e-16."""
     M, mask, M_rank, M_norm = example59()
     mu = np.sort(np.linalg.eigvalsh(mask * M))[::-1]      # -grad f(0) = P_Omega(M)
     res = run.run("greedy-low-rank/counterexample.toml")
@@ -92,16 +92,16 @@ def study_counterexample(run, figdir):
                     f"‖W∞ − M_rank‖ = {data[2][1e-16]['d_rank']:.2e}; log-slope over α ≤ 1e-10: {slope2:.4f}",
                     abs(mu[0] - mu[1] - 1) < 1e-12 and abs(nuc_rank - 10) < 1e-12 and abs(nuc_norm - 8) < 1e-12
                     and feas == 0 and data[2][1e-16]["d_rank"] < 1e-3 and abs(slope2 - leak) < 0.01)]
-    # T8: depth 4, the spec's values (5 digits) where the f < 1e-20 stop (distance ~1e-9) is negligible.
+    # Depth 4: reference values (5 digits) where the f < 1e-20 stop (distance ~1e-9) is negligible.
     t8 = {1e-2: (0.36023, 9.3887e-2), 1e-3: (2.6355e-2, 7.3289e-3), 1e-4: (2.3637e-3, 6.7898e-4), 1e-6: (2.2584e-5, 6.5838e-6)}
     worst = max(max(abs(data[4][a]["d_rank"] - d) / d, abs(data[4][a]["l2"] - l) / l) for a, (d, l) in t8.items())
     mid = [a for a in alphas if 1e-8 <= a <= 1e-4]
     slope4 = np.polyfit(np.log(mid), np.log([data[4][a]["l2"] for a in mid]), 1)[0]
-    claims.append(Claim(GLRL, "T8 / Thm 6.4: at depth 4 the distance to M_rank is O(α)",
+    claims.append(Claim(GLRL, "Thm 6.4: at depth 4 the distance to M_rank is O(α)",
                         "same problem, W = W₄W₃W₂W₁ from αI",
-                        "‖W∞ − M_rank‖ ≈ 22.8α and λ₂ ≈ 6.56α (spec T8 table), slope 1 in α",
+                        "‖W∞ − M_rank‖ ≈ 22.8α and λ₂ ≈ 6.56α (reference table), slope 1 in α",
                         f"α = 1e-2: ‖·‖_* = {data[4][1e-2]['nuc']:.6f}; ‖W∞ − M_rank‖/α at 1e-4, 1e-6: "
-                        f"{data[4][1e-4]['d_rank'] / 1e-4:.2f}, {data[4][1e-6]['d_rank'] / 1e-6:.2f}; max rel. deviation from T8 {worst:.1e} (≤ 1e-3); "
+                        f"{data[4][1e-4]['d_rank'] / 1e-4:.2f}, {data[4][1e-6]['d_rank'] / 1e-6:.2f}; max rel. deviation from the table {worst:.1e} (≤ 1e-3); "
                         f"log-slope of λ₂ over 1e-8 … 1e-4: {slope4:.4f}",
                         worst <= 1e-3 and abs(slope4 - 1) < 0.01))
     figure = ""
@@ -136,14 +136,14 @@ def d20_problem():
 
 
 def study_glrl_algorithm(run, figdir):
-    """Algorithms 1 and 2 as a reference implementation; optimality certificates (T15)."""
+    """Algorithms 1 and 2 as a reference implementation; optimality certificates (Lemmas A.1, A.2)."""
     from .glrl_algorithm import Completion, glrl, top_direction
     claims = []
     M, mask, M_rank, _ = example59()
     ex = Completion(M, mask)
     pts, _ = glrl(run, ex, name="glrl_ex59")
     d_rank, mu_end = float(np.linalg.norm(pts[-1] - M_rank)), top_direction(ex, pts[-1])[0]
-    claims.append(Claim(GLRL, "Alg. 1 on Example 5.9 (T6): GLRL exits after one phase at M_rank",
+    claims.append(Claim(GLRL, "Alg. 1 on Example 5.9: GLRL exits after one phase at M_rank",
                         "R = 2, ε = 1e-7, each phase one dlnflow run (W = UUᵀ, k = r) to ‖∇‖ < 1e-11",
                         "one phase; W̄₁ = M_rank = xxᵀ, x = (1, R, 1, R); λ₁(−∇f(W̄₁)) = 0 (Lemma A.2: a PSD minimizer)",
                         f"{len(pts) - 1} phase(s); ‖W̄₁ − M_rank‖ = {d_rank:.1e}; λ₁(−∇f(W̄₁)) = {mu_end:.1e}",
@@ -166,7 +166,7 @@ def study_glrl_algorithm(run, figdir):
                          f"W̄{r}: rank {rank}, ‖∇f W‖ = {crit:.0e}, λ₁(−∇f) = {mu_end:.0e}"))
     same = max(float(np.linalg.norm(a - b)) for a, b in zip(runs[2][0], runs[3][0])) if len(runs[3][0]) == len(pts) else math.inf
     recovered = float(np.linalg.norm(pts[-1] - P.M))
-    claims.append(Claim(GLRL, "Algs. 1 and 2 on the d = 20 rank-3 completion: greedy phases and their certificates (T15)",
+    claims.append(Claim(GLRL, "Algs. 1 and 2 on the d = 20 rank-3 completion: greedy phases and their certificates (Lemmas A.1, A.2)",
                         "examples/greedy-low-rank target.npy / mask.npy, ε = 1e-7, depth 2 (Alg. 1) and depth 3 (Alg. 2)",
                         "W̄ᵣ of rank r with ∇f(W̄ᵣ)W̄ᵣ = 0 (Lemma A.1), λ₁(−∇f(W̄ᵣ)) > 0 and ⟨W̄ᵣ, u_{r+1}u_{r+1}ᵀ⟩ = 0 (eq. 29) "
                         "before the last phase, λ₁ ≤ 0 after it (Lemma A.2)",
@@ -206,26 +206,26 @@ save_states = "recorded"
 
 
 def study_gf_vs_glrl(run, figdir):
-    """Thm 5.6 / Lemma E.6 / Figs. 1, 2, 4, 5 and T13, T14 on the d = 20 instance."""
+    """Thm 5.6 / Lemma E.6 / Figs. 1, 2, 4, 5 on the d = 20 instance."""
     from .glrl_algorithm import glrl, top_direction
     P, folder = d20_problem()
     critical, dirs = glrl(run, P, name="glrl_ref", data_dir=folder)
     mu1, u1 = top_direction(P, np.zeros_like(P.M))
     mu2 = float(np.sort(np.linalg.eigvalsh(-P.grad(np.zeros_like(P.M))))[-2])
     claims = []
-    # T13: escape-time slope at depth 2.
+    # Escape-time slope at depth 2.
     res = run.run("greedy-low-rank/completion.toml", name="glrl_t13", replace={
         'axes."initialization.alpha" = { from = 1e-12, to = 1e-2, count = 6, spacing = "log" }':
             'axes."initialization.alpha" = [1e-8, 1e-12, 1e-16, 1e-20, 1e-24]', "seeds = 8": "seeds = 1"})
     t_esc = {float(r["initialization.alpha"]): float(r["t_rank1"]) for r in res.rows}
     a = sorted(t_esc)
     slopes = [(t_esc[x] - t_esc[y]) / math.log(y / x) * 2 * mu1 for x, y in zip(a, a[1:])]
-    claims.append(Claim(GLRL, "Thm 5.6 / T13: depth-2 escape time grows like ln(1/α)/(2μ₁) on a generic completion",
+    claims.append(Claim(GLRL, "Thm 5.6: depth-2 escape time grows like ln(1/α)/(2μ₁) on a generic completion",
                         "d = 20 instance, W = UUᵀ, U = √α G (one G for every α), α = 1e-8 … 1e-24; time σ₁ reaches 1",
                         f"dt/d ln(1/α) = 1/(2μ₁), μ₁ = λ₁(−∇f(0)) = {mu1:.6f}",
                         "slope × 2μ₁ between consecutive α (largest first): " + ", ".join(f"{s:.6f}" for s in reversed(slopes)),
                         abs(slopes[0] - 1) <= 1e-3))
-    # Lemma E.6 vs Thm 5.6 (Fig. 4 / T14): distance to the GLRL phase-1 trajectory at shifted times.
+    # Lemma E.6 vs Thm 5.6 (Fig. 4): distance to the GLRL phase-1 trajectory at shifted times.
     shifts = np.array([-0.2, 0.0, 0.2, 0.4])
     eps_ref = 1e-48
     T = lambda inner: math.log(1 / inner) / (2 * mu1)
@@ -244,11 +244,11 @@ def study_gf_vs_glrl(run, figdir):
     s1 = np.polyfit(np.log(eps_list), np.log(dist["rank-1"]), 1)[0]
     s2 = np.polyfit(np.log(eps_list), np.log(dist["random"]), 1)[0]
     bound = (mu1 - mu2) / (3 * mu1 - mu2)
-    claims.append(Claim(GLRL, "Lemma E.6 vs Thm 5.6 (Fig. 4, T14): a rank-1 start follows the GLRL trajectory to O(ε), a random one only to ε^γ",
+    claims.append(Claim(GLRL, "Lemma E.6 vs Thm 5.6 (Fig. 4): a rank-1 start follows the GLRL trajectory to O(ε), a random one only to ε^γ",
                         f"d = 20 instance, ‖W(0)‖ = ε ∈ {{{', '.join(f'{e:g}' for e in eps_list)}}}: ε u₁u₁ᵀ vs ε·(random PSD); reference ε = 1e-48 along u₁; "
                         "distance at the shifted times ln(1/⟨W(0), u₁u₁ᵀ⟩)/(2μ₁) + {−0.2, 0, 0.2, 0.4}",
                         f"rank-1: slope 1 in ε; random: slope ≥ (μ₁−μ₂)/(3μ₁−μ₂) = {bound:.4f} (Thm 5.6), ≈ (μ₁−μ₂)/(2μ₁) = "
-                        f"{(mu1 - mu2) / (2 * mu1):.4f} observed in the spec",
+                        f"{(mu1 - mu2) / (2 * mu1):.4f} expected for generic starts",
                         "rank-1: " + ", ".join(f"{x:.2e}" for x in dist["rank-1"]) + f" (slope {s1:.3f}); random: "
                         + ", ".join(f"{x:.2e}" for x in dist["random"]) + f" (slope {s2:.3f})",
                         abs(s1 - 1) <= 0.05 and s2 >= bound - 0.01 and dist["random"][-1] > 100 * dist["rank-1"][-1]))
@@ -302,7 +302,7 @@ def study_gf_vs_glrl(run, figdir):
 
 
 def study_escape_direction(run, figdir):
-    """Lemma J.2 (T11): at depth 4 a general small start escapes along e2, not along v1 = e1."""
+    """Lemma J.2: at depth 4 a general small start escapes along e2, not along v1 = e1."""
     res = run.run("greedy-low-rank/escape_direction.toml")
     text = run.text("greedy-low-rank/escape_direction.toml")
     W0 = np.array(eval(text[text.index("\nW0 = ") + 6:].split("\n")[0]))
@@ -317,7 +317,7 @@ def study_escape_direction(run, figdir):
     rel = abs(t_meas - t_pred[1]) / t_pred[1]
     # Plateaus of 1e7 time units: DP5 at rtol 1e-11 keeps the event time to ~1e-8 relative here
     # (the escape amplifies the phase error by the growth over the last decades only).
-    return [Claim(GLRL, "Lemma J.2 (T11): at depth 4 the escape direction need not be v₁",
+    return [Claim(GLRL, "Lemma J.2: at depth 4 the escape direction need not be v₁",
                   "f = ½‖W − Q‖², −∇f(0) = Q = diag(2, 0.9, …, 0.1), L = 4, diagonal W(0): W₂₂ = 16α, others α·U[0.9, 1.1], α = 1e-16; "
                   "stop when σ₁ = 0.45",
                   f"coordinate 2 escapes first: blow-up 1/(2μ₂√W₂₂(0)) = {blowup[1]:.7g} vs coordinate 1 at {blowup[0]:.4g}; "

@@ -19,7 +19,7 @@ Mat psd_power(const Mat& A, double p) {
   const SymEig e = sym_eig(A);
   // Eigenvalues below n eps lambda_max are not resolved by the eigensolver (absolute error
   // ~ eps ||A||); a fractional power would amplify that noise to (eps ||A||)^p, so they are
-  // exact zeros here (bures-wasserstein spec section 6, riemannian-flow spec hazard 1).
+  // exact zeros here (docs/theory.md §8, hazards 1 and 2).
   const double floor = static_cast<double>(A.rows()) * std::numeric_limits<double>::epsilon() *
                        std::max(e.values.size() ? e.values(0) : 0.0, 0.0);
   Vec d(e.values.size());

@@ -64,7 +64,8 @@ double LossEvaluator::bures_wasserstein(const Mat& W, Mat* G) {
   if (t.tau > 0) {
     // A_tau = M M^T + tau Sigma0 is SPD (lambda_min >= tau lambda_n), so no rank decisions.
     // T = Sigma0^{1/2} A_tau^{-1/2} Sigma0^{1/2} is the OT map; L = tr((T-I) S_tau (T-I))
-    // = ||(T-I) W||^2 + tau ||T-I||^2 (spec eq. (10), corrected) has no cancellation.
+    // = ||(T-I) W||^2 + tau ||T-I||^2 (Brechet et al. eq. (10), corrected: docs/theory.md §9)
+    // has no cancellation.
     const Mat A = M * M.transpose() + t.tau * t.sigma0;
     Mat T = t.sqrt_sigma0 * spd_inv_sqrt(A) * t.sqrt_sigma0;
     T.diagonal().array() -= 1.0;  // T - I
@@ -73,7 +74,7 @@ double LossEvaluator::bures_wasserstein(const Mat& W, Mat* G) {
     return TW.squaredNorm() + t.tau * T.squaredNorm();
   }
   // tau = 0: polar factor of M from its thin SVD on the numerical range, restricted to the
-  // rank bound of the parametrization (spec eq. (38), section 6):
+  // rank bound of the parametrization (Brechet et al. Lemma D.3, eq. (38); docs/theory.md §2.3, §8):
   // grad = 2 (W - Sigma0^{1/2} U V^T), L = ||W - Sigma0^{1/2} U V^T||^2 + tr S0 - tr(U^T S0 U).
   const ThinSvd svd = thin_svd(M);
   int r = 0;
