@@ -35,7 +35,7 @@ void BM_RK4(benchmark::State& state) {
   std::vector<TrajectorySpec> specs;
   for (int i = 0; i < kBatch; ++i) specs.push_back({bench::unit_scale_init(d), 7, std::uint64_t(i)});
   for (auto _ : state) {
-    auto r = integrate_batch(problem, specs, o);
+    auto r = solve(problem, specs, o, Backend::Cpu).trajectories;
     benchmark::DoNotOptimize(r.data());
     if (r[0].steps != steps) state.SkipWithError("unexpected step count");
   }

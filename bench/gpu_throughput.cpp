@@ -90,11 +90,11 @@ int main(int argc, char** argv) {
             g.path = path;
             SolveOptions w = o;
             w.stop.t_final = 2 * o.integrator.dt;
-            integrate_batch_gpu(problem, std::vector<TrajectorySpec>(specs.begin(), specs.begin() + std::min(batch, 256)),
-                                w, g);
+            solve(problem, std::vector<TrajectorySpec>(specs.begin(), specs.begin() + std::min(batch, 256)), w,
+                  Backend::Gpu, g);
             double best = 1e300;
             for (int rep = 0; rep < 3; ++rep) {
-              integrate_batch_gpu(problem, specs, o, g, {}, &info);
+              info = solve(problem, specs, o, Backend::Gpu, g).gpu;
               best = std::min(best, info.kernel_ms);
             }
             return static_cast<double>(batch) * steps / (best * 1e-3);
@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
           SolveOptions oc = o;
           oc.threads = threads;
           const auto t0 = std::chrono::steady_clock::now();
-          integrate_batch(problem, std::vector<TrajectorySpec>(specs.begin(), specs.begin() + std::min(batch, cpu_batch)),
-                          oc);
+          solve(problem, std::vector<TrajectorySpec>(specs.begin(), specs.begin() + std::min(batch, cpu_batch)), oc,
+                Backend::Cpu);
           const double cpu_s = seconds_since(t0);
           const double cpu_tsps = static_cast<double>(std::min(batch, cpu_batch)) * steps / cpu_s;
           const double gpu_gf = gpu_tsps * flops_step * 1e-9, cpu_gf = cpu_tsps * flops_step * 1e-9;

@@ -32,9 +32,10 @@ int main() {
     for (int s = 0; s < seeds; ++s)
       specs.push_back({GaussianInit{a, ScaleOn::EndToEnd}, 2026, specs.size()});
 
-  const auto results = integrate_batch(problem, specs, opt);
-  std::printf("dlnflow quickstart: depth-%d network, %dx%d rank-3 target, %zu trajectories\n", N, d, d,
-              results.size());
+  const BatchSolution solution = solve(problem, specs, opt);  // on the GPU where one is usable
+  const auto& results = solution.trajectories;
+  std::printf("dlnflow quickstart: depth-%d network, %dx%d rank-3 target, %zu trajectories on the %s (%s)\n", N, d,
+              d, results.size(), to_string(solution.backend), solution.reason.c_str());
   std::printf("%8s %5s %-15s %10s %12s %10s %10s %10s %8s\n", "alpha", "seed", "status", "t_end",
               "final_loss", "t_esc1", "t_esc2", "t_esc3", "steps");
   for (std::size_t i = 0; i < results.size(); ++i) {

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "dlnflow/cuda_probe.hpp"
+#include "toolchain_probe.hpp"
 
 namespace dlnflow {
 namespace {
@@ -40,7 +41,7 @@ bool cuda_set_device(int index, std::string* why) {
   return err == cudaSuccess;
 }
 
-bool cuda_axpy(int n, double a, const double* x, double* y, std::string* why) {
+bool kernels::cuda_axpy(int n, double a, const double* x, double* y, std::string* why) {
   double *dx = nullptr, *dy = nullptr;
   auto fail = [&](cudaError_t e) {
     if (why) *why = cudaGetErrorString(e);

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test --baselines
 build=${DLNFLOW_BENCH_BUILD_DIR:-build-bench}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLNFLOW_NATIVE=ON -DDLNFLOW_BUILD_TESTS=OFF \
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLNFLOW_BUILD_TESTS=OFF \
   -DDLNFLOW_CUDA=OFF >/dev/null
 cmake --build "$build" --parallel "$(nproc)" --target dlnflow_cli flow_throughput
 python3 bench/compare.py --dlnflow "$build/dlnflow" "$@"

@@ -7,6 +7,8 @@
 #include <numbers>
 
 #include "dlnflow/dlnflow.hpp"
+#include "core/bw_target.hpp"
+#include "cpu/model.hpp"  // the CPU evaluation of a Problem, the tests' reference
 
 namespace dlnflow::testing {
 

@@ -100,7 +100,7 @@ TEST(BadInput, SolveOptionsAndInits) {
   const Problem sens(SensingLoss{{Mat::Identity(2, 2)}, Vec::Ones(1)}, DeepFactorization{{2, 2}});
   expect_input_error([&] { CriticalPointCatalog c(sens); }, "loss", "square and Bures");
   // A bad initial condition inside a batch fails the batch with the same error.
-  expect_input_error([&] { integrate_batch(p, {{GaussianInit{-1, ScaleOn::EndToEnd}, 0, 0}}, SolveOptions{}); },
+  expect_input_error([&] { solve(p, {{GaussianInit{-1, ScaleOn::EndToEnd}, 0, 0}}, SolveOptions{}, Backend::Cpu); },
                      "init.alpha", "-1");
 }
 

@@ -76,7 +76,7 @@ TEST(CliQuickstart, ResultsEqualTheLibraryCalledDirectly) {
   for (int p = 0; p < 3; ++p) {
     std::vector<TrajectorySpec> specs;
     for (int s = 0; s < 4; ++s) specs.push_back({GaussianInit{alphas[p], ScaleOn::EndToEnd}, 2026, static_cast<std::uint64_t>(s)});
-    const auto direct = integrate_batch(problem, specs, opt);
+    const auto direct = solve(problem, specs, opt, Backend::Cpu).trajectories;
     const auto loss = read_h5(out / "trajectories.h5", "points/" + std::to_string(p) + "/loss");
     const auto spectrum = read_h5(out / "trajectories.h5", "points/" + std::to_string(p) + "/spectrum");
     const std::size_t T = opt.record.times.size();

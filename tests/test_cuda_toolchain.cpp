@@ -1,6 +1,7 @@
 // The CUDA toolchain probe: runs on a GPU machine, skips with the reason elsewhere.
 #include <gtest/gtest.h>
 
+#include "../kernels/toolchain_probe.hpp"
 #include "dlnflow/cuda_probe.hpp"
 
 TEST(CudaToolchain, AxpyRoundTripOnDevice) {
@@ -13,6 +14,6 @@ TEST(CudaToolchain, AxpyRoundTripOnDevice) {
     y[i] = 1.0 - i;
     expected[i] = 3.0 * x[i] + y[i];
   }
-  ASSERT_TRUE(dlnflow::cuda_axpy(1000, 3.0, x.data(), y.data(), &why)) << why;
+  ASSERT_TRUE(dlnflow::kernels::cuda_axpy(1000, 3.0, x.data(), y.data(), &why)) << why;
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(y[i], expected[i]);
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "device_cases.hpp"
+#include "../src/gpu/batch.hpp"
 #include "../src/gpu/pack.hpp"
 #include "dlnflow/gpu.hpp"
 
@@ -32,8 +33,8 @@ TEST_P(DeviceDriver, EqualsTheCpuBackendTrajectoryByTrajectory) {
   if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
   const SolveOptions o = testing::device_case_options(c, m, catalog.get());
   const auto specs = specs_for(c, 2);
-  const auto cpu = integrate_batch(*c.problem, specs, o);
-  const auto dev = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
+  const auto dev = gpu::solve_batch_emulated(*c.problem, specs, o, 1);
   ASSERT_EQ(dev.size(), cpu.size());
   bool some_event = false;
   for (std::size_t b = 0; b < cpu.size(); ++b) {
@@ -58,8 +59,8 @@ TEST(DeviceDriverLean, WithoutRecordingEqualsTheCpu) {
     for (Method m : {Method::RK4, Method::DormandPrince54}) {
       const SolveOptions o = testing::device_case_plain_options(c, m);
       const auto specs = specs_for(c, 2);
-      const auto cpu = integrate_batch(*c.problem, specs, o);
-      const auto dev = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+      const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
+      const auto dev = gpu::solve_batch_emulated(*c.problem, specs, o, 1);
       for (std::size_t b = 0; b < cpu.size(); ++b)
         testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, c.name + " without recording #" + std::to_string(b));
     }
@@ -77,8 +78,8 @@ TEST(DeviceDriverTerminal, EndsAtTheEventTime) {
       o.events.resize(1);  // the loss event at half the initial loss
       o.events[0].terminal = true;
       const auto specs = specs_for(c, 2);
-      const auto cpu = integrate_batch(*c.problem, specs, o);
-      const auto dev = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+      const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
+      const auto dev = gpu::solve_batch_emulated(*c.problem, specs, o, 1);
       for (std::size_t b = 0; b < cpu.size(); ++b) {
         const std::string what = c.name + " terminal #" + std::to_string(b);
         testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, what);
@@ -102,10 +103,10 @@ TEST(DeviceDriverTeams, MultiThreadTeamsGiveTheSingleThreadResult) {
     if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
     const SolveOptions o = testing::device_case_options(c, Method::DormandPrince54, catalog.get());
     const auto specs = specs_for(c, 1);
-    const auto one = integrate_batch_device_emulation(*c.problem, specs, o, 1);
+    const auto one = gpu::solve_batch_emulated(*c.problem, specs, o, 1);
     for (int members : {3, 8}) {
       if (members == 8 && i % 3 != 0) continue;  // barrier-heavy on a 2-core CI machine: a third of the cases
-      const auto many = integrate_batch_device_emulation(*c.problem, specs, o, members);
+      const auto many = gpu::solve_batch_emulated(*c.problem, specs, o, members);
       testing::expect_same_trajectory(many[0], one[0], 1e-12, c.name + " team of " + std::to_string(members));
     }
   }
@@ -121,8 +122,8 @@ TEST(DeviceDriverStops, DivergenceAndStepUnderflowMatchTheCpu) {
   o.stop.t_final = 1000;
   o.stop.blowup_norm = 1e100;
   const std::vector<TrajectorySpec> specs{{GaussianInit{1.0}, 1, 0}};
-  const auto cpu = integrate_batch(p, specs, o);
-  const auto dev = integrate_batch_device_emulation(p, specs, o);
+  const auto cpu = solve(p, specs, o, Backend::Cpu).trajectories;
+  const auto dev = gpu::solve_batch_emulated(p, specs, o);
   ASSERT_EQ(cpu[0].status, Status::Diverged);
   testing::expect_same_trajectory(dev[0], cpu[0], 1e-10, "diverging Euler");
   EXPECT_EQ(dev[0].message, cpu[0].message);
@@ -132,8 +133,8 @@ TEST(DeviceDriverStops, DivergenceAndStepUnderflowMatchTheCpu) {
   o.integrator.atol = 0;
   o.integrator.dt_min = 0.5;  // the pair needs much smaller steps at this tolerance
   o.stop.t_final = 10;
-  const auto cpu2 = integrate_batch(p, specs, o);
-  const auto dev2 = integrate_batch_device_emulation(p, specs, o);
+  const auto cpu2 = solve(p, specs, o, Backend::Cpu).trajectories;
+  const auto dev2 = gpu::solve_batch_emulated(p, specs, o);
   ASSERT_EQ(cpu2[0].status, Status::StepUnderflow);
   testing::expect_same_trajectory(dev2[0], cpu2[0], 1e-10, "step underflow");
 }

@@ -10,7 +10,7 @@
 #include "../src/io/data_files.hpp"
 #include "../src/io/toml_reader.hpp"
 #include "dlnflow/dlnflow.hpp"
-#include "dlnflow/experiment.hpp"
+#include "dlnflow/app/experiment.hpp"
 
 namespace dlnflow {
 namespace {

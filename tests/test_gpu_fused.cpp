@@ -34,9 +34,11 @@ TEST_P(GpuFused, EqualsTheCpuBackendTrajectoryByTrajectory) {
   for (int b = 0; b < 37; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});  // a partial last block
   GpuOptions g;
   g.team = std::get<2>(GetParam());
-  GpuRunInfo info;
-  const auto gpu = integrate_batch_gpu(*c.problem, specs, o, g, {}, &info);
-  const auto cpu = integrate_batch(*c.problem, specs, o);
+  const BatchSolution on_gpu = solve(*c.problem, specs, o, Backend::Gpu, g);
+  const GpuRunInfo& info = on_gpu.gpu;
+  const auto& gpu = on_gpu.trajectories;
+  EXPECT_EQ(on_gpu.backend, Backend::Gpu);
+  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
   ASSERT_EQ(gpu.size(), cpu.size());
   EXPECT_EQ(info.team_threads, g.team == GpuTeam::Warp ? 32 : 128);
   for (std::size_t b = 0; b < cpu.size(); ++b)
@@ -72,10 +74,10 @@ TEST(GpuBatched, EqualsTheCpuBackendTrajectoryByTrajectory) {
       specs.push_back({GaussianInit{40.0, ScaleOn::Factors}, 5, 99});  // diverges
       GpuOptions g;
       g.path = GpuPath::Batched;
-      GpuRunInfo info;
-      const auto gpu = integrate_batch_gpu(*c.problem, specs, o, g, {}, &info);
-      EXPECT_EQ(info.path, "batched");
-      const auto cpu = integrate_batch(*c.problem, specs, o);
+      const BatchSolution on_gpu = solve(*c.problem, specs, o, Backend::Gpu, g);
+      const auto& gpu = on_gpu.trajectories;
+      EXPECT_EQ(on_gpu.gpu.path, "batched");
+      const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
       for (std::size_t b = 0; b < cpu.size(); ++b)
         testing::expect_same_trajectory(gpu[b], cpu[b], 1e-10, c.name + " batched #" + std::to_string(b));
       EXPECT_EQ(cpu.back().status, Status::Diverged);
@@ -88,26 +90,33 @@ TEST(GpuBatched, AutoChoosesByWorkspaceSize) {
   SolveOptions o;
   o.integrator.dt = 1e-3;
   o.stop.t_final = 0.01;
-  GpuRunInfo small, large;
+  GpuOptions automatic;
   const Problem p8(matrix_approximation_loss(gaussian_matrix(8, 8, 1, 0, 0)), DeepFactorization{{8, 8, 8, 8}});
-  integrate_batch_gpu(p8, {{GaussianInit{0.5}, 1, 0}}, o, {}, {}, &small);
-  EXPECT_EQ(small.path, "fused");
+  EXPECT_EQ(solve(p8, {{GaussianInit{0.5}, 1, 0}}, o, Backend::Gpu, automatic).gpu.path, "fused");
   const Problem p64(matrix_approximation_loss(gaussian_matrix(64, 64, 1, 0, 0)), DeepFactorization{{64, 64, 64, 64, 64}});
-  integrate_batch_gpu(p64, {{GaussianInit{0.5}, 1, 0}}, o, {}, {}, &large);
-  EXPECT_EQ(large.path, "batched");
+  EXPECT_EQ(solve(p64, {{GaussianInit{0.5}, 1, 0}}, o, Backend::Gpu, automatic).gpu.path, "batched");
 }
 
-// Without a device the backend refuses with a message that says why, instead of failing later.
+// Without a device Backend::Gpu refuses with a message that says why, instead of failing later,
+// and Backend::Auto runs on the CPU and says the same reason.
 TEST(GpuBackend, SaysWhyItCannotRun) {
   std::string why;
   if (gpu_available(&why)) GTEST_SKIP() << "a GPU is present; the refusal path is not reachable";
   const auto c = testing::device_cases().front();
   try {
-    integrate_batch_gpu(*c.problem, {{c.init, 1, 0}}, SolveOptions{});
+    solve(*c.problem, {{c.init, 1, 0}}, SolveOptions{}, Backend::Gpu);
     FAIL() << "expected GpuError";
   } catch (const GpuError& e) {
     EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
   }
+  const BatchSolution automatic = solve(*c.problem, {{c.init, 1, 0}}, SolveOptions{});
+  EXPECT_EQ(automatic.backend, Backend::Cpu);
+  EXPECT_NE(automatic.reason.find(why), std::string::npos) << automatic.reason;
+  const BatchSolution on_cpu = solve(*c.problem, {{c.init, 1, 0}}, SolveOptions{}, Backend::Cpu);
+  EXPECT_EQ(on_cpu.reason, "requested");
+  // Whichever backend ran, the same trajectory: Auto fell back to the very CPU computation.
+  ASSERT_EQ(automatic.trajectories.size(), 1u);
+  testing::expect_same_trajectory(automatic.trajectories[0], on_cpu.trajectories[0], 0.0, "auto vs cpu");
 }
 
 }  // namespace

@@ -149,7 +149,7 @@ TEST(Integrators, DivergedTrajectoryIsMarkedAndTheBatchGoesOn) {
   const std::vector<TrajectorySpec> specs = {{ScaledIdentityInit{0.5, ScaleOn::EndToEnd}, 0, 0},
                                              {ScaledIdentityInit{30.0, ScaleOn::EndToEnd}, 0, 1},
                                              {ScaledIdentityInit{1.5, ScaleOn::EndToEnd}, 0, 2}};
-  const auto rs = integrate_batch(p, specs, o);
+  const auto rs = solve(p, specs, o, Backend::Cpu).trajectories;
   EXPECT_EQ(rs[0].status, Status::Completed);
   EXPECT_EQ(rs[2].status, Status::Completed);
   EXPECT_NEAR(rs[0].final_loss, 0.0, 1e-12);
@@ -169,9 +169,9 @@ TEST(Integrators, BatchIsIndependentOfThreadCountAndMatchesSingleRuns) {
   std::vector<TrajectorySpec> specs;
   for (int i = 0; i < 12; ++i) specs.push_back({GaussianInit{0.05 * (1 + i % 3), ScaleOn::EndToEnd}, 99, std::uint64_t(i)});
   o.threads = 1;
-  const auto a = integrate_batch(p, specs, o);
+  const auto a = solve(p, specs, o, Backend::Cpu).trajectories;
   o.threads = 3;
-  const auto b = integrate_batch(p, specs, o);
+  const auto b = solve(p, specs, o, Backend::Cpu).trajectories;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     EXPECT_EQ(a[i].final_state, b[i].final_state);
     EXPECT_EQ(a[i].event_times[0], b[i].event_times[0]);

@@ -1,19 +1,21 @@
-// The CUDA backend: the same integrate_batch as the CPU backend, run on an NVIDIA GPU.
+// The CUDA backend's options and what it reports; solve() (solve.hpp) runs a batch on it.
 // Fused path: one team of threads per trajectory runs every step, the recording and the events
-// in one launch (kernels/fused_driver.cu); its arithmetic is kernels/device/, which the host
-// tests run on the CPU. Batched path: cuBLAS/cuSOLVER over strided batches
-// (kernels/batched_deep.hpp), chosen by `auto` where the fused workspace outgrows shared memory.
+// in one launch; batched path: cuBLAS/cuSOLVER over strided batches of deep factorizations, chosen
+// by GpuPath::Auto where the fused workspace outgrows shared memory (docs/gpu.md).
 #pragma once
 
+#include <cstddef>
 #include <string>
-
-#include "dlnflow/gpu_error.hpp"
-#include "dlnflow/solve.hpp"
 
 namespace dlnflow {
 
+class Problem;
+struct SolveOptions;
+
 enum class GpuPath { Auto, Fused, Batched };
 enum class GpuTeam { Auto, Warp, Block };  // fused path: threads per trajectory (32 or 128)
+const char* to_string(GpuPath path);  // "auto", "fused", "batched" (the command's --gpu-path)
+const char* to_string(GpuTeam team);  // "auto", "warp", "block"
 
 struct GpuOptions {
   GpuPath path = GpuPath::Auto;
@@ -31,24 +33,9 @@ struct GpuRunInfo {
   std::size_t workspace_bytes = 0;  // fused: per trajectory
 };
 
-// Same contract as integrate_batch (results in the order of specs, a trajectory whose matrix
-// function fails is marked Failed, the rest go on), with initial states drawn on the host from
-// the same Philox streams. on_done is called from the calling thread after the batch returns.
-// Throws GpuError when there is no device, a CUDA call fails, or the problem is beyond the GPU
-// backend (the message says which and why).
-std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const std::vector<TrajectorySpec>& specs,
-                                                  const SolveOptions& options, const GpuOptions& gpu = {},
-                                                  const TrajectoryDone& on_done = {}, GpuRunInfo* info = nullptr);
-
-// The fused path's driver run on the host, one team of `team_threads` std::threads per
-// trajectory: the device arithmetic, barriers and output layout without a GPU. For tests and
-// for checking a problem's device results where no GPU exists; slow.
-std::vector<TrajectoryResult> integrate_batch_device_emulation(const Problem& problem,
-                                                               const std::vector<TrajectorySpec>& specs,
-                                                               const SolveOptions& options, int team_threads = 1);
-
-// Whether the GPU backend covers this problem and these options on `path` (fused: depth <= 64,
-// at most 16 events; batched: see kernels/batched_deep.hpp); the reason in *why when not.
+// Whether the GPU backend covers this problem and these options on `path` (fused: depth <= 64;
+// batched: deep factorizations without events or a catalog, see docs/gpu.md); the reason in
+// *why when not.
 bool gpu_supports(const Problem& problem, const SolveOptions& options, std::string* why = nullptr,
                   GpuPath path = GpuPath::Auto);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -83,15 +84,9 @@ struct EndToEndFlow {
 
 using Parametrization = std::variant<DeepFactorization, SymmetricFactorization, EndToEndFlow>;
 
-// Quantities of a Bures-Wasserstein target that every evaluation needs, computed once.
-struct BwTarget {
-  Mat sigma0;
-  Mat sqrt_sigma0;
-  Vec lambda;   // eigenvalues of Sigma0, decreasing
-  Mat omega;    // matching orthonormal eigenvectors (columns)
-  double trace = 0.0;
-  double tau = 0.0;
-};
+// Quantities of a Bures-Wasserstein target computed once for every evaluation (a backend
+// internal, src/core/bw_target.hpp).
+struct BwTarget;
 
 class Problem {
  public:
@@ -110,7 +105,7 @@ class Problem {
   // Sizes of the matrices stored one after another (column-major) in a state vector.
   const std::vector<std::array<Index, 2>>& blocks() const { return blocks_; }
 
-  const BwTarget* bw() const { return bw_.has_value() ? &*bw_ : nullptr; }
+  const BwTarget* bw() const { return bw_.get(); }  // for the backends; nullptr unless the BW loss
   bool is_symmetric() const { return std::holds_alternative<SymmetricFactorization>(param_); }
 
  private:
@@ -120,7 +115,7 @@ class Problem {
   int depth_ = 0, rank_bound_ = 0;
   Index state_size_ = 0;
   std::vector<std::array<Index, 2>> blocks_;
-  std::optional<BwTarget> bw_;
+  std::shared_ptr<const BwTarget> bw_;  // shared: immutable, and Problem stays copyable
 };
 
 }  // namespace dlnflow

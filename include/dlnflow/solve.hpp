@@ -1,5 +1,5 @@
-// How a Problem is integrated: integrator, stop rules, recording grid and events, and the
-// results of one trajectory or a batch of them.
+// How a Problem is integrated: integrator, stop rules, recording grid and events; solve() for a
+// batch on the CPU or the GPU, integrate() for one trajectory from an explicit state.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 
 #include "dlnflow/catalog.hpp"
 #include "dlnflow/codes.hpp"
+#include "dlnflow/gpu.hpp"
 #include "dlnflow/init.hpp"
 #include "dlnflow/problem.hpp"
 
@@ -100,15 +101,38 @@ struct TrajectorySpec {
   std::uint64_t trajectory = 0;
 };
 
-// Integrates every trajectory of the batch on options.threads threads. Results are in the
-// order of `specs` and independent of the thread count. A trajectory that fails is marked
-// in its status; the rest of the batch goes on.
-// `on_done`, if given, is called once per finished trajectory from the worker thread that ran
-// it (so it must be thread-safe): the hook for progress reporting.
+// Called once per finished trajectory, for progress reporting: from the worker thread that ran it
+// on the CPU (so it must be thread-safe), from the calling thread after the batch on the GPU.
 using TrajectoryDone = std::function<void(std::size_t index, const TrajectoryResult& result)>;
-std::vector<TrajectoryResult> integrate_batch(const Problem& problem,
-                                              const std::vector<TrajectorySpec>& specs,
-                                              const SolveOptions& options,
-                                              const TrajectoryDone& on_done = {});
+
+// Where a batch runs. Auto: the GPU when this build has a CUDA backend, a device is usable and
+// the backend covers the problem (gpu_supports), else the CPU.
+enum class Backend { Auto, Cpu, Gpu };
+const char* to_string(Backend backend);  // "auto", "cpu", "gpu" (the command's --backend)
+
+struct BatchSolution {
+  std::vector<TrajectoryResult> trajectories;  // in the order of the batch
+  Backend backend = Backend::Cpu;              // the one that ran: Cpu or Gpu
+  std::string reason;                          // why that one (what Auto found, or "requested")
+  GpuRunInfo gpu;                              // what ran on the GPU (empty on the CPU)
+};
+
+// Integrates every trajectory of the batch. Results are in the order of `batch` and do not
+// depend on the thread count or the launch shape; a trajectory that fails (diverges, stalls, a
+// matrix function fails) is marked in its status, with its final rank and nearest critical point
+// computed on the backend that ran, and the rest of the batch goes on.
+// Throws InputError for invalid options or initial conditions (validate() first to check without
+// running), GpuError for Backend::Gpu without a usable device or for a problem it does not cover.
+// The CPU runs options.threads threads (0: all hardware threads).
+BatchSolution solve(const Problem& problem, const std::vector<TrajectorySpec>& batch, const SolveOptions& options,
+                    Backend backend = Backend::Auto, const GpuOptions& gpu = {}, const TrajectoryDone& on_done = {});
+
+// Checks options against the problem as solve() does before running anything: throws InputError
+// naming the field as the experiment file spells it (integrator.dt_min, events[2].index, ...).
+void validate(const Problem& problem, const SolveOptions& options);
+
+// dy/dt of the flow at a state (the CPU backend's evaluation): minus the parameter gradient for
+// the factorizations, -A_W(grad L1(W)) for the end-to-end flow (docs/theory.md).
+Vec flow_velocity(const Problem& problem, const Vec& state);
 
 }  // namespace dlnflow

@@ -1,6 +1,6 @@
 // Everything a team needs to evaluate one Problem, in plain types: sizes, kinds, and pointers
 // into one block of constants (global memory on the GPU, host memory in tests). Filled on the
-// host by src/gpu/device_problem.cpp from a dlnflow::Problem, so nvcc never sees Eigen.
+// host by src/gpu/pack.cpp from a dlnflow::Problem, so nvcc never sees Eigen.
 #pragma once
 
 #include "team.cuh"

@@ -6,8 +6,8 @@
 
 #include "../run/records.hpp"
 #include "commands.hpp"
-#include "dlnflow/experiment.hpp"
-#include "dlnflow/run.hpp"
+#include "dlnflow/app/experiment.hpp"
+#include "dlnflow/app/run.hpp"
 
 namespace dlnflow::cli {
 

@@ -5,12 +5,15 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
+#include <map>
 #include <unistd.h>
 
 #include "build_info.hpp"
 #include "commands.hpp"
 #include "../run/comm.hpp"
-#include "dlnflow/run.hpp"
+#include "../run/test_hooks.hpp"
+#include "dlnflow/app/run.hpp"
 
 namespace {
 
@@ -52,7 +55,7 @@ void print_done(const dlnflow::RunOutcome& out, const std::string& dir, const ch
 // Rank 0 speaks for the run; the other ranks print only their own failures.
 bool speaks() { return dlnflow::run::Comm::world().rank() == 0; }
 
-int run_command(const std::string& file, dlnflow::RunOptions opt) {
+int run_command(const std::string& file, dlnflow::RunOptions opt, const dlnflow::run::TestHooks& hooks) {
   using namespace dlnflow;
   if (!speaks()) opt.quiet = true;
   Experiment ex;
@@ -69,7 +72,7 @@ int run_command(const std::string& file, dlnflow::RunOptions opt) {
     if (!opt.quiet)
       std::fprintf(stderr, "dlnflow: %s: %zu trajectories (%zu points x %d seeds) into %s\n", ex.name.c_str(),
                    ex.trajectories(), ex.point_count(), ex.seeds, opt.out_dir.c_str());
-    const RunOutcome out = run_experiment(ex, opt);
+    const RunOutcome out = run::run_experiment(ex, opt, hooks);
     if (out.status == RunStatus::Interrupted) {
       if (speaks())
         std::fprintf(stderr,
@@ -127,6 +130,14 @@ bool parse_shard(const std::string& text, int& index, int& count) {
   }
 }
 
+// The command-line names of an enum's values (its to_string), for CLI11's CheckedTransformer.
+template <typename E>
+std::map<std::string, E> names_of(std::initializer_list<E> values) {
+  std::map<std::string, E> names;
+  for (E v : values) names.emplace(dlnflow::to_string(v), v);
+  return names;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,17 +147,21 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   RunOptions ro;
+  run::TestHooks hooks;
   std::string run_file;
   auto* run = app.add_subcommand("run", "Run an experiment file into a results folder");
   run->add_option("experiment", run_file, "Experiment file (TOML)")->required()->check(CLI::ExistingFile);
   run->add_option("--out", ro.out_dir, "Results folder (default: results/<experiment name>)");
+  const auto backends = names_of({Backend::Auto, Backend::Cpu, Backend::Gpu});
+  const auto paths = names_of({GpuPath::Auto, GpuPath::Fused, GpuPath::Batched});
+  const auto teams = names_of({GpuTeam::Auto, GpuTeam::Warp, GpuTeam::Block});
   run->add_option("--backend", ro.backend,
                   "auto | cpu | gpu (default auto: the GPU when one is usable, else the CPU, saying why)")
-      ->check(CLI::IsMember({"auto", "cpu", "gpu"}));
-  run->add_option("--gpu-path", ro.gpu_path, "auto | fused | batched: GPU implementation (auto: fused while its workspace fits shared memory)")
-      ->check(CLI::IsMember({"auto", "fused", "batched"}));
-  run->add_option("--gpu-team", ro.gpu_team, "auto | warp | block: threads per trajectory on the fused path (32 or 128)")
-      ->check(CLI::IsMember({"auto", "warp", "block"}));
+      ->transform(CLI::CheckedTransformer(backends))->option_text("auto|cpu|gpu");
+  run->add_option("--gpu-path", ro.gpu.path, "auto | fused | batched: GPU implementation (auto: fused while its workspace fits shared memory)")
+      ->transform(CLI::CheckedTransformer(paths))->option_text("auto|fused|batched");
+  run->add_option("--gpu-team", ro.gpu.team, "auto | warp | block: threads per trajectory on the fused path (32 or 128)")
+      ->transform(CLI::CheckedTransformer(teams))->option_text("auto|warp|block");
   run->add_option("--threads", ro.threads, "CPU threads (default: the cores this process may use; under MPI a share of the machine's)")->check(CLI::NonNegativeNumber);
   run->add_flag("--resume", ro.resume, "Continue an interrupted run in --out without recomputing finished chunks");
   run->add_flag("--overwrite", ro.overwrite, "Replace an existing dlnflow results folder (only files dlnflow wrote are removed)");
@@ -155,7 +170,7 @@ int main(int argc, char** argv) {
   run->add_option("--shard", shard_text,
                   "I/N: run only chunks with id % N == I into --out (Slurm job arrays); join the shards with merge");
   run->add_flag("--quiet", ro.quiet, "Print nothing but errors");
-  run->add_option("--stop-after-chunks", ro.stop_after_chunks, "Stop as if interrupted after N chunks (for tests)")
+  run->add_option("--stop-after-chunks", hooks.stop_after_chunks, "Stop as if interrupted after N chunks (for tests)")
       ->group("");
 
   RunOptions mo;
@@ -200,7 +215,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "dlnflow: --shard must be I/N with 0 <= I < N (got '%s')\n", shard_text.c_str());
       return cli::kUsage;
     }
-    const int code = run_command(run_file, ro);
+    const int code = run_command(run_file, ro, hooks);
     run::Comm::world().finalize();
     return code;
   }

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "dlnflow/error.hpp"
+#include "bw_target.hpp"
 #include "dlnflow/matfun.hpp"
 
 namespace dlnflow {

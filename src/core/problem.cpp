@@ -7,6 +7,7 @@
 
 #include "dlnflow/error.hpp"
 #include "dlnflow/matfun.hpp"
+#include "bw_target.hpp"
 #include "overloaded.hpp"
 
 namespace dlnflow {
@@ -193,7 +194,7 @@ Problem::Problem(LossSpec loss, Parametrization parametrization)
     throw InputError("dimensions", "the loss acts on " + shape(loss_shape[0], loss_shape[1]) +
                                        " matrices (0 = any) but the parametrization gives " +
                                        shape(rows_, cols_));
-  if (const auto* bw = std::get_if<BuresWassersteinLoss>(&loss_)) bw_ = make_bw_target(*bw);
+  if (const auto* bw = std::get_if<BuresWassersteinLoss>(&loss_)) bw_ = std::make_shared<const BwTarget>(make_bw_target(*bw));
   for (const auto& b : blocks_) state_size_ += b[0] * b[1];
 }
 

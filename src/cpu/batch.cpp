@@ -5,15 +5,14 @@
 #include <mutex>
 #include <thread>
 
-#include "dlnflow/solve.hpp"
+#include "batch.hpp"
 #include "solve_internal.hpp"
 
-namespace dlnflow {
+namespace dlnflow::cpu {
 
-std::vector<TrajectoryResult> integrate_batch(const Problem& problem, const std::vector<TrajectorySpec>& specs,
-                                              const SolveOptions& options, const TrajectoryDone& on_done) {
-  validate_options(problem, options);
-  if (specs.empty()) return {};  // validation only (the experiment reader checks every sweep point so)
+std::vector<TrajectoryResult> solve_batch(const Problem& problem, const std::vector<TrajectorySpec>& specs,
+                                          const SolveOptions& options, const TrajectoryDone& on_done) {
+  if (specs.empty()) return {};
   std::vector<TrajectoryResult> results(specs.size());
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = std::max(1, std::min<int>(threads, static_cast<int>(specs.size())));
@@ -23,7 +22,7 @@ std::vector<TrajectoryResult> integrate_batch(const Problem& problem, const std:
 
   auto worker = [&] {
     Model model(problem);
-    cpu::Runner runner(model, options, options.record.catalog);
+    Runner runner(model, options, options.record.catalog);
     while (true) {
       const std::size_t i = next.fetch_add(1);
       if (i >= specs.size()) return;
@@ -47,4 +46,4 @@ std::vector<TrajectoryResult> integrate_batch(const Problem& problem, const std:
   return results;
 }
 
-}  // namespace dlnflow
+}  // namespace dlnflow::cpu

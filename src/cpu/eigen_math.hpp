@@ -9,7 +9,7 @@
 #include <string>
 
 #include "dlnflow/catalog.hpp"
-#include "dlnflow/model.hpp"
+#include "model.hpp"
 
 namespace dlnflow::cpu {
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "../core/bw_target.hpp"
 #include "dlnflow/matfun.hpp"
 
 namespace dlnflow::cpu {

@@ -1,4 +1,4 @@
-#include "dlnflow/model.hpp"
+#include "model.hpp"
 
 #include <cmath>
 

@@ -6,13 +6,12 @@
 #include <vector>
 
 #include "../core/driver_io.hpp"
-#include "dlnflow/model.hpp"
+#include "model.hpp"
 #include "dlnflow/solve.hpp"
 #include "eigen_math.hpp"
 
 namespace dlnflow {
 
-void validate_options(const Problem& problem, const SolveOptions& options);
 
 namespace cpu {
 

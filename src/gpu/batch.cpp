@@ -1,4 +1,4 @@
-// integrate_batch on the GPU: initial states on the host (the CPU's Philox streams), the batch
+// A batch on the GPU: initial states on the host (the CPU's Philox streams), the batch
 // packed once, run by the fused kernel or the batched path (split into launches that fit
 // device memory), and unpacked into the same TrajectoryResults the CPU backend returns.
 #include <cmath>
@@ -8,9 +8,11 @@
 #include "../../kernels/device/host_team.hpp"
 #include "../../kernels/fused_driver.hpp"
 #include "dlnflow/cuda_probe.hpp"
+#include "batch.hpp"
 #include "dlnflow/gpu.hpp"
+#include "dlnflow/gpu_error.hpp"
 #include "../core/driver_io.hpp"
-#include "../cpu/solve_internal.hpp"
+#include "../cpu/model.hpp"
 #include "dlnflow/matfun.hpp"
 #include "pack.hpp"
 
@@ -31,7 +33,7 @@ std::vector<double> initial_states(const Problem& problem, const std::vector<Tra
 
 bool gpu_available(std::string* why) {
   if (!cuda_compiled()) {
-    if (why) *why = "this build of dlnflow has no CUDA backend (built without nvcc or with DLNFLOW_CUDA=OFF)";
+    if (why) *why = "this dlnflow library has no CUDA backend (the CPU-only library dlnflow::dlnflow, or a build without nvcc or with DLNFLOW_CUDA=OFF)";
     return false;
   }
   return cuda_device_count(why) > 0;
@@ -51,10 +53,12 @@ bool gpu_supports(const Problem& problem, const SolveOptions& options, std::stri
   }
 }
 
-std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const std::vector<TrajectorySpec>& specs,
-                                                  const SolveOptions& options, const GpuOptions& gpu,
-                                                  const TrajectoryDone& on_done, GpuRunInfo* info) {
-  validate_options(problem, options);
+const char* to_string(GpuPath p) { return p == GpuPath::Fused ? "fused" : p == GpuPath::Batched ? "batched" : "auto"; }
+const char* to_string(GpuTeam t) { return t == GpuTeam::Warp ? "warp" : t == GpuTeam::Block ? "block" : "auto"; }
+
+std::vector<TrajectoryResult> gpu::solve_batch(const Problem& problem, const std::vector<TrajectorySpec>& specs,
+                                               const SolveOptions& options, const GpuOptions& gpu,
+                                               const TrajectoryDone& on_done, GpuRunInfo* info) {
   std::string why;
   if (!gpu_available(&why)) throw GpuError("no usable GPU: " + why);
   const kernels::PackedRun run = gpu::pack_run(problem, options);
@@ -109,10 +113,9 @@ std::vector<TrajectoryResult> integrate_batch_gpu(const Problem& problem, const 
   return results;
 }
 
-std::vector<TrajectoryResult> integrate_batch_device_emulation(const Problem& problem,
-                                                               const std::vector<TrajectorySpec>& specs,
-                                                               const SolveOptions& options, int team_threads) {
-  validate_options(problem, options);
+std::vector<TrajectoryResult> gpu::solve_batch_emulated(const Problem& problem, const std::vector<TrajectorySpec>& specs,
+                                                        const SolveOptions& options, int team_threads) {
+  validate(problem, options);
   const kernels::PackedRun run = gpu::pack_run(problem, options);
   const std::vector<double> y0 = initial_states(problem, specs);
   const std::vector<double> out = gpu::emulate(run, y0.data(), specs.size(), team_threads);

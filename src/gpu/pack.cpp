@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../core/bw_target.hpp"
 #include "../core/driver_io.hpp"
 #include "../core/overloaded.hpp"
 #include "dlnflow/gpu_error.hpp"

@@ -16,9 +16,9 @@
 
 #include "data_files.hpp"
 #include "dlnflow/error.hpp"
-#include "dlnflow/experiment.hpp"
+#include "dlnflow/app/experiment.hpp"
 #include "dlnflow/matfun.hpp"
-#include "dlnflow/model.hpp"
+#include "dlnflow/solve.hpp"
 #include "matrix_source.hpp"
 #include "memory_budget.hpp"
 #include "result_files.hpp"
@@ -323,9 +323,7 @@ void read_events(TableReader& root, PointConfig& pc) {
 void warn_time_scale(const PointConfig& pc, std::uint64_t seed, const std::string& at, Warnings& warnings) {
   const Vec y = initial_state(*pc.problem, pc.init, seed, 0);
   if (y.size() == 0 || !y.allFinite()) return;
-  Model model(*pc.problem);
-  Vec f(y.size());
-  model.rhs(y, f);
+  const Vec f = flow_velocity(*pc.problem, y);
   const double rate = f.norm() / std::max(y.norm(), std::numeric_limits<double>::min());
   if (!std::isfinite(rate)) {
     warnings.add("the flow at the initial state" + at +
@@ -509,7 +507,7 @@ PointOut read_point(const toml::table& doc, const Origin& origin, const std::str
 
   if (validate) {
     try {
-      integrate_batch(*pc.problem, {}, pc.options);
+      dlnflow::validate(*pc.problem, pc.options);
     } catch (const InputError& e) {
       // The library names its fields as the file does (integrator.dt_min, events[i] 0-based).
       const toml::node* at = doc.at_path(e.field()).node();

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "dlnflow/experiment.hpp"
-#include "dlnflow/results.hpp"
+#include "dlnflow/app/experiment.hpp"
+#include "dlnflow/app/results.hpp"
 
 namespace dlnflow::io {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "dlnflow/experiment.hpp"
+#include "dlnflow/app/experiment.hpp"
 
 namespace dlnflow::io {
 

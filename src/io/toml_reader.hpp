@@ -15,7 +15,7 @@
 #include <toml++/toml.h>
 #include <vector>
 
-#include "dlnflow/experiment.hpp"
+#include "dlnflow/app/experiment.hpp"
 
 namespace dlnflow::io {
 

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "../io/memory_budget.hpp"
-#include "dlnflow/run.hpp"
+#include "dlnflow/app/run.hpp"
 
 namespace dlnflow {
 

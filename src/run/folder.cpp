@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "dlnflow/run.hpp"
+#include "dlnflow/app/run.hpp"
 #include "records.hpp"
 
 namespace dlnflow::run {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "dlnflow/experiment.hpp"
+#include "dlnflow/app/experiment.hpp"
 #include "records.hpp"
 
 namespace dlnflow::run {

@@ -19,11 +19,12 @@
 #include "comm.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "dlnflow/gpu.hpp"
-#include "dlnflow/run.hpp"
+#include "dlnflow/app/run.hpp"
 #include "progress.hpp"
 #include "records.hpp"
 #include "schedule.hpp"
 #include "setup.hpp"
+#include "test_hooks.hpp"
 
 namespace dlnflow {
 
@@ -44,29 +45,22 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
-// "cpu" or "gpu", decided before anything is written. --backend gpu without a usable device
-// (or with a problem the GPU backend does not cover) is a usage error; auto falls back to the
-// CPU and says why.
+// "cpu" or "gpu", decided once for the whole run before anything is written: every sweep point
+// runs on the same backend. --backend gpu without a usable device (or with a point the GPU
+// backend does not cover) is a usage error; auto falls back to the CPU and says why.
 std::string choose_backend(const Experiment& ex, const RunOptions& opt, bool say) {
-  if (opt.backend != "auto" && opt.backend != "cpu" && opt.backend != "gpu")
-    throw UsageError("--backend must be auto, cpu or gpu");
-  if (opt.gpu_path != "auto" && opt.gpu_path != "fused" && opt.gpu_path != "batched")
-    throw UsageError("--gpu-path must be auto, fused or batched");
-  if (opt.gpu_team != "auto" && opt.gpu_team != "warp" && opt.gpu_team != "block")
-    throw UsageError("--gpu-team must be auto, warp or block");
-  if (opt.backend == "cpu") return "cpu";
+  if (opt.backend == Backend::Cpu) return "cpu";
   std::string why;
   bool ok = gpu_available(&why);
-  const GpuPath path = opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
   for (std::size_t i = 0; ok && i < ex.point_count(); ++i) {
     const SweepPoint p = ex.point(i, false);
-    if (!gpu_supports(*p.config.problem, p.config.options, &why, path)) {
+    if (!gpu_supports(*p.config.problem, p.config.options, &why, opt.gpu.path)) {
       ok = false;
       why = "sweep point " + std::to_string(i) + ": " + why;
     }
   }
   if (ok) return "gpu";
-  if (opt.backend == "gpu") throw UsageError("--backend gpu: " + why + "; use --backend cpu (or auto)");
+  if (opt.backend == Backend::Gpu) throw UsageError("--backend gpu: " + why + "; use --backend cpu (or auto)");
   if (say) std::fprintf(stderr, "dlnflow: running on the CPU: %s\n", why.c_str());
   return "cpu";
 }
@@ -76,15 +70,15 @@ struct Compute {
   const run::ChunkPlan& plan;
   fs::path dir;
   std::string backend;
-  GpuOptions gpu;
   int threads = 1;
   const RunOptions& opt;
+  const run::TestHooks& hooks;
   run::Progress& progress;
   int chunks_run = 0;
   bool interrupted = false;
 
   bool stop_requested() const {
-    return (opt.interrupt && opt.interrupt->load()) || (opt.stop_after_chunks >= 0 && chunks_run >= opt.stop_after_chunks);
+    return (opt.interrupt && opt.interrupt->load()) || (hooks.stop_after_chunks >= 0 && chunks_run >= hooks.stop_after_chunks);
   }
 
   // Until the source runs dry or a stop is requested: a group of chunks, their checkpoints,
@@ -101,8 +95,8 @@ struct Compute {
         return;
       }
       std::size_t max = backend == "gpu" ? kGpuBatch : 1;
-      if (opt.stop_after_chunks >= 0 && backend == "gpu")  // whole chunks up to the testing aid's count
-        max = std::max<std::size_t>(1, static_cast<std::size_t>(opt.stop_after_chunks - chunks_run) * ex.chunk_size);
+      if (hooks.stop_after_chunks >= 0 && backend == "gpu")  // whole chunks up to the testing aid's count
+        max = std::max<std::size_t>(1, static_cast<std::size_t>(hooks.stop_after_chunks - chunks_run) * ex.chunk_size);
       const auto group = source.next(max);
       if (group.empty()) return;
       if (!point || point->index != group.front().point) point = ex.point(static_cast<std::size_t>(group.front().point), false);
@@ -119,8 +113,8 @@ struct Compute {
         specs.push_back({point.config.init, ex.seed, static_cast<std::uint64_t>(s)});
     const auto start = std::chrono::steady_clock::now();
     const TrajectoryDone tick = [&](std::size_t, const TrajectoryResult& r) { progress.trajectory_done(r.status == Status::Diverged); };
-    auto results = backend == "gpu" ? integrate_batch_gpu(*point.config.problem, specs, so, gpu, tick)
-                                    : integrate_batch(*point.config.problem, specs, so, tick);
+    auto results = solve(*point.config.problem, specs, so, backend == "gpu" ? Backend::Gpu : Backend::Cpu, opt.gpu, tick)
+                       .trajectories;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::vector<run::Finished> out;
     std::size_t offset = 0;
@@ -207,7 +201,9 @@ std::string build_summary() {
   return s.str();
 }
 
-RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
+RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) { return run::run_experiment(ex, opt, {}); }
+
+RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, const TestHooks& hooks) {
   run::Comm& comm = run::Comm::world();
   const bool root = comm.rank() == 0;
   if (opt.shard_count < 0 || (opt.shard_count > 0 && (opt.shard_index < 0 || opt.shard_index >= opt.shard_count)))
@@ -250,15 +246,12 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     return outcome;
   }
 
-  GpuOptions gpu;
-  gpu.path = opt.gpu_path == "fused" ? GpuPath::Fused : opt.gpu_path == "batched" ? GpuPath::Batched : GpuPath::Auto;
-  gpu.team = opt.gpu_team == "warp" ? GpuTeam::Warp : opt.gpu_team == "block" ? GpuTeam::Block : GpuTeam::Auto;
   const fs::path dir = opt.out_dir;
 
   // ---- Ranks other than 0 compute what rank 0 hands them, then wait for its verdict ----
   if (!root) {
     run::Progress quiet(0, 0, true);
-    Compute compute{ex, plan, dir, outcome.backend, gpu, threads, opt, quiet};
+    Compute compute{ex, plan, dir, outcome.backend, threads, opt, hooks, quiet};
     run::RemoteSource source(comm, plan);
     try {
       compute.loop(source);
@@ -286,7 +279,7 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
   outcome.diverged = f.diverged;
   json& meta = f.manifest.meta;
   meta["backend"] = outcome.backend;
-  meta["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, --gpu-path " + opt.gpu_path + ")"
+  meta["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, --gpu-path " + to_string(opt.gpu.path) + ")"
                                             : cpu_model() + " (" + std::to_string(threads) + " threads)";
   meta["threads"] = threads;
   meta["ranks"] = comm.size();
@@ -311,7 +304,7 @@ RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) {
     for (const auto& d : done) f.done[static_cast<std::size_t>(d.chunk.id)] = true;
     keeper.maybe_write();
   };
-  Compute compute{ex, plan, dir, outcome.backend, gpu, threads, opt, progress};
+  Compute compute{ex, plan, dir, outcome.backend, threads, opt, hooks, progress};
   const auto t0 = std::chrono::steady_clock::now();
   bool interrupted = false;
   std::exception_ptr failure;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dlnflow/run.hpp"
+#include "dlnflow/app/run.hpp"
 #include "folder.hpp"
 #include "manifest.hpp"
 #include "records.hpp"

@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "dlnflow/experiment.hpp"
+#include "dlnflow/app/experiment.hpp"
+#include "dlnflow/solve.hpp"
 
 namespace dlnflow {
 
@@ -21,9 +22,8 @@ class UsageError : public std::runtime_error {
 
 struct RunOptions {
   std::string out_dir;
-  std::string backend = "auto";  // auto | cpu | gpu (auto: the GPU when one is usable, else the CPU)
-  std::string gpu_path = "auto"; // auto | fused | batched
-  std::string gpu_team = "auto"; // auto | warp | block (fused path: threads per trajectory)
+  Backend backend = Backend::Auto;  // Auto: the GPU when one is usable and covers every point, else the CPU
+  GpuOptions gpu;
   int threads = 0;               // 0: all hardware threads (shared among the MPI ranks of a machine)
   bool resume = false;
   bool overwrite = false;        // replace an existing results folder (only a dlnflow one)
@@ -34,8 +34,6 @@ struct RunOptions {
   int shard_index = 0, shard_count = 0;
   // Set (e.g. by a signal handler) to stop after the chunk in flight.
   const std::atomic<bool>* interrupt = nullptr;
-  // Act as if interrupted once this many chunks have run in this process (testing aid; -1 = off).
-  int stop_after_chunks = -1;
 };
 
 enum class RunStatus { Complete, Interrupted };
