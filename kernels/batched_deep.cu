@@ -7,6 +7,8 @@
 #include <cuda_runtime.h>
 #include <cusolverDn.h>
 
+#include <cub/block/block_reduce.cuh>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -15,45 +17,20 @@
 #include "dlnflow/codes.hpp"
 #include "integrator/step_control.hpp"
 #include "integrator/steppers.hpp"
+#include "cuda_handles.hpp"
 #include "dlnflow/gpu_error.hpp"
 
 namespace dlnflow::kernels {
 namespace {
 
-void check(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) throw GpuError(std::string(call) + " failed: " + cudaGetErrorString(e));
-}
-void check(cublasStatus_t s, const char* call) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw GpuError(std::string(call) + " failed: cuBLAS status " + std::to_string(s));
-}
-void check(cusolverStatus_t s, const char* call) {
-  if (s != CUSOLVER_STATUS_SUCCESS) throw GpuError(std::string(call) + " failed: cuSOLVER status " + std::to_string(s));
-}
-#define CK(call) check((call), #call)
-
 // A code as the output block stores it (doubles).
 __host__ __device__ inline double code(Status s) { return static_cast<double>(static_cast<int>(s)); }
 __host__ __device__ inline double code(StopReason r) { return static_cast<double>(static_cast<int>(r)); }
 
-template <class T>
-struct Buf {
-  T* p = nullptr;
-  Buf() = default;
-  explicit Buf(size_t n) {
-    if (n) CK(cudaMalloc(&p, n * sizeof(T)));
-  }
-  ~Buf() { cudaFree(p); }
-  Buf(const Buf&) = delete;
-  Buf& operator=(const Buf&) = delete;
-  void reset(size_t n) {
-    cudaFree(p);
-    p = nullptr;
-    if (n) CK(cudaMalloc(&p, n * sizeof(T)));
-  }
-};
-
 constexpr int kThreads = 256;
 unsigned blocks_for(size_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+// The per-trajectory reductions (one block of kThreads per trajectory).
+using BlockSum = cub::BlockReduce<double, kThreads>;
 
 // G_b -= C (C broadcast to every trajectory), or with a scale: A_b += s C.
 __global__ void add_broadcast(size_t total, int m, double* G, double s, const double* C) {
@@ -118,18 +95,14 @@ __global__ void accept(int n, double* y, const double* y1, unsigned char* active
 }
 
 // One block per trajectory: sum of products of two slices (for the loss values).
-__global__ void slice_dot(int m, const double* x, const double* z, double* out, double scale, double add) {
-  __shared__ double part[kThreads];
+__global__ void __launch_bounds__(kThreads) slice_dot(int m, const double* x, const double* z, double* out, double scale,
+                                                      double add) {
+  __shared__ typename BlockSum::TempStorage storage;
   const size_t b = blockIdx.x;
   double s = 0;
   for (int i = threadIdx.x; i < m; i += blockDim.x) s += x[b * m + i] * z[b * m + i];
-  part[threadIdx.x] = s;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[b] = scale * part[0] + add;
+  const double total = BlockSum(storage).Sum(s);
+  if (threadIdx.x == 0) out[b] = scale * total + add;
 }
 
 __global__ void init_headers(int B, double* out, int stride) {
@@ -202,32 +175,20 @@ __global__ void stage_combine(size_t total, int n, double* out, const double* y,
 }
 
 // One block per trajectory: the adaptive pair's scaled error norm (integrator/steppers.hpp error_norm).
-__global__ void batch_error_norm(int n, const double* err, const double* y0, const double* y1, double atol,
-                                 double rtol, double* out) {
-  __shared__ double part[kThreads];
+__global__ void __launch_bounds__(kThreads) batch_error_norm(int n, const double* err, const double* y0, const double* y1,
+                                                             integrator::StepConfig c, double* out) {
+  __shared__ typename BlockSum::TempStorage storage;
   const size_t b = blockIdx.x;
   double sum = 0;
   int bad = 0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    const double a0 = std::fabs(y0[b * n + i]), a1 = std::fabs(y1[b * n + i]);
-    const double sc = atol + rtol * (a0 > a1 ? a0 : a1);
-    const double e = err[b * n + i];
-    if (sc == 0.0) {
-      if (e != 0.0) bad = 1;
-      continue;
-    }
-    sum += (e / sc) * (e / sc);
+    const double q2 = integrator::scaled_error_sq(c, err[b * n + i], y0[b * n + i], y1[b * n + i]);
+    if (q2 < 0.0) bad = 1;
+    else sum += q2;
   }
-  part[threadIdx.x] = sum;
   const int any_bad = __syncthreads_or(bad);
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) {
-    const double e = std::sqrt(part[0] / (n > 1 ? n : 1));
-    out[b] = any_bad || !integrator::finite(e) ? INFINITY : e;
-  }
+  const double total = BlockSum(storage).Sum(sum);
+  if (threadIdx.x == 0) out[b] = any_bad ? INFINITY : integrator::error_from_sum(total, n);
 }
 
 // Per trajectory: the starting step from the three norms (integrator/steppers.hpp starting_step).
@@ -317,9 +278,9 @@ __global__ void add_vectors(int B, const double* a, const double* b, double* out
 class Batch {
  public:
   Batch(const PackedRun& run, size_t B, const double* values) : run_(run), f_(run.flow), B_(B) {
-    CK(cublasCreate(&blas_));
-    CK(cudaStreamCreate(&stream_));
-    CK(cublasSetStream(blas_, stream_));
+    DLNFLOW_CUDA_CHECK(cublasCreate(blas_.out()));
+    DLNFLOW_CUDA_CHECK(cudaStreamCreate(stream_.out()));
+    DLNFLOW_CUDA_CHECK(cublasSetStream(blas_.get(), stream_.get()));
     const int d0 = f_.widths[0], N = f_.depth, n = f_.state;
     int stack = 0;
     for (int j = 1; j <= N; ++j) offset_[j] = j == 1 ? 0 : offset_[j - 1] + f_.widths[j - 1] * f_.widths[j - 2];
@@ -330,8 +291,8 @@ class Batch {
     if (run.config.step.method == Method::DormandPrince54)
       for (auto* v : {&k5_, &k6_, &f1_, &err_}) v->reset(B * n);
     active_.reset(B), failed_.reset(B);
-    CK(cudaMemset(active_.p, 1, B));
-    CK(cudaMemset(failed_.p, 0, B));
+    DLNFLOW_CUDA_CHECK(cudaMemset(active_.p, 1, B));
+    DLNFLOW_CUDA_CHECK(cudaMemset(failed_.p, 0, B));
     auto at = [&](long long o) { return o < 0 ? nullptr : values + o; };
     cxx_ = at(run.cxx), cyx_ = at(run.cyx), w_opt_ = at(run.w_opt), s0_ = at(run.sigma0), sq_ = at(run.sqrt_sigma0);
     if (bw()) {
@@ -339,19 +300,19 @@ class Batch {
       M_.reset(B * rc()), A_.reset(B * d * d), R_.reset(B * d * d), T_.reset(B * d * d), Vs_.reset(B * d * d);
       ev_.reset(B * d);
       info_.reset(B);
-      CK(cusolverDnCreate(&solver_));
-      CK(cusolverDnSetStream(solver_, stream_));
+      DLNFLOW_CUDA_CHECK(cusolverDnCreate(solver_.out()));
+      DLNFLOW_CUDA_CHECK(cusolverDnSetStream(solver_.get(), stream_.get()));
       if (d <= 32) {
-        CK(cusolverDnCreateSyevjInfo(&syevj_));
+        DLNFLOW_CUDA_CHECK(cusolverDnCreateSyevjInfo(syevj_.out()));
         int lwork = 0;
-        CK(cusolverDnDsyevjBatched_bufferSize(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, A_.p, d,
-                                              ev_.p, &lwork, syevj_, static_cast<int>(B)));
+        DLNFLOW_CUDA_CHECK(cusolverDnDsyevjBatched_bufferSize(solver_.get(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, A_.p, d,
+                                              ev_.p, &lwork, syevj_.get(), static_cast<int>(B)));
         work_.reset(lwork);
         lwork_ = lwork;
       } else {
-        CK(cusolverDnCreateParams(&params_));
+        DLNFLOW_CUDA_CHECK(cusolverDnCreateParams(params_.out()));
         size_t dev_bytes = 0, host_bytes = 0;
-        CK(cusolverDnXsyevBatched_bufferSize(solver_, params_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d,
+        DLNFLOW_CUDA_CHECK(cusolverDnXsyevBatched_bufferSize(solver_.get(), params_.get(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d,
                                              CUDA_R_64F, A_.p, d, CUDA_R_64F, ev_.p, CUDA_R_64F, &dev_bytes,
                                              &host_bytes, static_cast<int64_t>(B)));
         work_.reset(dev_bytes / sizeof(double) + 1);
@@ -364,22 +325,13 @@ class Batch {
     }
     loss_.reset(B);
   }
-  ~Batch() {
-    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
-    if (syevj_) cusolverDnDestroySyevjInfo(syevj_);
-    if (params_) cusolverDnDestroyParams(params_);
-    if (solver_) cusolverDnDestroy(solver_);
-    cublasDestroy(blas_);
-    cudaStreamDestroy(stream_);
-  }
-
   double* y() { return y_.p; }
 
   // Integrates every step; writes headers, final states and losses into the device `out`.
   void run(const std::vector<double>& steps, double* out, int stride) {
     const int n = f_.state;
-    init_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), out, stride);
-    CK(cudaGetLastError());
+    init_headers<<<blocks_for(B_), kThreads, 0, stream_.get()>>>(static_cast<int>(B_), out, stride);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
     rhs(y_.p, f0_.p);
     if (run_.config.step.method == Method::DormandPrince54) {
       run_adaptive(out, stride);
@@ -387,13 +339,13 @@ class Batch {
       run_fixed(steps, out, stride);
     }
     final_loss();
-    finish_headers<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), out, stride, loss_.p,
+    finish_headers<<<blocks_for(B_), kThreads, 0, stream_.get()>>>(static_cast<int>(B_), out, stride, loss_.p,
                                                              run_.config.step.method,
                                                              !(run_.config.step.dt_initial > 0));
-    CK(cudaGetLastError());
-    copy_states<<<blocks_for(B_ * n), kThreads, 0, stream_>>>(B_ * n, n, y_.p, out, stride);
-    CK(cudaGetLastError());
-    CK(cudaStreamSynchronize(stream_));
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
+    copy_states<<<blocks_for(B_ * n), kThreads, 0, stream_.get()>>>(B_ * n, n, y_.p, out, stride);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
+    DLNFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   }
 
  private:
@@ -408,23 +360,22 @@ class Batch {
       t = s + 1 == steps.size() ? run_.config.t_final : sk;
       // BW steps call cuSOLVER, which is not captured: they run eagerly.
       if (!bw() && h == graph_h) {
-        CK(cudaGraphLaunch(graph_exec_, stream_));
+        DLNFLOW_CUDA_CHECK(cudaGraphLaunch(graph_exec_.get(), stream_.get()));
       } else if (!bw() && s + 1 < steps.size()) {
-        if (graph_exec_) CK(cudaGraphExecDestroy(graph_exec_)), graph_exec_ = nullptr;
-        cudaGraph_t graph;
-        CK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+        graph_exec_.reset();
+        Graph graph;
+        DLNFLOW_CUDA_CHECK(cudaStreamBeginCapture(stream_.get(), cudaStreamCaptureModeThreadLocal));
         step(h);
-        CK(cudaStreamEndCapture(stream_, &graph));
-        CK(cudaGraphInstantiate(&graph_exec_, graph, 0));
-        CK(cudaGraphDestroy(graph));
+        DLNFLOW_CUDA_CHECK(cudaStreamEndCapture(stream_.get(), graph.out()));
+        DLNFLOW_CUDA_CHECK(cudaGraphInstantiate(graph_exec_.out(), graph.get(), 0));
         graph_h = h;
-        CK(cudaGraphLaunch(graph_exec_, stream_));
+        DLNFLOW_CUDA_CHECK(cudaGraphLaunch(graph_exec_.get(), stream_.get()));
       } else {
         step(h);
       }
-      accept<<<static_cast<unsigned>(B_), 128, 0, stream_>>>(n, y_.p, y1_.p, active_.p, failed_.p, out, stride, t0, t,
+      accept<<<static_cast<unsigned>(B_), 128, 0, stream_.get()>>>(n, y_.p, y1_.p, active_.p, failed_.p, out, stride, t0, t,
                                                                 run_.config.blowup_norm);
-      CK(cudaGetLastError());
+      DLNFLOW_CUDA_CHECK(cudaGetLastError());
       rhs(y_.p, f0_.p);  // rhs at the accepted state: the next step's first stage
     }
   }
@@ -439,50 +390,50 @@ class Batch {
     const unsigned g = blocks_for(total), gb = blocks_for(B_);
     const integrator::StepConfig& c = run_.config.step;
     const double Tf = run_.config.t_final;
-    Buf<integrator::StepClock<double>> clock(B_);
-    Buf<double> hs(B_), err(B_), d0(B_), d1(B_), d2(B_), h0(B_), ones(B_);
-    Buf<unsigned char> last(B_);
-    Buf<int> remaining(1);
-    fill_value<<<gb, kThreads, 0, stream_>>>(B, ones.p, 1.0);
+    DeviceBuffer<integrator::StepClock<double>> clock(B_);
+    DeviceBuffer<double> hs(B_), err(B_), d0(B_), d1(B_), d2(B_), h0(B_), ones(B_);
+    DeviceBuffer<unsigned char> last(B_);
+    DeviceBuffer<int> remaining(1);
+    fill_value<<<gb, kThreads, 0, stream_.get()>>>(B, ones.p, 1.0);
     // Starting step: norms of y0 and f0, one trial evaluation, the norm of the difference.
-    batch_error_norm<<<B, kThreads, 0, stream_>>>(n, y_.p, y_.p, y_.p, c.atol, c.rtol, d0.p);
-    batch_error_norm<<<B, kThreads, 0, stream_>>>(n, f0_.p, y_.p, y_.p, c.atol, c.rtol, d1.p);
-    starting_steps<<<gb, kThreads, 0, stream_>>>(B, c, Tf, d0.p, d1.p, h0.p, false, nullptr, nullptr);
+    batch_error_norm<<<B, kThreads, 0, stream_.get()>>>(n, y_.p, y_.p, y_.p, c, d0.p);
+    batch_error_norm<<<B, kThreads, 0, stream_.get()>>>(n, f0_.p, y_.p, y_.p, c, d1.p);
+    starting_steps<<<gb, kThreads, 0, stream_.get()>>>(B, c, Tf, d0.p, d1.p, h0.p, false, nullptr, nullptr);
     if (!(c.dt_initial > 0)) {
       const double one[1] = {1.0}, difference[2] = {1.0, -1.0};
       const double* f0[1] = {f0_.p};
       const double* k2_f0[2] = {k2_.p, f0_.p};
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, h0.p, 0, row(one, 1, 1, f0), active_.p);
+      stage_combine<<<g, kThreads, 0, stream_.get()>>>(total, n, tmp_.p, y_.p, h0.p, 0, row(one, 1, 1, f0), active_.p);
       rhs(tmp_.p, k2_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, err_.p, nullptr, ones.p, 0, row(difference, 2, 1, k2_f0),
+      stage_combine<<<g, kThreads, 0, stream_.get()>>>(total, n, err_.p, nullptr, ones.p, 0, row(difference, 2, 1, k2_f0),
                                                   active_.p);
-      batch_error_norm<<<B, kThreads, 0, stream_>>>(n, err_.p, y_.p, y_.p, c.atol, c.rtol, d2.p);
+      batch_error_norm<<<B, kThreads, 0, stream_.get()>>>(n, err_.p, y_.p, y_.p, c, d2.p);
     }
-    starting_steps<<<gb, kThreads, 0, stream_>>>(B, c, Tf, d0.p, d1.p, h0.p, true, d2.p, clock.p);
-    CK(cudaGetLastError());
+    starting_steps<<<gb, kThreads, 0, stream_.get()>>>(B, c, Tf, d0.p, d1.p, h0.p, true, d2.p, clock.p);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
     if (!(Tf > 0)) return;  // nothing to integrate: every trajectory completes at t = 0
     // k_1 .. k_7 of a step: f(y), the stages, and f(y1) (FSAL).
     const double* k[integrator::kMaxStages] = {f0_.p, k2_.p, k3_.p, k4_.p, k5_.p, k6_.p, f1_.p};
     double* stage[integrator::kMaxStages] = {nullptr, k2_.p, k3_.p, k4_.p, k5_.p, k6_.p, f1_.p};
     for (;;) {
-      plan_steps<<<gb, kThreads, 0, stream_>>>(B, c, run_.config.max_steps, Tf, clock.p, hs.p, last.p, active_.p, out,
+      plan_steps<<<gb, kThreads, 0, stream_.get()>>>(B, c, run_.config.max_steps, Tf, clock.p, hs.p, last.p, active_.p, out,
                                                stride);
       const unsigned char* a = active_.p;
       for (int i = 1; i < t.stages - 1; ++i) {
-        stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, hs.p, 0, row(t.a[i], i, t.a_divisor[i], k), a);
+        stage_combine<<<g, kThreads, 0, stream_.get()>>>(total, n, tmp_.p, y_.p, hs.p, 0, row(t.a[i], i, t.a_divisor[i], k), a);
         rhs(tmp_.p, stage[i]);
       }
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, hs.p, 0, row(t.b, t.stages - 1, t.b_divisor, k), a);
+      stage_combine<<<g, kThreads, 0, stream_.get()>>>(total, n, y1_.p, y_.p, hs.p, 0, row(t.b, t.stages - 1, t.b_divisor, k), a);
       rhs(y1_.p, f1_.p);
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, err_.p, nullptr, hs.p, 0, row(t.e, t.stages, 1, k), a);
-      batch_error_norm<<<B, kThreads, 0, stream_>>>(n, err_.p, y_.p, y1_.p, c.atol, c.rtol, err.p);
-      CK(cudaMemsetAsync(remaining.p, 0, sizeof(int), stream_));
-      conclude_steps<<<B, 128, 0, stream_>>>(n, c, Tf, run_.config.blowup_norm, clock.p, hs.p, last.p, err.p, y_.p,
+      stage_combine<<<g, kThreads, 0, stream_.get()>>>(total, n, err_.p, nullptr, hs.p, 0, row(t.e, t.stages, 1, k), a);
+      batch_error_norm<<<B, kThreads, 0, stream_.get()>>>(n, err_.p, y_.p, y1_.p, c, err.p);
+      DLNFLOW_CUDA_CHECK(cudaMemsetAsync(remaining.p, 0, sizeof(int), stream_.get()));
+      conclude_steps<<<B, 128, 0, stream_.get()>>>(n, c, Tf, run_.config.blowup_norm, clock.p, hs.p, last.p, err.p, y_.p,
                                              y1_.p, f0_.p, f1_.p, active_.p, failed_.p, out, stride, remaining.p);
-      CK(cudaGetLastError());
+      DLNFLOW_CUDA_CHECK(cudaGetLastError());
       int left = 0;
-      CK(cudaMemcpyAsync(&left, remaining.p, sizeof(int), cudaMemcpyDeviceToHost, stream_));
-      CK(cudaStreamSynchronize(stream_));
+      DLNFLOW_CUDA_CHECK(cudaMemcpyAsync(&left, remaining.p, sizeof(int), cudaMemcpyDeviceToHost, stream_.get()));
+      DLNFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
       if (left == 0) break;
     }
   }
@@ -494,7 +445,7 @@ class Batch {
   // C_b = op(A_b) op(B_b) * alpha + beta C_b over the batch.
   void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha, const double* A, int lda,
             long long sa, const double* Bm, int ldb, long long sb, double beta, double* C, int ldc, long long sc) {
-    CK(cublasDgemmStridedBatched(blas_, ta, tb, m, n, k, &alpha, A, lda, sa, Bm, ldb, sb, &beta, C, ldc, sc,
+    DLNFLOW_CUDA_CHECK(cublasDgemmStridedBatched(blas_.get(), ta, tb, m, n, k, &alpha, A, lda, sa, Bm, ldb, sb, &beta, C, ldc, sc,
                                  static_cast<int>(B_)));
   }
 
@@ -502,8 +453,8 @@ class Batch {
   void rhs(const double* Y, double* F) {
     const int N = f_.depth, d0 = f_.widths[0], n = f_.state;
     const auto opN = CUBLAS_OP_N, opT = CUBLAS_OP_T;
-    CK(cudaMemcpy2DAsync(prefix_.p, sizeof(double) * stack_, Y, sizeof(double) * n, sizeof(double) * f_.widths[1] * d0,
-                         B_, cudaMemcpyDeviceToDevice, stream_));
+    DLNFLOW_CUDA_CHECK(cudaMemcpy2DAsync(prefix_.p, sizeof(double) * stack_, Y, sizeof(double) * n, sizeof(double) * f_.widths[1] * d0,
+                         B_, cudaMemcpyDeviceToDevice, stream_.get()));
     for (int j = 2; j <= N; ++j)
       gemm(opN, opN, f_.widths[j], d0, f_.widths[j - 1], 1.0, Y + offset_[j], f_.widths[j], n,
            prefix_.p + stack_off_[j - 1], f_.widths[j - 1], stack_, 0.0, prefix_.p + stack_off_[j], f_.widths[j],
@@ -511,22 +462,22 @@ class Batch {
     const double* W = prefix_.p + stack_off_[N];
     loss_gradient(W, stack_);
     // back_N = G, back_j = W_{j+1}^T back_{j+1}
-    CK(cudaMemcpy2DAsync(back_.p + stack_off_[N], sizeof(double) * stack_, G_.p, sizeof(double) * rc(),
-                         sizeof(double) * rc(), B_, cudaMemcpyDeviceToDevice, stream_));
+    DLNFLOW_CUDA_CHECK(cudaMemcpy2DAsync(back_.p + stack_off_[N], sizeof(double) * stack_, G_.p, sizeof(double) * rc(),
+                         sizeof(double) * rc(), B_, cudaMemcpyDeviceToDevice, stream_.get()));
     for (int j = N - 1; j >= 1; --j)
       gemm(opT, opN, f_.widths[j], d0, f_.widths[j + 1], 1.0, Y + offset_[j + 1], f_.widths[j + 1], n,
            back_.p + stack_off_[j + 1], f_.widths[j + 1], stack_, 0.0, back_.p + stack_off_[j], f_.widths[j], stack_);
     for (int j = 1; j <= N; ++j) {
       if (j == 1) {
-        CK(cudaMemcpy2DAsync(F, sizeof(double) * n, back_.p, sizeof(double) * stack_,
-                             sizeof(double) * f_.widths[1] * d0, B_, cudaMemcpyDeviceToDevice, stream_));
+        DLNFLOW_CUDA_CHECK(cudaMemcpy2DAsync(F, sizeof(double) * n, back_.p, sizeof(double) * stack_,
+                             sizeof(double) * f_.widths[1] * d0, B_, cudaMemcpyDeviceToDevice, stream_.get()));
       } else {
         gemm(opN, opT, f_.widths[j], f_.widths[j - 1], d0, 1.0, back_.p + stack_off_[j], f_.widths[j], stack_,
              prefix_.p + stack_off_[j - 1], f_.widths[j - 1], stack_, 0.0, F + offset_[j], f_.widths[j], n);
       }
     }
-    negate<<<blocks_for(B_ * n), kThreads, 0, stream_>>>(B_ * n, F);
-    CK(cudaGetLastError());
+    negate<<<blocks_for(B_ * n), kThreads, 0, stream_.get()>>>(B_ * n, F);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
   }
 
   // G = grad L(W) for the batch of end-to-end matrices W (slices `ws` apart).
@@ -535,32 +486,32 @@ class Batch {
     const auto opN = CUBLAS_OP_N, opT = CUBLAS_OP_T;
     if (!bw()) {  // G = W Cxx - Cyx
       gemm(opN, opN, d, c, c, 1.0, W, d, ws, cxx_, c, 0, 0.0, G_.p, d, rc());
-      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_>>>(B_ * rc(), rc(), G_.p, -1.0, cyx_);
-      CK(cudaGetLastError());
+      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_.get()>>>(B_ * rc(), rc(), G_.p, -1.0, cyx_);
+      DLNFLOW_CUDA_CHECK(cudaGetLastError());
       return;
     }
     // Smooth BW: M = S^{1/2} W, A = M M^T + tau S, R = A^{-1/2}, T = S^{1/2} R S^{1/2} - I, G = -2 T W.
     const long long dd = static_cast<long long>(d) * d;
     gemm(opN, opN, d, c, d, 1.0, sq_, d, 0, W, d, ws, 0.0, M_.p, d, rc());
     gemm(opN, opT, d, d, c, 1.0, M_.p, d, rc(), M_.p, d, rc(), 0.0, A_.p, d, dd);
-    add_broadcast<<<blocks_for(B_ * dd), kThreads, 0, stream_>>>(B_ * dd, static_cast<int>(dd), A_.p, f_.tau, s0_);
-    CK(cudaGetLastError());
-    if (syevj_) {
-      CK(cusolverDnDsyevjBatched(solver_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, A_.p, d, ev_.p, work_.p,
-                                 lwork_, info_.p, syevj_, static_cast<int>(B_)));
+    add_broadcast<<<blocks_for(B_ * dd), kThreads, 0, stream_.get()>>>(B_ * dd, static_cast<int>(dd), A_.p, f_.tau, s0_);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
+    if (syevj_.get()) {
+      DLNFLOW_CUDA_CHECK(cusolverDnDsyevjBatched(solver_.get(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, A_.p, d, ev_.p, work_.p,
+                                 lwork_, info_.p, syevj_.get(), static_cast<int>(B_)));
     } else {
-      CK(cusolverDnXsyevBatched(solver_, params_, CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, CUDA_R_64F, A_.p,
+      DLNFLOW_CUDA_CHECK(cusolverDnXsyevBatched(solver_.get(), params_.get(), CUSOLVER_EIG_MODE_VECTOR, CUBLAS_FILL_MODE_LOWER, d, CUDA_R_64F, A_.p,
                                 d, CUDA_R_64F, ev_.p, CUDA_R_64F, work_.p, xdev_bytes_, xhost_.data(), xhost_.size(),
                                 info_.p, static_cast<int64_t>(B_)));
     }
-    mark_info<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), info_.p, failed_.p);
-    inv_sqrt_scale<<<blocks_for(B_ * dd), kThreads, 0, stream_>>>(B_ * dd, d, A_.p, ev_.p, Vs_.p, failed_.p);
-    CK(cudaGetLastError());
+    mark_info<<<blocks_for(B_), kThreads, 0, stream_.get()>>>(static_cast<int>(B_), info_.p, failed_.p);
+    inv_sqrt_scale<<<blocks_for(B_ * dd), kThreads, 0, stream_.get()>>>(B_ * dd, d, A_.p, ev_.p, Vs_.p, failed_.p);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
     gemm(opN, opT, d, d, d, 1.0, Vs_.p, d, dd, A_.p, d, dd, 0.0, R_.p, d, dd);     // R = V diag(w^-1/2) V^T
     gemm(opN, opN, d, d, d, 1.0, sq_, d, 0, R_.p, d, dd, 0.0, A_.p, d, dd);           // S^{1/2} R
     gemm(opN, opN, d, d, d, 1.0, A_.p, d, dd, sq_, d, 0, 0.0, T_.p, d, dd);           // ... S^{1/2}
-    minus_identity<<<blocks_for(B_ * dd), kThreads, 0, stream_>>>(B_ * dd, d, T_.p);
-    CK(cudaGetLastError());
+    minus_identity<<<blocks_for(B_ * dd), kThreads, 0, stream_.get()>>>(B_ * dd, d, T_.p);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
     gemm(opN, opN, d, c, d, -2.0, T_.p, d, dd, W, d, ws, 0.0, G_.p, d, rc());        // G = -2 T W
   }
 
@@ -573,13 +524,13 @@ class Batch {
     const double* k[integrator::kMaxStages] = {f0_.p, k2_.p, k3_.p, k4_.p};
     double* stage[integrator::kMaxStages] = {nullptr, k2_.p, k3_.p, k4_.p};
     for (int i = 1; i < t.stages; ++i) {
-      stage_combine<<<g, kThreads, 0, stream_>>>(total, n, tmp_.p, y_.p, nullptr, h, row(t.a[i], i, t.a_divisor[i], k),
+      stage_combine<<<g, kThreads, 0, stream_.get()>>>(total, n, tmp_.p, y_.p, nullptr, h, row(t.a[i], i, t.a_divisor[i], k),
                                                   active_.p);
       rhs(tmp_.p, stage[i]);
     }
-    stage_combine<<<g, kThreads, 0, stream_>>>(total, n, y1_.p, y_.p, nullptr, h, row(t.b, t.stages, t.b_divisor, k),
+    stage_combine<<<g, kThreads, 0, stream_.get()>>>(total, n, y1_.p, y_.p, nullptr, h, row(t.b, t.stages, t.b_divisor, k),
                                                 active_.p);
-    CK(cudaGetLastError());
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
   }
 
   // L at the final states, in the CPU's forms: centred square loss, or ||T W||^2 + tau ||T||^2.
@@ -590,43 +541,44 @@ class Batch {
     if (bw()) {
       const long long dd = static_cast<long long>(d) * d;
       gemm(CUBLAS_OP_N, CUBLAS_OP_N, d, c, d, 1.0, T_.p, d, dd, W, d, stack_, 0.0, M_.p, d, rc());  // T W
-      Buf<double> a(B_), b(B_);
-      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(rc(), M_.p, M_.p, a.p, 1.0, 0.0);
-      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(static_cast<int>(dd), T_.p, T_.p, b.p, f_.tau, 0.0);
-      add_vectors<<<blocks_for(B_), kThreads, 0, stream_>>>(static_cast<int>(B_), a.p, b.p, loss_.p);
-      CK(cudaGetLastError());
-      CK(cudaStreamSynchronize(stream_));
+      DeviceBuffer<double> a(B_), b(B_);
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_.get()>>>(rc(), M_.p, M_.p, a.p, 1.0, 0.0);
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_.get()>>>(static_cast<int>(dd), T_.p, T_.p, b.p, f_.tau, 0.0);
+      add_vectors<<<blocks_for(B_), kThreads, 0, stream_.get()>>>(static_cast<int>(B_), a.p, b.p, loss_.p);
+      DLNFLOW_CUDA_CHECK(cudaGetLastError());
+      DLNFLOW_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
       return;
     }
     if (w_opt_) {  // 1/2 <(W - W*) Cxx, W - W*> + L*
-      CK(cudaMemcpy2DAsync(M_.p, sizeof(double) * rc(), W, sizeof(double) * stack_, sizeof(double) * rc(), B_,
-                           cudaMemcpyDeviceToDevice, stream_));
-      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_>>>(B_ * rc(), rc(), M_.p, -1.0, w_opt_);
+      DLNFLOW_CUDA_CHECK(cudaMemcpy2DAsync(M_.p, sizeof(double) * rc(), W, sizeof(double) * stack_, sizeof(double) * rc(), B_,
+                           cudaMemcpyDeviceToDevice, stream_.get()));
+      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_.get()>>>(B_ * rc(), rc(), M_.p, -1.0, w_opt_);
       gemm(CUBLAS_OP_N, CUBLAS_OP_N, d, c, c, 1.0, M_.p, d, rc(), cxx_, c, 0, 0.0, A_.p, d, rc());
-      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(rc(), M_.p, A_.p, loss_.p, 0.5, f_.l_opt);
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_.get()>>>(rc(), M_.p, A_.p, loss_.p, 0.5, f_.l_opt);
     } else {  // 1/2 (<G, W> - <Cyx, W> + yy) with G = W Cxx - Cyx
-      CK(cudaMemcpy2DAsync(M_.p, sizeof(double) * rc(), W, sizeof(double) * stack_, sizeof(double) * rc(), B_,
-                           cudaMemcpyDeviceToDevice, stream_));
-      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_>>>(B_ * rc(), rc(), G_.p, -1.0, cyx_);  // G - Cyx
-      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_>>>(rc(), G_.p, M_.p, loss_.p, 0.5, 0.5 * f_.yy);
+      DLNFLOW_CUDA_CHECK(cudaMemcpy2DAsync(M_.p, sizeof(double) * rc(), W, sizeof(double) * stack_, sizeof(double) * rc(), B_,
+                           cudaMemcpyDeviceToDevice, stream_.get()));
+      add_broadcast<<<blocks_for(B_ * rc()), kThreads, 0, stream_.get()>>>(B_ * rc(), rc(), G_.p, -1.0, cyx_);  // G - Cyx
+      slice_dot<<<static_cast<unsigned>(B_), kThreads, 0, stream_.get()>>>(rc(), G_.p, M_.p, loss_.p, 0.5, 0.5 * f_.yy);
     }
-    CK(cudaGetLastError());
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
   }
 
   const PackedRun& run_;
   const device::FlowData<double>& f_;
   size_t B_;
-  cublasHandle_t blas_ = nullptr;
-  cusolverDnHandle_t solver_ = nullptr;
-  syevjInfo_t syevj_ = nullptr;
-  cusolverDnParams_t params_ = nullptr;
-  cudaStream_t stream_ = nullptr;
-  cudaGraphExec_t graph_exec_ = nullptr;
+  // Declared before the buffers: released after them, the stream last.
+  Stream stream_;
+  Cublas blas_;
+  Cusolver solver_;
+  SyevjInfo syevj_;
+  SolverParams params_;
+  GraphExec graph_exec_;
   int offset_[device::kMaxDepth + 1] = {}, stack_off_[device::kMaxDepth + 1] = {};
   long long stack_ = 0;
-  Buf<double> prefix_, back_, G_, y_, y1_, f0_, f1_, k2_, k3_, k4_, k5_, k6_, tmp_, err_, M_, A_, R_, T_, Vs_, ev_, work_, loss_;
-  Buf<int> info_;
-  Buf<unsigned char> active_, failed_;
+  DeviceBuffer<double> prefix_, back_, G_, y_, y1_, f0_, f1_, k2_, k3_, k4_, k5_, k6_, tmp_, err_, M_, A_, R_, T_, Vs_, ev_, work_, loss_;
+  DeviceBuffer<int> info_;
+  DeviceBuffer<unsigned char> active_, failed_;
   int lwork_ = 0;
   size_t xdev_bytes_ = 0;
   std::vector<char> xhost_;
@@ -636,19 +588,14 @@ class Batch {
 }  // namespace
 
 LaunchReport launch_batched(const BatchedLaunch& L) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");
-  int device = 0;  // the calling thread's current device: an MPI rank selects its own
-  CK(cudaGetDevice(&device));
-  cudaDeviceProp prop{};
-  CK(cudaGetDeviceProperties(&prop, device));
+  const cudaDeviceProp prop = current_device_properties();
   const PackedRun& run = *L.run;
   LaunchReport rep;
   rep.device = prop.name;
   const int n = run.flow.state, stride = run.output_stride();
-  Buf<double> values(run.values.size());
+  DeviceBuffer<double> values(run.values.size());
   if (!run.values.empty())
-    CK(cudaMemcpy(values.p, run.values.data(), run.values.size() * sizeof(double), cudaMemcpyHostToDevice));
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(values.p, run.values.data(), run.values.size() * sizeof(double), cudaMemcpyHostToDevice));
   // Memory per trajectory: about 12 state-sized vectors, the two product stacks and the BW
   // matrices; chunks fit 80% of what is free.
   const int d = run.flow.rows;
@@ -657,29 +604,25 @@ LaunchReport launch_batched(const BatchedLaunch& L) {
   const size_t per = sizeof(double) * (12ull * n + 2ull * stack + 6ull * d * d + 4ull * run.flow.rows * run.flow.cols +
                                        stride + 64);
   size_t free_b = 0, total_b = 0;
-  CK(cudaMemGetInfo(&free_b, &total_b));
+  DLNFLOW_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   const size_t chunk = std::min(L.batch, std::max<size_t>(1, static_cast<size_t>(0.8 * free_b) / per));
-  Buf<double> out(chunk * stride);
-  cudaEvent_t e0, e1;
-  CK(cudaEventCreate(&e0));
-  CK(cudaEventCreate(&e1));
+  DeviceBuffer<double> out(chunk * stride);
+  const Event e0 = make_event(), e1 = make_event();
   for (size_t first = 0; first < L.batch; first += chunk) {
     const size_t B = std::min(chunk, L.batch - first);
     Batch batch(run, B, values.p);
-    CK(cudaMemcpy(batch.y(), L.y0 + first * n, B * n * sizeof(double), cudaMemcpyHostToDevice));
-    CK(cudaMemset(out.p, 0, B * stride * sizeof(double)));
-    CK(cudaEventRecord(e0));
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(batch.y(), L.y0 + first * n, B * n * sizeof(double), cudaMemcpyHostToDevice));
+    DLNFLOW_CUDA_CHECK(cudaMemset(out.p, 0, B * stride * sizeof(double)));
+    DLNFLOW_CUDA_CHECK(cudaEventRecord(e0.get()));
     batch.run(L.steps, out.p, stride);
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
+    DLNFLOW_CUDA_CHECK(cudaEventRecord(e1.get()));
+    DLNFLOW_CUDA_CHECK(cudaEventSynchronize(e1.get()));
     float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
+    DLNFLOW_CUDA_CHECK(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
     rep.kernel_ms += ms;
     ++rep.chunks;
-    CK(cudaMemcpy(L.out + first * stride, out.p, B * stride * sizeof(double), cudaMemcpyDeviceToHost));
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(L.out + first * stride, out.p, B * stride * sizeof(double), cudaMemcpyDeviceToHost));
   }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   return rep;
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <string>
 
+#include "cuda_handles.hpp"
 #include "dlnflow/gpu_error.hpp"
 #include "fused_driver.hpp"
 
@@ -41,59 +42,17 @@ __global__ void fused_kernel(device::FlowData<double> flow, integrator::DriverCo
   integrator::run_trajectory(team, math, config, y0 + b * static_cast<size_t>(flow.state), o, work);
 }
 
-void check(cudaError_t e, const char* call) {
-  if (e != cudaSuccess) throw GpuError(std::string(call) + " failed: " + cudaGetErrorString(e));
-}
-
-template <class T>
-struct DeviceBuffer {
-  T* p = nullptr;
-  explicit DeviceBuffer(size_t n, const char* what) {
-    if (n) check(cudaMalloc(&p, n * sizeof(T)), what);
-  }
-  ~DeviceBuffer() { cudaFree(p); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-};
-
-struct Events {
-  cudaEvent_t start = nullptr, stop = nullptr;
-  Events() {
-    check(cudaEventCreate(&start), "cudaEventCreate");
-    check(cudaEventCreate(&stop), "cudaEventCreate");
-  }
-  ~Events() {
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-  }
-};
-
 template <class Team>
 void set_shared(size_t bytes) {
-  check(cudaFuncSetAttribute(fused_kernel<Team>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
-        "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+  DLNFLOW_CUDA_CHECK(cudaFuncSetAttribute(fused_kernel<Team>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
 }  // namespace
 
-// The calling thread's current device: an MPI rank selects its own (cuda_set_device).
-static int current_device() {
-  int device = 0;
-  check(cudaGetDevice(&device), "cudaGetDevice");
-  return device;
-}
-
-std::size_t shared_memory_limit() {
-  cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, current_device()), "cudaGetDeviceProperties");
-  return prop.sharedMemPerBlockOptin;
-}
+std::size_t shared_memory_limit() { return current_device_properties().sharedMemPerBlockOptin; }
 
 LaunchReport launch_fused(const FusedLaunch& L) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) throw GpuError("no CUDA device is available");
-  cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, current_device()), "cudaGetDeviceProperties");
+  const cudaDeviceProp prop = current_device_properties();
   const PackedRun& run = *L.run;
   LaunchReport rep;
   rep.device = prop.name;
@@ -119,18 +78,15 @@ LaunchReport launch_fused(const FusedLaunch& L) {
     set_shared<device::BlockTeam>(shared_bytes);
 
   // Constants once; states, outputs and (without shared memory) workspaces per chunk.
-  DeviceBuffer<double> values(run.values.size(), "cudaMalloc(problem constants)");
-  DeviceBuffer<int> ints(run.ints.size(), "cudaMalloc(problem indices)");
+  DeviceBuffer<double> values(run.values.size());
+  DeviceBuffer<int> ints(run.ints.size());
   if (!run.values.empty())
-    check(cudaMemcpy(values.p, run.values.data(), run.values.size() * sizeof(double), cudaMemcpyHostToDevice),
-          "cudaMemcpy(problem constants)");
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(values.p, run.values.data(), run.values.size() * sizeof(double), cudaMemcpyHostToDevice));
   if (!run.ints.empty())
-    check(cudaMemcpy(ints.p, run.ints.data(), run.ints.size() * sizeof(int), cudaMemcpyHostToDevice),
-          "cudaMemcpy(problem indices)");
-  DeviceBuffer<integrator::EventData> events(run.events.size(), "cudaMalloc(events)");
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(ints.p, run.ints.data(), run.ints.size() * sizeof(int), cudaMemcpyHostToDevice));
+  DeviceBuffer<integrator::EventData> events(run.events.size());
   if (!run.events.empty())
-    check(cudaMemcpy(events.p, run.events.data(), run.events.size() * sizeof(integrator::EventData), cudaMemcpyHostToDevice),
-          "cudaMemcpy(events)");
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(events.p, run.events.data(), run.events.size() * sizeof(integrator::EventData), cudaMemcpyHostToDevice));
   device::FlowData<double> flow;
   integrator::DriverConfig<double> config;
   device::CatalogData<double> catalog;
@@ -139,34 +95,32 @@ LaunchReport launch_fused(const FusedLaunch& L) {
   const int stride = run.output_stride();
   const size_t per_traj = sizeof(double) * (static_cast<size_t>(n) + stride + (shared_ws ? 0 : ws));
   size_t free_b = 0, total_b = 0;
-  check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+  DLNFLOW_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   const size_t fit = std::max<size_t>(1, static_cast<size_t>(0.8 * static_cast<double>(free_b)) / per_traj);
   const size_t chunk = std::min(L.batch, fit);
-  DeviceBuffer<double> y0(chunk * n, "cudaMalloc(initial states)");
-  DeviceBuffer<double> out(chunk * stride, "cudaMalloc(outputs)");
-  DeviceBuffer<double> gws(shared_ws ? 0 : chunk * static_cast<size_t>(ws), "cudaMalloc(workspace)");
-  Events ev;
+  DeviceBuffer<double> y0(chunk * n);
+  DeviceBuffer<double> out(chunk * stride);
+  DeviceBuffer<double> gws(shared_ws ? 0 : chunk * static_cast<size_t>(ws));
+  const Event start = make_event(), stop = make_event();
   for (size_t first = 0; first < L.batch; first += chunk) {
     const size_t B = std::min(chunk, L.batch - first);
-    check(cudaMemcpy(y0.p, L.y0 + first * n, B * n * sizeof(double), cudaMemcpyHostToDevice),
-          "cudaMemcpy(initial states)");
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(y0.p, L.y0 + first * n, B * n * sizeof(double), cudaMemcpyHostToDevice));
     const unsigned blocks = static_cast<unsigned>((B + teams_per_block - 1) / teams_per_block);
-    check(cudaEventRecord(ev.start), "cudaEventRecord");
+    DLNFLOW_CUDA_CHECK(cudaEventRecord(start.get()));
     if (warp)
       fused_kernel<WarpTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(), y0.p, out.p,
                                                                        B, ws, shared_ws, gws.p);
     else
       fused_kernel<device::BlockTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(), y0.p,
                                                                                 out.p, B, ws, shared_ws, gws.p);
-    check(cudaGetLastError(), "fused_kernel launch");
-    check(cudaEventRecord(ev.stop), "cudaEventRecord");
-    check(cudaEventSynchronize(ev.stop), "fused_kernel");
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
+    DLNFLOW_CUDA_CHECK(cudaEventRecord(stop.get()));
+    DLNFLOW_CUDA_CHECK(cudaEventSynchronize(stop.get()));
     float ms = 0;
-    check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
+    DLNFLOW_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
     rep.kernel_ms += ms;
     ++rep.chunks;
-    check(cudaMemcpy(L.out + first * stride, out.p, B * stride * sizeof(double), cudaMemcpyDeviceToHost),
-          "cudaMemcpy(outputs)");
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(L.out + first * stride, out.p, B * stride * sizeof(double), cudaMemcpyDeviceToHost));
   }
   return rep;
 }

@@ -2,6 +2,7 @@
 // exists) runs device code inside the dlnflow library. The CUDA backend grows from here.
 #include <cuda_runtime.h>
 
+#include "cuda_handles.hpp"
 #include "dlnflow/cuda_probe.hpp"
 #include "toolchain_probe.hpp"
 
@@ -42,25 +43,19 @@ bool cuda_set_device(int index, std::string* why) {
 }
 
 bool kernels::cuda_axpy(int n, double a, const double* x, double* y, std::string* why) {
-  double *dx = nullptr, *dy = nullptr;
-  auto fail = [&](cudaError_t e) {
-    if (why) *why = cudaGetErrorString(e);
-    cudaFree(dx);
-    cudaFree(dy);
+  try {
+    const size_t bytes = sizeof(double) * static_cast<size_t>(n);
+    DeviceBuffer<double> dx(n), dy(n);
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(dx.p, x, bytes, cudaMemcpyHostToDevice));
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(dy.p, y, bytes, cudaMemcpyHostToDevice));
+    axpy_kernel<<<(n + 255) / 256, 256>>>(n, a, dx.p, dy.p);
+    DLNFLOW_CUDA_CHECK(cudaGetLastError());
+    DLNFLOW_CUDA_CHECK(cudaMemcpy(y, dy.p, bytes, cudaMemcpyDeviceToHost));
+    return true;
+  } catch (const GpuError& e) {
+    if (why) *why = e.what();
     return false;
-  };
-  const size_t bytes = sizeof(double) * static_cast<size_t>(n);
-  cudaError_t e;
-  if ((e = cudaMalloc(&dx, bytes)) != cudaSuccess) return fail(e);
-  if ((e = cudaMalloc(&dy, bytes)) != cudaSuccess) return fail(e);
-  if ((e = cudaMemcpy(dx, x, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) return fail(e);
-  if ((e = cudaMemcpy(dy, y, bytes, cudaMemcpyHostToDevice)) != cudaSuccess) return fail(e);
-  axpy_kernel<<<(n + 255) / 256, 256>>>(n, a, dx, dy);
-  if ((e = cudaGetLastError()) != cudaSuccess) return fail(e);
-  if ((e = cudaMemcpy(y, dy, bytes, cudaMemcpyDeviceToHost)) != cudaSuccess) return fail(e);
-  cudaFree(dx);
-  cudaFree(dy);
-  return true;
+  }
 }
 
 }  // namespace dlnflow

@@ -50,6 +50,24 @@ DLNFLOW_HD void combine(const Team& team, int n, T* out, const T* base, T h, con
   team.sync();
 }
 
+// One component of the adaptive pair's scaled error, (err / (atol + rtol max(|y0|, |y1|)))^2;
+// -1 where the scale is 0 and the error is not (an unbounded error). The batched path sums the
+// same components over a CUB block reduction (kernels/batched_deep.cu).
+template <class T>
+DLNFLOW_HD T scaled_error_sq(const StepConfig& c, T err, T y0, T y1) {
+  const T a0 = std::fabs(y0), a1 = std::fabs(y1);
+  const T sc = T(c.atol) + T(c.rtol) * (a0 > a1 ? a0 : a1);
+  if (sc == T(0)) return err != T(0) ? T(-1) : T(0);
+  const T q = err / sc;
+  return q * q;
+}
+// The RMS norm from the sum of the n squared components; infinite where it is not finite.
+template <class T>
+DLNFLOW_HD T error_from_sum(T sum, int n) {
+  const T e = std::sqrt(sum / T(n > 1 ? n : 1));
+  return finite(e) ? e : T(INFINITY);
+}
+
 // sqrt(mean((err_i / (atol + rtol max(|y0_i|, |y1_i|)))^2)); infinite when a zero scale meets a
 // non-zero error or the norm overflows. Every member gets the same value.
 template <class Team, class T>
@@ -57,18 +75,12 @@ DLNFLOW_HD_NOINLINE T error_norm(const Team& team, const StepConfig& c, int n, c
                                  T* scratch) {
   T sum = 0, bad = 0;
   for (int i = team.rank(); i < n; i += team.size()) {
-    const T a0 = std::fabs(y0[i]), a1 = std::fabs(y1[i]);
-    const T sc = T(c.atol) + T(c.rtol) * (a0 > a1 ? a0 : a1);
-    if (sc == T(0)) {
-      if (err[i] != T(0)) bad = 1;
-      continue;
-    }
-    const T q = err[i] / sc;
-    sum += q * q;
+    const T q2 = scaled_error_sq(c, err[i], y0[i], y1[i]);
+    if (q2 < T(0)) bad = 1;
+    else sum += q2;
   }
   if (team_max(team, bad, scratch) > 0) return T(INFINITY);
-  const T e = std::sqrt(team_sum(team, sum, scratch) / T(n > 1 ? n : 1));
-  return finite(e) ? e : T(INFINITY);
+  return error_from_sum(team_sum(team, sum, scratch), n);
 }
 
 // Advances (y, f = rhs(y)) by h into y1; returns the scaled error estimate of an embedded pair
