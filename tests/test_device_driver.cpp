@@ -23,7 +23,6 @@ std::vector<TrajectorySpec> specs_for(const DeviceCase& c, int count) {
 
 class DeviceDriver : public ::testing::TestWithParam<std::tuple<int, Method>> {};
 
-std::string method_name(Method m) { return m == Method::Euler ? "Euler" : m == Method::RK4 ? "RK4" : "DP54"; }
 
 TEST_P(DeviceDriver, EqualsTheCpuBackendTrajectoryByTrajectory) {
   const auto cases = testing::device_cases();
@@ -38,7 +37,7 @@ TEST_P(DeviceDriver, EqualsTheCpuBackendTrajectoryByTrajectory) {
   ASSERT_EQ(dev.size(), cpu.size());
   bool some_event = false;
   for (std::size_t b = 0; b < cpu.size(); ++b) {
-    testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, c.name + " " + method_name(m) + " #" + std::to_string(b));
+    testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, c.name + " " + to_string(m) + " #" + std::to_string(b));
     for (double t : cpu[b].event_times) some_event = some_event || !std::isnan(t);
   }
   EXPECT_TRUE(some_event) << "the case should cross at least one event level, or the event code is untested";
@@ -49,7 +48,7 @@ INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriver,
                                             ::testing::Values(Method::Euler, Method::RK4, Method::DormandPrince54)),
                          [](const auto& info) {
                            return testing::device_cases()[std::get<0>(info.param)].name + "_" +
-                                  method_name(std::get<1>(info.param));
+                                  to_string(std::get<1>(info.param));
                          });
 
 // Without a recording grid or events the driver reserves less workspace (the interpolation

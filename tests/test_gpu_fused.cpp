@@ -18,7 +18,6 @@ namespace {
     if (!gpu_available(&why_)) GTEST_SKIP() << why_;   \
   } while (0)
 
-std::string method_name(Method m) { return m == Method::Euler ? "Euler" : m == Method::RK4 ? "RK4" : "DP54"; }
 
 class GpuFused : public ::testing::TestWithParam<std::tuple<int, Method, GpuTeam>> {};
 
@@ -42,7 +41,7 @@ TEST_P(GpuFused, EqualsTheCpuBackendTrajectoryByTrajectory) {
   ASSERT_EQ(gpu.size(), cpu.size());
   EXPECT_EQ(info.team_threads, g.team == GpuTeam::Warp ? 32 : 128);
   for (std::size_t b = 0; b < cpu.size(); ++b)
-    testing::expect_same_trajectory(gpu[b], cpu[b], 1e-10, c.name + " " + method_name(m) + " #" + std::to_string(b));
+    testing::expect_same_trajectory(gpu[b], cpu[b], 1e-10, c.name + " " + to_string(m) + " #" + std::to_string(b));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, GpuFused,
@@ -51,7 +50,7 @@ INSTANTIATE_TEST_SUITE_P(AllCases, GpuFused,
                                             ::testing::Values(GpuTeam::Warp, GpuTeam::Block)),
                          [](const auto& info) {
                            return testing::device_cases()[std::get<0>(info.param)].name + "_" +
-                                  method_name(std::get<1>(info.param)) + "_" +
+                                  to_string(std::get<1>(info.param)) + "_" +
                                   (std::get<2>(info.param) == GpuTeam::Warp ? "warp" : "block");
                          });
 

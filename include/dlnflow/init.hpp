@@ -16,6 +16,7 @@ namespace dlnflow {
 //  Factors:  every factor has scale alpha (deep: W_j = alpha G_j, unbalanced; symmetric:
 //            U = alpha G; end-to-end: W = alpha^N G).
 enum class ScaleOn { EndToEnd, Factors };
+const char* to_string(ScaleOn on);  // "end_to_end", "factors" (the experiment file's scale_on)
 
 // Entries i.i.d. N(0, alpha^2).
 struct GaussianInit {

@@ -11,14 +11,6 @@
 
 namespace dlnflow::cli {
 
-namespace {
-
-const char* method_name(Method m) {
-  return m == Method::Euler ? "euler" : m == Method::RK4 ? "rk4" : "dopri5 (adaptive)";
-}
-
-}  // namespace
-
 int check(const std::string& file, const std::string& out_dir, bool force) {
   Experiment ex;
   try {
@@ -52,8 +44,8 @@ int check(const std::string& file, const std::string& out_dir, bool force) {
       std::printf("  point %d:", p.index);
       for (const auto& co : p.coordinates) std::printf(" %s = %s", co.path.c_str(), co.text.c_str());
       std::printf("%s state %lld numbers, %s, t_final = %g, %s %.4g steps per trajectory, %zu record times, %zu event(s)\n",
-                  p.coordinates.empty() ? "" : ";", static_cast<long long>(c.problem->state_size()), method_name(in.method), T,
-                  in.method == Method::DormandPrince54 ? "at most" : "", steps, c.options.record.times.size(),
+                  p.coordinates.empty() ? "" : ";", static_cast<long long>(c.problem->state_size()), to_string(in.method), T,
+                  in.method == Method::DormandPrince54 ? "(adaptive) at most" : "", steps, c.options.record.times.size(),
                   c.event_names.size());
     }
   }

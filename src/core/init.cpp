@@ -10,6 +10,9 @@
 #include "dlnflow/matfun.hpp"
 
 namespace dlnflow {
+
+const char* to_string(ScaleOn on) { return on == ScaleOn::Factors ? "factors" : "end_to_end"; }
+
 namespace {
 
 // Stream numbers, so that adding a random ingredient never shifts another one's bits.

@@ -175,8 +175,7 @@ InitSpec read_initialization(TableReader r, const Problem& problem, const std::s
   InitSpec init;
   if (kind == "gaussian" || kind == "identity") {
     const double alpha = r.real("alpha", std::nullopt, Bounds::nonnegative());
-    const ScaleOn on = r.choice("scale_on", "end_to_end", {"end_to_end", "factors"}) == "factors" ? ScaleOn::Factors
-                                                                                                 : ScaleOn::EndToEnd;
+    const ScaleOn on = r.named("scale_on", std::optional(ScaleOn::EndToEnd), {ScaleOn::EndToEnd, ScaleOn::Factors});
     if (kind == "gaussian") init = GaussianInit{alpha, on};
     else init = ScaledIdentityInit{alpha, on};
   } else if (kind == "balanced") {
@@ -219,8 +218,7 @@ InitSpec read_initialization(TableReader r, const Problem& problem, const std::s
 
 IntegratorConfig read_integrator(TableReader r) {
   IntegratorConfig c;
-  const std::string m = r.choice("method", "dopri5", {"euler", "rk4", "dopri5"});
-  c.method = m == "euler" ? Method::Euler : m == "rk4" ? Method::RK4 : Method::DormandPrince54;
+  c.method = r.named("method", std::optional(Method::DormandPrince54), {Method::Euler, Method::RK4, Method::DormandPrince54});
   if (c.method == Method::DormandPrince54) {
     // rtol >= 1 would accept any step: the error control would be switched off.
     c.rtol = r.real("rtol", c.rtol, {0.0, 1.0, true, true});
@@ -293,11 +291,11 @@ void read_events(TableReader& root, PointConfig& pc) {
     out.push_back(json::object());
     TableReader e((*events)[i].as_table(), where, root.origin(), out.back());
     EventSpec spec;
-    spec.kind = e.choice("kind", std::nullopt, {"singular_value", "loss"}) == "loss" ? EventKind::Loss : EventKind::SingularValue;
+    spec.kind = e.named<EventKind>("kind", std::nullopt, {EventKind::SingularValue, EventKind::Loss});
     if (spec.kind == EventKind::SingularValue) spec.index = static_cast<int>(e.integer("index", std::nullopt, 1, sv_count));
     spec.level = e.real("level", std::nullopt);
-    const std::string crossing = e.choice("crossing", "either", {"up", "down", "either"});
-    spec.crossing = crossing == "up" ? Crossing::Up : crossing == "down" ? Crossing::Down : Crossing::Either;
+    spec.crossing = e.named("crossing", std::optional(Crossing::Either), {Crossing::Up, Crossing::Down, Crossing::Either});
+    const std::string crossing = to_string(spec.crossing);
     spec.terminal = e.boolean("terminal", false);
     const std::string fallback =
         (spec.kind == EventKind::Loss ? std::string("loss") : "sigma" + std::to_string(spec.index)) + "_" + crossing;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,6 +69,16 @@ class TableReader {
   bool boolean(const std::string& key, bool fallback);
   std::string choice(const std::string& key, std::optional<std::string> fallback,
                      const std::vector<std::string>& allowed);
+  // One of an enum's values, spelled as its to_string spells it (the names the result files use).
+  template <class E>
+  E named(const std::string& key, std::optional<E> fallback, std::initializer_list<E> values) {
+    std::vector<std::string> names;
+    for (E v : values) names.push_back(to_string(v));
+    const std::string got = choice(key, fallback ? std::optional<std::string>(to_string(*fallback)) : std::nullopt, names);
+    for (E v : values)
+      if (got == to_string(v)) return v;
+    return *values.begin();  // not reached: choice() accepts only the names
+  }
   std::string text(const std::string& key, std::optional<std::string> fallback);
   std::vector<double> reals(const std::string& key, std::optional<std::vector<double>> fallback,
                             Bounds bounds = {});
