@@ -21,4 +21,15 @@ inline Problem make_problem(bool bw, int d, int N) {
 
 inline InitSpec unit_scale_init(int d) { return GaussianInit{1.0 / std::sqrt(d), ScaleOn::Factors}; }
 
+// Exactly `steps` RK4 steps of dt, no trajectory stopping early (the rates count every step).
+inline SolveOptions rk4_steps(double dt, int steps) {
+  SolveOptions o;
+  o.integrator.method = Method::RK4;
+  o.integrator.dt = dt;
+  o.stop.t_final = steps * dt;
+  o.integrator.max_steps = steps + 10;
+  o.stop.blowup_norm = 1e300;
+  return o;
+}
+
 }  // namespace dlnflow::bench

@@ -27,11 +27,7 @@ void BM_RK4(benchmark::State& state) {
   const double flops_step = bench::rk4_step_flops(d, N, bw);
   // About 2 GFLOP of work per iteration, at least one step.
   const int steps = std::max(1, static_cast<int>(std::lround(2e9 / (kBatch * flops_step))));
-  SolveOptions o;
-  o.integrator.method = Method::RK4;
-  o.integrator.dt = 1e-3;
-  o.stop.t_final = steps * o.integrator.dt;
-  o.stop.blowup_norm = 1e300;
+  const SolveOptions o = bench::rk4_steps(1e-3, steps);
   std::vector<TrajectorySpec> specs;
   for (int i = 0; i < kBatch; ++i) specs.push_back({bench::unit_scale_init(d), 7, std::uint64_t(i)});
   for (auto _ : state) {

@@ -74,12 +74,7 @@ int main(int argc, char** argv) {
           // About 0.5 s of GPU work at 5 TFLOP/s, at least 20 steps; the CPU runs the same steps
           // on a sub-batch sized for about 2 s.
           const int steps = std::max(20, static_cast<int>(std::lround(2.5e12 / (batch * flops_step))));
-          SolveOptions o;
-          o.integrator.method = Method::RK4;
-          o.integrator.dt = 1e-4;
-          o.stop.t_final = steps * o.integrator.dt;
-          o.integrator.max_steps = steps + 10;
-          o.stop.blowup_norm = 1e300;  // as the CPU benchmark: no trajectory stops early
+          const SolveOptions o = bench::rk4_steps(1e-4, steps);
           std::vector<TrajectorySpec> specs;
           for (int b = 0; b < batch; ++b)
             specs.push_back({bench::unit_scale_init(d), 7, static_cast<std::uint64_t>(b)});

@@ -607,19 +607,13 @@ LaunchReport launch_batched(const BatchedLaunch& L) {
   DLNFLOW_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   const size_t chunk = std::min(L.batch, std::max<size_t>(1, static_cast<size_t>(0.8 * free_b) / per));
   DeviceBuffer<double> out(chunk * stride);
-  const Event e0 = make_event(), e1 = make_event();
+  DeviceTimer timer;
   for (size_t first = 0; first < L.batch; first += chunk) {
     const size_t B = std::min(chunk, L.batch - first);
     Batch batch(run, B, values.p);
     DLNFLOW_CUDA_CHECK(cudaMemcpy(batch.y(), L.y0 + first * n, B * n * sizeof(double), cudaMemcpyHostToDevice));
     DLNFLOW_CUDA_CHECK(cudaMemset(out.p, 0, B * stride * sizeof(double)));
-    DLNFLOW_CUDA_CHECK(cudaEventRecord(e0.get()));
-    batch.run(L.steps, out.p, stride);
-    DLNFLOW_CUDA_CHECK(cudaEventRecord(e1.get()));
-    DLNFLOW_CUDA_CHECK(cudaEventSynchronize(e1.get()));
-    float ms = 0;
-    DLNFLOW_CUDA_CHECK(cudaEventElapsedTime(&ms, e0.get(), e1.get()));
-    rep.kernel_ms += ms;
+    rep.kernel_ms += timer.milliseconds([&] { batch.run(L.steps, out.p, stride); });
     ++rep.chunks;
     DLNFLOW_CUDA_CHECK(cudaMemcpy(L.out + first * stride, out.p, B * stride * sizeof(double), cudaMemcpyDeviceToHost));
   }

@@ -72,6 +72,25 @@ inline Event make_event() {
   return e;
 }
 
+// Device time of work launched on the default stream, between two events it owns.
+class DeviceTimer {
+ public:
+  DeviceTimer() : start_(make_event()), stop_(make_event()) {}
+  template <class Work>
+  float milliseconds(Work&& work) {
+    DLNFLOW_CUDA_CHECK(cudaEventRecord(start_.get()));
+    work();
+    DLNFLOW_CUDA_CHECK(cudaEventRecord(stop_.get()));
+    DLNFLOW_CUDA_CHECK(cudaEventSynchronize(stop_.get()));
+    float ms = 0;
+    DLNFLOW_CUDA_CHECK(cudaEventElapsedTime(&ms, start_.get(), stop_.get()));
+    return ms;
+  }
+
+ private:
+  Event start_, stop_;
+};
+
 // The calling thread's current device (an MPI rank selects its own: cuda_set_device) and its
 // properties; GpuError when there is none.
 inline cudaDeviceProp current_device_properties() {

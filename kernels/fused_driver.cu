@@ -101,24 +101,20 @@ LaunchReport launch_fused(const FusedLaunch& L) {
   DeviceBuffer<double> y0(chunk * n);
   DeviceBuffer<double> out(chunk * stride);
   DeviceBuffer<double> gws(shared_ws ? 0 : chunk * static_cast<size_t>(ws));
-  const Event start = make_event(), stop = make_event();
+  DeviceTimer timer;
   for (size_t first = 0; first < L.batch; first += chunk) {
     const size_t B = std::min(chunk, L.batch - first);
     DLNFLOW_CUDA_CHECK(cudaMemcpy(y0.p, L.y0 + first * n, B * n * sizeof(double), cudaMemcpyHostToDevice));
     const unsigned blocks = static_cast<unsigned>((B + teams_per_block - 1) / teams_per_block);
-    DLNFLOW_CUDA_CHECK(cudaEventRecord(start.get()));
-    if (warp)
-      fused_kernel<WarpTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(), y0.p, out.p,
-                                                                       B, ws, shared_ws, gws.p);
-    else
-      fused_kernel<device::BlockTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(), y0.p,
-                                                                                out.p, B, ws, shared_ws, gws.p);
-    DLNFLOW_CUDA_CHECK(cudaGetLastError());
-    DLNFLOW_CUDA_CHECK(cudaEventRecord(stop.get()));
-    DLNFLOW_CUDA_CHECK(cudaEventSynchronize(stop.get()));
-    float ms = 0;
-    DLNFLOW_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
-    rep.kernel_ms += ms;
+    rep.kernel_ms += timer.milliseconds([&] {
+      if (warp)
+        fused_kernel<WarpTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(), y0.p, out.p,
+                                                                         B, ws, shared_ws, gws.p);
+      else
+        fused_kernel<device::BlockTeam><<<blocks, kBlockThreads, shared_bytes>>>(flow, config, catalog, run.layout(),
+                                                                                  y0.p, out.p, B, ws, shared_ws, gws.p);
+      DLNFLOW_CUDA_CHECK(cudaGetLastError());
+    });
     ++rep.chunks;
     DLNFLOW_CUDA_CHECK(cudaMemcpy(L.out + first * stride, out.p, B * stride * sizeof(double), cudaMemcpyDeviceToHost));
   }

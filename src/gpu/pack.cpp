@@ -17,15 +17,8 @@ long long append(std::vector<double>& v, const Mat& M) {
   return at;
 }
 
-}  // namespace
-
-kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
-  kernels::PackedRun run;
-  auto& f = run.flow;
-  auto& v = run.values;
-  f.rows = static_cast<int>(problem.rows()), f.cols = static_cast<int>(problem.cols());
-  f.rank_bound = problem.rank_bound();
-  f.state = static_cast<int>(problem.state_size());
+// The parametrization's shape into the flow data.
+void pack_parametrization(const Problem& problem, device::FlowData<double>& f) {
   std::visit(Overloaded{[&](const DeepFactorization& p) {
                           const int N = static_cast<int>(p.widths.size()) - 1;
                           if (N > device::kMaxDepth)
@@ -46,6 +39,12 @@ kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
                           f.rank_cap = p.rank_cap;
                         }},
              problem.parametrization());
+}
+
+// The loss's data: constants into run.values, index lists into run.ints, offsets into run.
+void pack_loss(const Problem& problem, kernels::PackedRun& run) {
+  auto& f = run.flow;
+  auto& v = run.values;
   std::visit(Overloaded{[&](const SquareLoss& l) {
                           f.loss = device::LossKind::Square;
                           run.cxx = append(v, l.Cxx), run.cyx = append(v, l.Cyx);
@@ -79,31 +78,47 @@ kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
                           }
                         }},
              problem.loss());
+}
 
+// The catalogue's matrices (or the Stiefel factors its distance needs) and their ranks.
+void pack_catalog(const CriticalPointCatalog& catalog, kernels::PackedRun& run) {
+  const CriticalPointCatalog* cat = &catalog;
+  auto& v = run.values;
+  auto& cd = run.catalog;
+  cd.count = static_cast<int>(cat->points().size());
+  cd.stiefel_free = cat->stiefel_free();
+  run.cat_matrices = static_cast<long long>(v.size());
+  run.cat_offsets = static_cast<long long>(run.ints.size());
+  std::vector<int> offsets{0}, ranks;
+  for (int i = 0; i < cd.count; ++i) {
+    const Mat& M = cd.stiefel_free ? cat->stiefel_factors()[i] : cat->points()[i].W;
+    append(v, M);
+    offsets.push_back(offsets.back() + static_cast<int>(M.size()));
+    ranks.push_back(static_cast<int>(M.cols()));
+  }
+  run.ints.insert(run.ints.end(), offsets.begin(), offsets.end());
+  run.cat_ranks = static_cast<long long>(run.ints.size());
+  run.ints.insert(run.ints.end(), ranks.begin(), ranks.end());
+}
+
+}  // namespace
+
+kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
+  kernels::PackedRun run;
+  auto& f = run.flow;
+  f.rows = static_cast<int>(problem.rows()), f.cols = static_cast<int>(problem.cols());
+  f.rank_bound = problem.rank_bound();
+  f.state = static_cast<int>(problem.state_size());
+  pack_parametrization(problem, f);
+  pack_loss(problem, run);
   const core::DriverOptions driver(o);
   run.config = driver.config;
   run.events = driver.events;
   if (run.config.n_times) {
-    run.times = static_cast<long long>(v.size());
-    v.insert(v.end(), o.record.times.begin(), o.record.times.end());
+    run.times = static_cast<long long>(run.values.size());
+    run.values.insert(run.values.end(), o.record.times.begin(), o.record.times.end());
   }
-  if (const CriticalPointCatalog* cat = o.record.catalog) {
-    auto& cd = run.catalog;
-    cd.count = static_cast<int>(cat->points().size());
-    cd.stiefel_free = cat->stiefel_free();
-    run.cat_matrices = static_cast<long long>(v.size());
-    run.cat_offsets = static_cast<long long>(run.ints.size());
-    std::vector<int> offsets{0}, ranks;
-    for (int i = 0; i < cd.count; ++i) {
-      const Mat& M = cd.stiefel_free ? cat->stiefel_factors()[i] : cat->points()[i].W;
-      append(v, M);
-      offsets.push_back(offsets.back() + static_cast<int>(M.size()));
-      ranks.push_back(static_cast<int>(M.cols()));
-    }
-    run.ints.insert(run.ints.end(), offsets.begin(), offsets.end());
-    run.cat_ranks = static_cast<long long>(run.ints.size());
-    run.ints.insert(run.ints.end(), ranks.begin(), ranks.end());
-  }
+  if (o.record.catalog) pack_catalog(*o.record.catalog, run);
   return run;
 }
 

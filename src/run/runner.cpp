@@ -203,113 +203,115 @@ std::string build_summary() {
 
 RunOutcome run_experiment(const Experiment& ex, const RunOptions& opt) { return run::run_experiment(ex, opt, {}); }
 
-RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, const TestHooks& hooks) {
-  run::Comm& comm = run::Comm::world();
-  const bool root = comm.rank() == 0;
-  if (opt.shard_count < 0 || (opt.shard_count > 0 && (opt.shard_index < 0 || opt.shard_index >= opt.shard_count)))
-    throw UsageError("--shard I/N needs 0 <= I < N");
-  if (opt.shard_count > 0 && comm.distributed()) throw UsageError("--shard and mpirun do not mix: shard with one process each");
-  const run::Shard shard{opt.shard_index, opt.shard_count};
-  RunOutcome outcome;
-  outcome.ranks = comm.size();
-  outcome.backend = choose_backend(ex, opt, root && !opt.quiet);
-  const int threads = opt.threads > 0 ? opt.threads : default_threads(comm);
-  const run::ChunkPlan plan(ex);
-  for (std::int64_t id = 0; id < plan.size(); ++id)
-    if (shard.owns(id)) outcome.total += static_cast<std::size_t>(plan[id].count);
+namespace {
 
-  // ---- Rank 0 sets up the folder; every rank learns whether to go on ----
+// What every step of a run reads: the request, this process's place in it, the chunk plan, and
+// the outcome it fills in.
+struct RunContext {
+  const Experiment& ex;
+  const RunOptions& opt;
+  const run::TestHooks& hooks;
+  run::Comm& comm;
+  run::Shard shard;
+  run::ChunkPlan plan;
+  fs::path dir;
+  int threads = 1;
+  RunOutcome outcome;
+  bool root() const { return comm.rank() == 0; }
+};
+
+// Rank 0 checks the resources and prepares the folder; every rank learns the verdict (and throws
+// the usage error or failure rank 0 met). Returns the folder on rank 0, nothing elsewhere.
+std::optional<run::PreparedFolder> set_up(RunContext& rc, std::int64_t& verdict) {
   std::optional<run::PreparedFolder> folder;
-  std::vector<std::int64_t> verdict{kGo};
+  std::vector<std::int64_t> v{kGo};
   std::string message;
-  if (root) {
+  if (rc.root()) {
     try {
-      const auto need = estimate_resources(ex, opt.out_dir, threads * comm.local_size());
-      if (!need.fits() && !opt.force && !(opt.resume && fs::exists(opt.out_dir)))
+      const auto need = estimate_resources(rc.ex, rc.opt.out_dir, rc.threads * rc.comm.local_size());
+      if (!need.fits() && !rc.opt.force && !(rc.opt.resume && fs::exists(rc.opt.out_dir)))
         throw UsageError("this run needs more than the machine has: " + need.describe() +
                          "; lower [sweep] seeds, [record] count or save_states, or add --force to run anyway");
-      folder = run::prepare_folder(ex, plan, opt, shard);
-      if (folder->already_complete) verdict[0] = kNothingToDo;
+      folder = run::prepare_folder(rc.ex, rc.plan, rc.opt, rc.shard);
+      if (folder->already_complete) v[0] = kNothingToDo;
     } catch (const UsageError& e) {
-      verdict[0] = kUsage, message = e.what();
+      v[0] = kUsage, message = e.what();
     } catch (const std::exception& e) {
-      verdict[0] = kFailure, message = e.what();
+      v[0] = kFailure, message = e.what();
     }
   }
-  comm.broadcast(verdict, 0);
-  comm.broadcast(message, 0);
-  if (verdict[0] == kUsage) throw UsageError(message);
-  if (verdict[0] == kFailure) throw std::runtime_error(message);
-  if (verdict[0] == kNothingToDo) {
-    if (root && !opt.quiet) std::fprintf(stderr, "dlnflow: %s is already complete; nothing to do\n", opt.out_dir.c_str());
-    outcome.done = outcome.reused = outcome.total;
-    return outcome;
+  rc.comm.broadcast(v, 0);
+  rc.comm.broadcast(message, 0);
+  if (v[0] == kUsage) throw UsageError(message);
+  if (v[0] == kFailure) throw std::runtime_error(message);
+  verdict = v[0];
+  return folder;
+}
+
+// A rank other than 0: computes what rank 0 hands it, then waits for rank 0's verdict.
+RunOutcome compute_for_root(RunContext& rc) {
+  run::Progress quiet(0, 0, true);
+  Compute compute{rc.ex, rc.plan, rc.dir, rc.outcome.backend, rc.threads, rc.opt, rc.hooks, quiet};
+  run::RemoteSource source(rc.comm, rc.plan);
+  try {
+    compute.loop(source);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dlnflow (rank %d): failure while running: %s\n", rc.comm.rank(), e.what());
+    rc.comm.abort(3);  // finished chunks are on disk; --resume continues
   }
+  source.goodbye(compute.interrupted);
+  std::vector<std::int64_t> end(5);
+  std::string message;
+  rc.comm.broadcast(end, 0);
+  rc.comm.broadcast(message, 0);
+  if (end[0] == kFailure) throw std::runtime_error(message);
+  RunOutcome outcome = rc.outcome;
+  outcome.status = end[0] == kInterrupted ? RunStatus::Interrupted : RunStatus::Complete;
+  outcome.done = static_cast<std::size_t>(end[1]), outcome.diverged = static_cast<std::size_t>(end[2]);
+  outcome.reused = static_cast<std::size_t>(end[3]);
+  return outcome;
+}
 
-  const fs::path dir = opt.out_dir;
-
-  // ---- Ranks other than 0 compute what rank 0 hands them, then wait for its verdict ----
-  if (!root) {
-    run::Progress quiet(0, 0, true);
-    Compute compute{ex, plan, dir, outcome.backend, threads, opt, hooks, quiet};
-    run::RemoteSource source(comm, plan);
-    try {
-      compute.loop(source);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "dlnflow (rank %d): failure while running: %s\n", comm.rank(), e.what());
-      comm.abort(3);  // finished chunks are on disk; --resume continues
-    }
-    source.goodbye(compute.interrupted);
-    std::vector<std::int64_t> end(5);
-    comm.broadcast(end, 0);
-    comm.broadcast(message, 0);
-    if (end[0] == kFailure) throw std::runtime_error(message);
-    outcome.status = end[0] == kInterrupted ? RunStatus::Interrupted : RunStatus::Complete;
-    outcome.done = static_cast<std::size_t>(end[1]), outcome.diverged = static_cast<std::size_t>(end[2]);
-    outcome.reused = static_cast<std::size_t>(end[3]);
-    return outcome;
-  }
-
-  // ---- Rank 0 ----
-  run::PreparedFolder& f = *folder;
-  if (!opt.quiet) print_notes(f.notes);
-  for (const auto& w : ex.warnings)
-    if (!opt.quiet) std::fprintf(stderr, "dlnflow: warning: %s\n", w.c_str());
-  outcome.reused = f.reused;
-  outcome.diverged = f.diverged;
+// Rank 0's session entry in the manifest (backend, device, threads, ranks), written before any
+// chunk runs; returns it for the chunk counts and the end time.
+json& open_session(RunContext& rc, run::PreparedFolder& f) {
   json& meta = f.manifest.meta;
-  meta["backend"] = outcome.backend;
-  meta["device"] = outcome.backend == "gpu" ? cuda_device_name() + " (CUDA, --gpu-path " + to_string(opt.gpu.path) + ")"
-                                            : cpu_model() + " (" + std::to_string(threads) + " threads)";
-  meta["threads"] = threads;
-  meta["ranks"] = comm.size();
-  json session = {{"started", run::now_iso()}, {"backend", outcome.backend}, {"threads", threads},
-                  {"ranks", comm.size()},      {"chunks_run", 0}};
+  meta["backend"] = rc.outcome.backend;
+  meta["device"] = rc.outcome.backend == "gpu"
+                       ? cuda_device_name() + " (CUDA, --gpu-path " + to_string(rc.opt.gpu.path) + ")"
+                       : cpu_model() + " (" + std::to_string(rc.threads) + " threads)";
+  meta["threads"] = rc.threads;
+  meta["ranks"] = rc.comm.size();
+  json session = {{"started", run::now_iso()}, {"backend", rc.outcome.backend}, {"threads", rc.threads},
+                  {"ranks", rc.comm.size()},   {"chunks_run", 0}};
   if (!f.notes.empty()) session["notes"] = f.notes;
   meta["sessions"].push_back(session);
-  json& this_session = meta["sessions"].back();
-  const std::string manifest_path = (dir / "manifest.json").string();
-  f.manifest.write(manifest_path);
-  if (!opt.quiet && f.reused)
-    std::fprintf(stderr, "dlnflow: resuming %s: %zu of %zu trajectories already done\n", dir.c_str(), f.reused, outcome.total);
+  f.manifest.write((rc.dir / "manifest.json").string());
+  return meta["sessions"].back();
+}
 
-  std::vector<bool> todo(static_cast<std::size_t>(plan.size()), false);
-  for (std::int64_t id = 0; id < plan.size(); ++id) todo[static_cast<std::size_t>(id)] = shard.owns(id) && !f.done[static_cast<std::size_t>(id)];
-  run::Progress progress(outcome.total, f.reused, opt.quiet);
-  run::Schedule schedule(plan, std::move(todo), progress);
-  ManifestKeeper keeper{f.manifest, manifest_path};
+// Rank 0 runs the schedule of chunks not yet done: alone, or on a thread of its own while its
+// main thread answers the other ranks (only the main thread calls MPI). Finished chunks go into
+// the manifest as they come. Returns whether the run was interrupted; a failure while computing
+// is left in *failure.
+bool compute_on_root(RunContext& rc, run::PreparedFolder& f, json& session, std::exception_ptr& failure) {
+  std::vector<bool> todo(static_cast<std::size_t>(rc.plan.size()), false);
+  for (std::int64_t id = 0; id < rc.plan.size(); ++id)
+    todo[static_cast<std::size_t>(id)] = rc.shard.owns(id) && !f.done[static_cast<std::size_t>(id)];
+  run::Progress progress(rc.outcome.total, f.reused, rc.opt.quiet);
+  run::Schedule schedule(rc.plan, std::move(todo), progress);
+  ManifestKeeper keeper{f.manifest, rc.dir / "manifest.json"};
   auto record_finished = [&] {
     const auto done = schedule.take_finished();
-    keeper.add(done, this_session);
+    keeper.add(done, session);
     for (const auto& d : done) f.done[static_cast<std::size_t>(d.chunk.id)] = true;
     keeper.maybe_write();
   };
-  Compute compute{ex, plan, dir, outcome.backend, threads, opt, hooks, progress};
+  Compute compute{rc.ex, rc.plan, rc.dir, rc.outcome.backend, rc.threads, rc.opt, rc.hooks, progress};
   const auto t0 = std::chrono::steady_clock::now();
   bool interrupted = false;
-  std::exception_ptr failure;
   std::atomic<bool> failed{false};
-  if (!comm.distributed()) {
+  if (!rc.comm.distributed()) {
     struct Local : run::ChunkSource {
       run::Schedule& s;
       std::function<void()> after;
@@ -327,8 +329,6 @@ RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, cons
     }
     interrupted = compute.interrupted;
   } else {
-    // Rank 0 computes on a thread of its own while its main thread answers the other ranks
-    // (only the main thread calls MPI).
     std::atomic<bool> running{true};
     std::thread worker([&] {
       try {
@@ -340,31 +340,41 @@ RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, cons
       }
       running = false;
     });
-    const auto stop_flag = [&] { return (opt.interrupt && opt.interrupt->load()) || failed.load(); };
-    interrupted = run::serve(comm, schedule, [&] { return running.load(); }, record_finished, stop_flag);
+    const auto stop_flag = [&] { return (rc.opt.interrupt && rc.opt.interrupt->load()) || failed.load(); };
+    interrupted = run::serve(rc.comm, schedule, [&] { return running.load(); }, record_finished, stop_flag);
     worker.join();
     interrupted = interrupted || compute.interrupted;
   }
   record_finished();
   progress.finish();
-  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rc.outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return interrupted;
+}
 
-  // ---- Data files from every checkpoint; the verdict to every rank ----
+// Rank 0 writes the data files from every checkpoint, closes the session, removes what a
+// complete run no longer needs, and tells every rank how the run ended. Returns the message of a
+// failure while writing ("" when none).
+std::string finish_on_root(RunContext& rc, run::PreparedFolder& f, json& session, bool interrupted, bool failed) {
+  RunOutcome& outcome = rc.outcome;
+  json& meta = f.manifest.meta;
+  const std::string manifest_path = (rc.dir / "manifest.json").string();
   std::vector<std::int64_t> end{kComplete, 0, 0, static_cast<std::int64_t>(f.reused), 0};
+  std::string message;
   std::size_t missing = 0;
-  for (std::int64_t id = 0; id < plan.size(); ++id)
-    missing += shard.owns(id) && !f.done[static_cast<std::size_t>(id)];
-  const bool complete = missing == 0 && !failure;
+  for (std::int64_t id = 0; id < rc.plan.size(); ++id)
+    missing += rc.shard.owns(id) && !f.done[static_cast<std::size_t>(id)];
+  const bool complete = missing == 0 && !failed;
   if (!complete) interrupted = true;
   try {
     const std::string status = complete ? "complete" : "incomplete";
     // The manifest first: whatever happens while the data files are written (a full disk), it
     // lists every finished chunk.
-    this_session["ended"] = run::now_iso();
-    this_session["seconds"] = outcome.seconds;
+    session["ended"] = run::now_iso();
+    session["seconds"] = outcome.seconds;
     f.manifest.write(manifest_path);
-    const auto files = run::write_data_files(ex, plan, f.done, [&](std::int64_t id) { return run::chunk_path(dir, id); },
-                                             dir.string(), status);
+    const auto files = run::write_data_files(rc.ex, rc.plan, f.done,
+                                             [&](std::int64_t id) { return run::chunk_path(rc.dir, id); },
+                                             rc.dir.string(), status);
     outcome.done = files.trajectories;
     outcome.diverged = files.diverged;
     outcome.unfinished = files.unfinished;
@@ -372,11 +382,11 @@ RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, cons
     meta["trajectories"] = {{"total", outcome.total}, {"done", outcome.done}, {"diverged", outcome.diverged}};
     if (complete) meta["finished"] = run::now_iso();
     f.manifest.write(manifest_path);
-    if (complete && shard.count == 0) {  // every number is in the data files now (a shard keeps them for merge)
-      const auto kept = run::remove_checkpoints(dir.string(), plan);
-      if (!kept.empty() && !opt.quiet)
+    if (complete && rc.shard.count == 0) {  // every number is in the data files now (a shard keeps them for merge)
+      const auto kept = run::remove_checkpoints(rc.dir.string(), rc.plan);
+      if (!kept.empty() && !rc.opt.quiet)
         std::fprintf(stderr, "dlnflow: kept %zu entr%s of %s/chunks that dlnflow did not write\n", kept.size(),
-                     kept.size() == 1 ? "y" : "ies", dir.c_str());
+                     kept.size() == 1 ? "y" : "ies", rc.dir.c_str());
     }
     if (complete) f.lock.release_and_remove();
     end = {interrupted ? kInterrupted : kComplete, static_cast<std::int64_t>(outcome.done),
@@ -385,12 +395,51 @@ RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, cons
     end[0] = kFailure;
     message = e.what();
   }
-  comm.broadcast(end, 0);
-  comm.broadcast(message, 0);
-  if (failure) std::rethrow_exception(failure);
-  if (end[0] == kFailure) throw std::runtime_error(message);
+  rc.comm.broadcast(end, 0);
+  rc.comm.broadcast(message, 0);
   outcome.status = interrupted ? RunStatus::Interrupted : RunStatus::Complete;
-  return outcome;
+  return end[0] == kFailure ? message : "";
+}
+
+}  // namespace
+
+RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, const TestHooks& hooks) {
+  run::Comm& comm = run::Comm::world();
+  if (opt.shard_count < 0 || (opt.shard_count > 0 && (opt.shard_index < 0 || opt.shard_index >= opt.shard_count)))
+    throw UsageError("--shard I/N needs 0 <= I < N");
+  if (opt.shard_count > 0 && comm.distributed()) throw UsageError("--shard and mpirun do not mix: shard with one process each");
+  RunContext rc{ex, opt, hooks, comm, {opt.shard_index, opt.shard_count}, run::ChunkPlan(ex), opt.out_dir, 1, {}};
+  rc.outcome.ranks = comm.size();
+  rc.outcome.backend = choose_backend(ex, opt, rc.root() && !opt.quiet);
+  rc.threads = opt.threads > 0 ? opt.threads : default_threads(comm);
+  for (std::int64_t id = 0; id < rc.plan.size(); ++id)
+    if (rc.shard.owns(id)) rc.outcome.total += static_cast<std::size_t>(rc.plan[id].count);
+
+  std::int64_t verdict = kGo;
+  std::optional<run::PreparedFolder> folder = set_up(rc, verdict);
+  if (verdict == kNothingToDo) {
+    if (rc.root() && !opt.quiet) std::fprintf(stderr, "dlnflow: %s is already complete; nothing to do\n", opt.out_dir.c_str());
+    rc.outcome.done = rc.outcome.reused = rc.outcome.total;
+    return rc.outcome;
+  }
+  if (!rc.root()) return compute_for_root(rc);
+
+  run::PreparedFolder& f = *folder;
+  if (!opt.quiet) print_notes(f.notes);
+  for (const auto& w : ex.warnings)
+    if (!opt.quiet) std::fprintf(stderr, "dlnflow: warning: %s\n", w.c_str());
+  rc.outcome.reused = f.reused;
+  rc.outcome.diverged = f.diverged;
+  json& session = open_session(rc, f);
+  if (!opt.quiet && f.reused)
+    std::fprintf(stderr, "dlnflow: resuming %s: %zu of %zu trajectories already done\n", rc.dir.c_str(), f.reused,
+                 rc.outcome.total);
+  std::exception_ptr failure;
+  const bool interrupted = compute_on_root(rc, f, session, failure);
+  const std::string written = finish_on_root(rc, f, session, interrupted, static_cast<bool>(failure));
+  if (failure) std::rethrow_exception(failure);  // what stopped the computing, before what followed from it
+  if (!written.empty()) throw std::runtime_error(written);
+  return rc.outcome;
 }
 
 RunOutcome merge_results(const Experiment& ex, const std::vector<std::string>& shard_dirs, const RunOptions& opt) {
