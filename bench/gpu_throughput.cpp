@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     std::printf("gpu_throughput: skipped: %s\n", why.c_str());
     return 77;
   }
+  std::printf("gpu_throughput: build %s\n", DLNFLOW_BENCH_BUILD);
   const std::vector<int> ds = quick ? std::vector<int>{4, 8, 16, 32} : std::vector<int>{4, 8, 16, 32, 64};
   const std::vector<int> Ns = quick ? std::vector<int>{2, 4} : std::vector<int>{2, 4, 8};
   const std::vector<int> batches = quick ? std::vector<int>{10000} : std::vector<int>{1000, 10000, 100000};
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
         }
   if (!json_path.empty()) {
     std::ofstream f(json_path);
-    f << "{\"device\":\"" << device << "\",\"fp64_peak_gflops\":" << fp64_peak_gflops(device)
+    f << "{\"device\":\"" << device << "\",\"build\":\"" << DLNFLOW_BENCH_BUILD << "\",\"fp64_peak_gflops\":" << fp64_peak_gflops(device)
       << ",\"cpu_threads\":" << threads << ",\"method\":\"RK4 fixed step, float64\",\"cases\":[\n  " << rows << "\n]}\n";
   }
   return 0;

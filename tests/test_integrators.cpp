@@ -8,7 +8,7 @@ namespace {
 using testing::diag;
 using testing::mat;
 
-// BW loss, N = 1, closed form L(t) = L(0) e^{-4t} (bures-wasserstein spec 7.1).
+// BW loss, N = 1, closed form L(t) = L(0) e^{-4t} (docs/theory.md §7.2).
 struct DepthOneBW {
   Problem p{BuresWassersteinLoss{mat(2, 2, {2, 1, 1, 2}), 0}, DeepFactorization{{2, 2}}};
   Vec y0 = pack_state(p, {mat(2, 2, {1, 2, 0, 1})});
@@ -36,7 +36,7 @@ TEST(Integrators, EulerIsFirstOrder) {
 }
 
 TEST(Integrators, AdaptivePairMeetsItsToleranceAgainstClosedForm) {
-  // A contracting flow with a closed-form matrix solution (BW, N = 1, spec 7.1):
+  // A contracting flow with a closed-form matrix solution (BW, N = 1, docs/theory.md §7.2):
   // W(t) = Sigma0^{-1/2} [Sigma0 + (H0 - Sigma0) e^{-2t}] P, H0 = (S0^{1/2} W0 W0^T S0^{1/2})^{1/2}.
   DepthOneBW c;
   const Mat S0 = c.p.bw()->sigma0, R = psd_sqrt(S0), Ri = R.inverse(), W0 = mat(2, 2, {1, 2, 0, 1});
@@ -55,7 +55,7 @@ TEST(Integrators, AdaptivePairMeetsItsToleranceAgainstClosedForm) {
 
 TEST(Integrators, AdaptiveErrorShrinksWithToleranceThroughAnEscape) {
   // Saddle escape from alpha I amplifies errors, so the global error is not bounded by rtol;
-  // it must still converge with it (full observation closed form, greedy-low-rank spec 2.2).
+  // it must still converge with it (full observation closed form, docs/theory.md §7.5).
   const Problem p(matrix_approximation_loss(diag({3, 2, 1})), SymmetricFactorization{3, 3});
   const double mu[3] = {3, 2, 1}, alpha = 1e-6;
   std::vector<double> errs;
@@ -77,7 +77,7 @@ TEST(Integrators, AdaptiveErrorShrinksWithToleranceThroughAnEscape) {
 }
 
 TEST(Integrators, GridIsInterpolatedNotSnappedToSteps) {
-  // Depth-2 BW logistic (spec TC9) with RK4 h = 0.01 recorded at times between steps.
+  // Depth-2 BW logistic (docs/theory.md §10, BuresWassersteinFlow TC9) with RK4 h = 0.01 recorded at times between steps.
   const Problem p(BuresWassersteinLoss{diag({4, 1}), 0}, DeepFactorization{{2, 2, 2}});
   SolveOptions o = testing::rk4(2.0, 0.01);
   o.record.times = {0.123456, 0.777, 1.0049, 1.99};
@@ -116,7 +116,7 @@ TEST(Integrators, StopRules) {
   EXPECT_EQ(r.status, Status::LossConverged);
   EXPECT_LT(r.final_loss, 1e-12);
   EXPECT_LT(r.t_end, 1000);
-  // A gradient rule fires at t = 0 for a tiny start unless a minimum time is set (spec hazard 14).
+  // A gradient rule fires at t = 0 for a tiny start unless a minimum time is set (docs/theory.md §8, hazard 7).
   SolveOptions g = testing::dopri(1000, 1e-10);
   g.stop.grad_norm_below = 1e-6;
   r = integrate(p, tiny, g);
