@@ -28,6 +28,7 @@ const char* describe(Status status);    // a sentence for people
 
 // Why a trajectory stopped early, beyond its status: what its message says.
 enum class StopReason : int { None, InitialNotFinite, NotFinite, StepCollapsed, MatrixFunction };
+const char* to_string(StopReason reason);  // "none", "initial_not_finite", ...
 
 enum class Method : int {
   Euler,            // explicit Euler: gradient descent with eta = dt

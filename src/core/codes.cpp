@@ -30,6 +30,17 @@ const char* describe(Status s) {
   return "unknown status";
 }
 
+const char* to_string(StopReason r) {
+  switch (r) {
+    case StopReason::None: return "none";
+    case StopReason::InitialNotFinite: return "initial_not_finite";
+    case StopReason::NotFinite: return "not_finite";
+    case StopReason::StepCollapsed: return "step_collapsed";
+    case StopReason::MatrixFunction: return "matrix_function";
+  }
+  return "unknown";
+}
+
 const char* to_string(Method m) {
   switch (m) {
     case Method::Euler: return "euler";

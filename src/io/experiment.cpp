@@ -27,6 +27,17 @@
 
 namespace dlnflow {
 
+const char* to_string(SaveStates s) {
+  switch (s) {
+    case SaveStates::None: return "none";
+    case SaveStates::Final: return "final";
+    case SaveStates::Endpoints: return "endpoints";
+    case SaveStates::Recorded: return "recorded";
+  }
+  return "none";
+}
+
+
 using io::Bounds;
 using io::Origin;
 using io::TableReader;
@@ -266,11 +277,8 @@ void read_record(TableReader r, double t_final, PointConfig& pc,
   }
   rec.rank_rtol = r.real("rank_rtol", rec.rank_rtol, Bounds::positive());
   const bool critical = r.boolean("critical_points", false);
-  const std::string save = r.choice("save_states", "none", {"none", "final", "endpoints", "recorded"});
-  pc.save_states = save == "none"        ? SaveStates::None
-                   : save == "final"     ? SaveStates::Final
-                   : save == "endpoints" ? SaveStates::Endpoints
-                                         : SaveStates::Recorded;
+  pc.save_states = r.named("save_states", std::optional(SaveStates::None),
+                           {SaveStates::None, SaveStates::Final, SaveStates::Endpoints, SaveStates::Recorded});
   rec.keep_states = pc.save_states == SaveStates::Recorded;
   if (critical) {
     pc.catalog = guarded(r, catalog);

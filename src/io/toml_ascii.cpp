@@ -66,7 +66,7 @@ struct Scanner {
 }  // namespace
 
 std::string ascii_toml(const std::string& text, const std::string& source) {
-  Scanner s{text, source};
+  Scanner s{text, source, 0, 1, 1, {}};
   s.out.reserve(text.size());
   const auto as_escape = [&](char32_t cp) { s.out += Scanner::escape(cp); };
   // A quote opens a string only where a key or a value begins (after =, [, {, a comma, a dot or

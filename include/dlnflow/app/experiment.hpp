@@ -25,6 +25,7 @@ class ExperimentError : public std::runtime_error {
 // Which matrices trajectories.h5 keeps: none, the final state, the initial and the final state
 // (endpoints), or the state at every record time.
 enum class SaveStates { None, Final, Endpoints, Recorded };
+const char* to_string(SaveStates s);  // "none", "final", "endpoints", "recorded" (the file's save_states)
 
 // One swept key and its value at a point, e.g. initialization.alpha = 1e-6.
 struct Coordinate {
