@@ -276,7 +276,7 @@ TEST(OneNeuronLayer, E15_BalancednessAndExactEulerDrift) {
     const auto D0 = testing::defects(p, y), D1 = testing::defects(p, r.final_state);
     for (std::size_t j = 0; j < D1.size(); ++j)
       EXPECT_LT(testing::max_abs_diff(D1[j] - D0[j], h * h * (G[j] * G[j].transpose() - G[j + 1].transpose() * G[j + 1])), 1e-14);
-    // Spec values are for W_{j+1}^T W_{j+1} - W_j W_j^T (the negative of ours).
+    // Eftekhari's values are for W_{j+1}^T W_{j+1} - W_j W_j^T, the negative of ours (docs/theory.md §4).
     if (widths.size() == 3) EXPECT_NEAR(-D1[0](0, 0), 3.75e-5, 1e-14);
     if (widths.size() == 4) {
       EXPECT_NEAR(-D1[0](0, 0), -1.5749013123686e-5, 1e-14);

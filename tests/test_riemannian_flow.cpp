@@ -119,7 +119,7 @@ TEST(RiemannianFlow, TC4_PerFactorFlowEqualsRiemannianFlow) {
   lo.record.times = uniform_grid(0, 20, 201);
   const auto rl = integrate(c.p, c.y, lo);
   const Mat Wstar = mat(2, 3, {-1, 1.5, 1.5, 0.5, 0.75, -0.75});
-  // Spec tolerance for long-time limits is 1e-6; the adaptive pair at rtol 1e-12 gets ~1e-12.
+  // A long-time limit is asked to 1e-6; the adaptive pair at rtol 1e-12 gets ~1e-12.
   EXPECT_LT((testing::final_W(c.p, rl) - Wstar).norm(), 1e-10);
   EXPECT_NEAR(rl.final_loss, 0.625, 1e-12);
   double smin = 1e9;

@@ -79,7 +79,7 @@ class ReducedFlow:
         return self.tau(self._first_y(lambda y: e2(y) <= err2))
 
 def explicit_n2(s0, c0, t, m=1.0, sZ=1.0):
-    """Spec 3.8, N = 2 in closed form: (s, c) at physical time t."""
+    """The rank-one reduced flow, N = 2, in closed form (docs/theory.md §7.4): (s, c) at physical time t."""
     y0 = math.atanh(c0)
     th = m * sZ * t + y0
     s = math.cosh(th) ** 2 / (math.cosh(y0) ** 2 / s0 + (m * sZ * t + (math.sinh(2 * th) - math.sinh(2 * y0)) / 2) / sZ)
