@@ -11,7 +11,9 @@
 #
 # Left out everywhere: the validation studies and baseline comparisons (validation.*, bench.*),
 # long numerical runs of the same code in Python, and the tests of peak memory and of signals at
-# random times (AddressSanitizer's shadow memory and slowdown are what they would measure).
+# random times (AddressSanitizer's shadow memory and slowdown are what they would measure), and
+# the installed-package test (a consumer built without the sanitizers cannot link an instrumented
+# library).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 all=0
@@ -39,6 +41,6 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTION
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
 rc=0
 ctest --test-dir "$build" --output-on-failure --parallel "$jobs" "${select[@]}" \
-  -E '^(validation|bench)\.|^reliability\.(Signals|MemoryBound|LargeSweepCheck)$' "$@" || rc=$?
+  -E '^(validation|bench|install)\.|^reliability\.(Signals|MemoryBound|LargeSweepCheck)$' "$@" || rc=$?
 echo "test-sanitizers: build $((t1 - t0)) s, tests $((SECONDS - t1)) s, ctest exit $rc"
 exit $rc
