@@ -1,6 +1,7 @@
 #include "losses.hpp"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "../core/bw_target.hpp"
 #include "dlnflow/matfun.hpp"
@@ -88,6 +89,43 @@ double LossEvaluator::bures_wasserstein(const Mat& W, Mat* G) {
   if (G) *G = 2.0 * D;
   const double captured = (U.transpose() * t.sigma0 * U).trace();
   return D.squaredNorm() + std::max(t.trace - captured, 0.0);
+}
+
+void LossEvaluator::hessian_vector(const Mat& W, const Mat& E, Mat& dG) {
+  std::visit(
+      [&](const auto& l) {
+        using L = std::decay_t<decltype(l)>;
+        if constexpr (std::is_same_v<L, SquareLoss>) {
+          dG.noalias() = E * l.Cxx;
+        } else if constexpr (std::is_same_v<L, SensingLoss>) {
+          dG.setZero(E.rows(), E.cols());
+          for (const Mat& A : l.A) dG += A.cwiseProduct(E).sum() * A;
+        } else if constexpr (std::is_same_v<L, CompletionLoss>) {
+          dG.setZero(E.rows(), E.cols());
+          for (const auto& [i, j] : l.omega) dG(i, j) += E(i, j);  // an entry listed twice counts twice
+        } else {
+          const BwTarget& t = *problem_.bw();
+          if (!(t.tau > 0))
+            throw std::invalid_argument("the Hessian of the Bures-Wasserstein loss with tau = 0 is not implemented");
+          // G = -2 (T - I) W with T = S^{1/2} A^{-1/2} S^{1/2}, A = M M^T + tau S, M = S^{1/2} W:
+          // dG = -2 (S^{1/2} dR S^{1/2} W + (T - I) E), dR = D(A^{-1/2})[dA] by the Daleckii-Krein
+          // formula in A's eigenbasis, whose divided differences of x^{-1/2},
+          // -1 / (sqrt(a) sqrt(b) (sqrt(a) + sqrt(b))), have no cancellation.
+          const Mat M = t.sqrt_sigma0 * W, dM = t.sqrt_sigma0 * E;
+          const Mat A = M * M.transpose() + t.tau * t.sigma0;
+          const SymEig eig = sym_eig(A);
+          const Vec r = eig.values.cwiseSqrt();
+          const Index n = r.size();
+          Mat X = eig.vectors.transpose() * (dM * M.transpose() + M * dM.transpose()) * eig.vectors;
+          for (Index a = 0; a < n; ++a)
+            for (Index b = 0; b < n; ++b) X(a, b) *= -1.0 / (r(a) * r(b) * (r(a) + r(b)));
+          const Mat dR = eig.vectors * X * eig.vectors.transpose();
+          Mat T = t.sqrt_sigma0 * (eig.vectors * r.cwiseInverse().asDiagonal() * eig.vectors.transpose()) * t.sqrt_sigma0;
+          T.diagonal().array() -= 1.0;
+          dG = -2.0 * (t.sqrt_sigma0 * dR * t.sqrt_sigma0 * W + T * E);
+        }
+      },
+      problem_.loss());
 }
 
 double LossEvaluator::sensing(const Mat& W, Mat* G) {

@@ -12,6 +12,10 @@ class LossEvaluator {
   // Returns L1(W) and writes grad L1(W) into G (resized as needed). With want_value false
   // a loss may skip work the value alone needs and return NaN.
   double value_and_gradient(const Mat& W, Mat& G, bool want_value = true);
+  // dG = D(grad L1)(W)[E], the Hessian of L1 at W applied to E (the linearization an implicit
+  // method needs; docs/theory.md). Throws std::invalid_argument for the BW loss with tau = 0,
+  // whose gradient is not yet linearized.
+  void hessian_vector(const Mat& W, const Mat& E, Mat& dG);
 
  private:
   double square(const Mat& W, Mat* G, bool want_value = true);

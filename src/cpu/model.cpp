@@ -1,6 +1,7 @@
 #include "model.hpp"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "dlnflow/matfun.hpp"
 #include "losses.hpp"
@@ -113,6 +114,44 @@ double Model::rhs_end_to_end(const double* state, double* dstate, bool want_loss
   MutMap D(dstate, p.rows, p.cols);
   D = -balanced_operator(svd, r, G_, p.depth);
   return loss;
+}
+
+// Deep: f_j = -B_j P_{j-1}^T with P_j = W_j..W_1 and B_j = (W_N..W_{j+1})^T G. Along V:
+// dP_j = V_j P_{j-1} + W_j dP_{j-1}, dG = H(P_N)[dP_N], dB_j = V_{j+1}^T B_{j+1} + W_{j+1}^T dB_{j+1},
+// df_j = -(dB_j P_{j-1}^T + B_j dP_{j-1}^T). Symmetric: f = -S U with S = sym(G(U U^T)), so
+// df = -(sym(dG) U + S V) with dG = H(U U^T)[V U^T + U V^T].
+void Model::jvp(const double* state, const double* v, double* out) {
+  const auto& blocks = problem_.blocks();
+  if (problem_.is_symmetric()) {
+    const ConstMap U(state, blocks[0][0], blocks[0][1]), V(v, blocks[0][0], blocks[0][1]);
+    W_.noalias() = U * U.transpose();
+    loss_->value_and_gradient(W_, G_, false);
+    S_ = 0.5 * (G_ + G_.transpose());
+    const Mat E = V * U.transpose() + U * V.transpose();
+    Mat dG;
+    loss_->hessian_vector(W_, E, dG);
+    MutMap D(out, blocks[0][0], blocks[0][1]);
+    D.noalias() = -(0.5 * (dG + dG.transpose())) * U - S_ * V;
+    return;
+  }
+  if (widths_.empty()) throw std::invalid_argument("the Jacobian of the end-to-end flow is not implemented");
+  const int N = problem_.depth();
+  auto factor = [&](int j) { return ConstMap(state + offsets_[j - 1], widths_[j], widths_[j - 1]); };
+  auto dir = [&](int j) { return ConstMap(v + offsets_[j - 1], widths_[j], widths_[j - 1]); };
+  std::vector<double> scratch(static_cast<std::size_t>(problem_.state_size()));
+  rhs_deep(state, scratch.data(), false);  // prefix_, back_ and G_ at the state
+  std::vector<Mat> dP(N + 1), dB(N + 1);
+  dP[1] = dir(1);
+  for (int j = 2; j <= N; ++j) dP[j] = dir(j) * prefix_[j - 1] + factor(j) * dP[j - 1];
+  loss_->hessian_vector(prefix_[N], dP[N], dB[N]);
+  for (int j = N - 1; j >= 1; --j) dB[j] = dir(j + 1).transpose() * back_[j + 1] + factor(j + 1).transpose() * dB[j + 1];
+  for (int j = 1; j <= N; ++j) {
+    MutMap D(out + offsets_[j - 1], widths_[j], widths_[j - 1]);
+    if (j == 1)
+      D = -dB[1];
+    else
+      D.noalias() = -(dB[j] * prefix_[j - 1].transpose() + back_[j] * dP[j - 1].transpose());
+  }
 }
 
 bool Model::has_retraction() const { return std::holds_alternative<EndToEndFlow>(problem_.parametrization()); }

@@ -37,6 +37,11 @@ class Model {
   double rhs(const Vec& state, Vec& dstate, bool want_loss = true);
   double rhs(const double* state, double* dstate, bool want_loss = true);
 
+  // J v, the flow's Jacobian at `state` applied to v (what an implicit method solves with),
+  // for the deep and symmetric factorizations and every loss but the BW loss with tau = 0;
+  // throws std::invalid_argument for the others. Reads and writes state_size() entries.
+  void jvp(const double* state, const double* v, double* out);
+
   // The end-to-end flow truncates to its rank cap after each step; others do nothing.
   bool has_retraction() const;
   void retract(Vec& state) const { retract(state.data()); }
