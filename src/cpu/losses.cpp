@@ -1,6 +1,7 @@
 #include "losses.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "../core/bw_target.hpp"
@@ -105,8 +106,10 @@ void LossEvaluator::hessian_vector(const Mat& W, const Mat& E, Mat& dG) {
           for (const auto& [i, j] : l.omega) dG(i, j) += E(i, j);  // an entry listed twice counts twice
         } else {
           const BwTarget& t = *problem_.bw();
-          if (!(t.tau > 0))
-            throw std::invalid_argument("the Hessian of the Bures-Wasserstein loss with tau = 0 is not implemented");
+          if (!(t.tau > 0)) {
+            bw_plain_hessian_vector(W, E, dG);
+            return;
+          }
           // G = -2 (T - I) W with T = S^{1/2} A^{-1/2} S^{1/2}, A = M M^T + tau S, M = S^{1/2} W:
           // dG = -2 (S^{1/2} dR S^{1/2} W + (T - I) E), dR = D(A^{-1/2})[dA] by the Daleckii-Krein
           // formula in A's eigenbasis, whose divided differences of x^{-1/2},
@@ -126,6 +129,31 @@ void LossEvaluator::hessian_vector(const Mat& W, const Mat& E, Mat& dG) {
         }
       },
       problem_.loss());
+}
+
+// tau = 0: G = 2 (W - S^{1/2} U_r V_r^T) with the polar factor of M = S^{1/2} W on its numerical
+// range (as bures_wasserstein() cuts it). Its derivative along dM = S^{1/2} E, for M of rank r:
+// U_r K V_r^T + (I - U_r U_r^T) dM V_r S_r^{-1} V_r^T + U_r S_r^{-1} U_r^T dM (I - V_r V_r^T),
+// K_ab = (Om_ab - Om_ba) / (s_a + s_b), Om = U_r^T dM V_r (the rotation part of the polar factor
+// turns at the rate of the skew part of Om over the sum of the singular values).
+void LossEvaluator::bw_plain_hessian_vector(const Mat& W, const Mat& E, Mat& dG) {
+  const BwTarget& t = *problem_.bw();
+  const Mat M = t.sqrt_sigma0 * W, dM = t.sqrt_sigma0 * E;
+  const ThinSvd svd = thin_svd(M);
+  int r = 0;
+  const double cutoff = 4.0 * std::numeric_limits<double>::epsilon() *
+                        static_cast<double>(std::max(M.rows(), M.cols())) * (svd.s.size() ? svd.s(0) : 0.0);
+  while (r < svd.s.size() && r < rank_bound_ && svd.s(r) > cutoff) ++r;
+  const Mat U = svd.U.leftCols(r), V = svd.V.leftCols(r);
+  const Vec s = svd.s.head(r);
+  const Mat Om = U.transpose() * dM * V;
+  Mat K(r, r);
+  for (int a = 0; a < r; ++a)
+    for (int b = 0; b < r; ++b) K(a, b) = (Om(a, b) - Om(b, a)) / (s(a) + s(b));
+  const Mat dMV = dM * V, dMtU = dM.transpose() * U;
+  const Mat dPolar = U * K * V.transpose() + (dMV - U * (U.transpose() * dMV)) * s.cwiseInverse().asDiagonal() * V.transpose() +
+                     U * s.cwiseInverse().asDiagonal() * (dMtU - V * (V.transpose() * dMtU)).transpose();
+  dG = 2.0 * (E - t.sqrt_sigma0 * dPolar);
 }
 
 double LossEvaluator::sensing(const Mat& W, Mat* G) {

@@ -13,8 +13,8 @@ class LossEvaluator {
   // a loss may skip work the value alone needs and return NaN.
   double value_and_gradient(const Mat& W, Mat& G, bool want_value = true);
   // dG = D(grad L1)(W)[E], the Hessian of L1 at W applied to E (the linearization an implicit
-  // method needs; docs/theory.md). Throws std::invalid_argument for the BW loss with tau = 0,
-  // whose gradient is not yet linearized.
+  // method needs; docs/theory.md 2.5). For the BW loss with tau = 0 it is the derivative at a
+  // fixed numerical rank of Sigma0^{1/2} W (the gradient is not differentiable where it changes).
   void hessian_vector(const Mat& W, const Mat& E, Mat& dG);
 
  private:
@@ -22,6 +22,7 @@ class LossEvaluator {
   double bures_wasserstein(const Mat& W, Mat* G);
   double sensing(const Mat& W, Mat* G);
   double completion(const Mat& W, Mat* G);
+  void bw_plain_hessian_vector(const Mat& W, const Mat& E, Mat& dG);
 
   const Problem& problem_;
   int rank_bound_;

@@ -38,8 +38,8 @@ class Model {
   double rhs(const double* state, double* dstate, bool want_loss = true);
 
   // J v, the flow's Jacobian at `state` applied to v (what an implicit method solves with),
-  // for the deep and symmetric factorizations and every loss but the BW loss with tau = 0;
-  // throws std::invalid_argument for the others. Reads and writes state_size() entries.
+  // for the deep and symmetric factorizations and every loss; throws std::invalid_argument for
+  // the end-to-end flow. Reads and writes state_size() entries.
   void jvp(const double* state, const double* v, double* out);
 
   // The end-to-end flow truncates to its rank cap after each step; others do nothing.
