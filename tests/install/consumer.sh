@@ -12,7 +12,8 @@ build=$(realpath "$1") src=$(realpath "$2") scratch=$3
 rm -rf "$scratch" && mkdir -p "$scratch" && scratch=$(realpath "$scratch")
 # The package's own dependencies must be installed for a consumer to build (the GPU-check
 # machine carries a build but no Eigen headers): skipped, with the reason, where they are not.
-if ! cmake --find-package -DNAME=Eigen3 -DCOMPILER_ID=GNU -DLANGUAGE=CXX -DMODE=EXIST >/dev/null 2>&1; then
+# (In the scratch folder: cmake --find-package leaves a CMakeFiles/ where it runs.)
+if ! (cd "$scratch" && cmake --find-package -DNAME=Eigen3 -DCOMPILER_ID=GNU -DLANGUAGE=CXX -DMODE=EXIST) >/dev/null 2>&1; then
   echo "skipped: Eigen3 (a dependency of find_package(dlnflow)) is not installed here"; exit 77
 fi
 cmake --install "$build" --prefix "$scratch/prefix" >/dev/null
