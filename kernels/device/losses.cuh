@@ -59,15 +59,13 @@ DLNFLOW_HD_NOINLINE T square_loss_gradient(const Team& team, const FlowData<T>& 
   return T(0.5) * (team_sum(team, part, scratch) + f.yy);
 }
 
-// tau > 0: T = Sigma0^{1/2} (M M^T + tau Sigma0)^{-1/2} Sigma0^{1/2} - I with M = Sigma0^{1/2} W;
-// L = ||T W||^2 + tau ||T||^2 (docs/theory.md, the Bures-Wasserstein loss).
+// tau > 0: T = Sigma0^{1/2} (M M^T + tau Sigma0)^{-1/2} Sigma0^{1/2} - I with M = Sigma0^{1/2} W
+// (at w, from bw_loss_gradient); L = ||T W||^2 + tau ||T||^2 (docs/theory.md, the Bures-Wasserstein loss).
 template <class Team, class T>
 DLNFLOW_HD_NOINLINE T bw_smooth_loss_gradient(const Team& team, const FlowData<T>& f, const T* W, T* G, T* w,
                                               T* scratch, bool& ok) {
   const int d = f.rows, c = f.cols, rc = d * c;
-  T* M = w;  // Sigma0^{1/2} W
-  gemm(team, Op::N, Op::N, d, c, d, T(1), f.sqrt_sigma0, d, W, d, T(0), M, d);
-  team.sync();
+  T* M = w;
   T* A = M + rc;
   T* R = A + d * d;
   T* Tm = R + d * d;
@@ -99,14 +97,12 @@ DLNFLOW_HD_NOINLINE T bw_smooth_loss_gradient(const Team& team, const FlowData<T
 }
 
 // tau = 0: the polar factor of M = Sigma0^{1/2} W on its numerical range, cut at the rank bound
-// (Bréchet et al. eq. (38)).
+// (Bréchet et al. eq. (38)); M = Sigma0^{1/2} W at w, from bw_loss_gradient.
 template <class Team, class T>
 DLNFLOW_HD_NOINLINE T bw_plain_loss_gradient(const Team& team, const FlowData<T>& f, const T* W, T* G, T* w,
                                              T* scratch, bool& ok) {
   const int d = f.rows, c = f.cols, rc = d * c;
-  T* M = w;  // Sigma0^{1/2} W
-  gemm(team, Op::N, Op::N, d, c, d, T(1), f.sqrt_sigma0, d, W, d, T(0), M, d);
-  team.sync();
+  T* M = w;
   const int k = imin(d, c);
   T* U = M + rc;
   T* s = U + d * k;
@@ -136,6 +132,15 @@ DLNFLOW_HD_NOINLINE T bw_plain_loss_gradient(const Team& team, const FlowData<T>
   const T captured = team_sum(team, cap, scratch);
   const T rest = f.trace0 - captured;
   return sq + (rest > 0 ? rest : T(0));
+}
+
+// Both forms of the BW loss start from M = Sigma0^{1/2} W, written at the start of w.
+template <class Team, class T>
+DLNFLOW_HD T bw_loss_gradient(const Team& team, const FlowData<T>& f, const T* W, T* G, T* w, T* scratch, bool& ok) {
+  gemm(team, Op::N, Op::N, f.rows, f.cols, f.rows, T(1), f.sqrt_sigma0, f.rows, W, f.rows, T(0), w, f.rows);
+  team.sync();
+  return f.tau > 0 ? bw_smooth_loss_gradient(team, f, W, G, w, scratch, ok)
+                   : bw_plain_loss_gradient(team, f, W, G, w, scratch, ok);
 }
 
 template <class Team, class T>
@@ -188,9 +193,7 @@ DLNFLOW_HD T loss_gradient(const Team& team, const FlowData<T>& f, const T* W, T
   ok = true;
   switch (f.loss) {
     case LossKind::Square: return square_loss_gradient(team, f, W, G, w, scratch, want_value);
-    case LossKind::BuresWasserstein:
-      return f.tau > 0 ? bw_smooth_loss_gradient(team, f, W, G, w, scratch, ok)
-                       : bw_plain_loss_gradient(team, f, W, G, w, scratch, ok);
+    case LossKind::BuresWasserstein: return bw_loss_gradient(team, f, W, G, w, scratch, ok);
     case LossKind::Sensing: return sensing_loss_gradient(team, f, W, G, w);
     case LossKind::Completion: return completion_loss_gradient(team, f, W, G, scratch);
   }

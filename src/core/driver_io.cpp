@@ -3,7 +3,6 @@
 #include <cmath>
 #include <limits>
 
-
 namespace dlnflow::core {
 
 namespace {
@@ -42,8 +41,6 @@ DriverOptions::DriverOptions(const SolveOptions& o) {
   c.n_events = static_cast<int>(events.size());
   c.events = events.data();
 }
-
-int spectrum_size(const Problem& problem) { return static_cast<int>(std::min(problem.rows(), problem.cols())); }
 
 TrajectoryResult unpack_result(const OutputLayout& L, const SolveOptions& o, const double* block) {
   const double* header = block;

@@ -23,9 +23,6 @@ struct DriverOptions {
   DriverOptions& operator=(const DriverOptions&) = delete;
 };
 
-// Entries of the spectrum a sample holds: min(rows, cols) (the eigenvalues of W for W = U U^T).
-int spectrum_size(const Problem& problem);
-
 TrajectoryResult unpack_result(const OutputLayout& layout, const SolveOptions& options, const double* block);
 
 }  // namespace dlnflow::core

@@ -21,6 +21,8 @@ Model::Model(const Problem& problem)
     const int N = problem.depth();
     prefix_.resize(N + 1);
     back_.resize(N + 1);
+    dprefix_.resize(N + 1);
+    dback_.resize(N + 1);
     offsets_.assign(N + 1, 0);
     for (int j = 1; j <= N; ++j) offsets_[j] = offsets_[j - 1] + widths_[j] * widths_[j - 1];
     for (int j = 1; j <= N; ++j) {
@@ -127,24 +129,31 @@ void Model::jvp(const double* state, const double* v, double* out) {
     W_.noalias() = U * U.transpose();
     loss_->value_and_gradient(W_, G_, false);
     S_ = 0.5 * (G_ + G_.transpose());
-    const Mat E = V * U.transpose() + U * V.transpose();
-    Mat dG;
-    loss_->hessian_vector(W_, E, dG);
+    dW_.noalias() = V * U.transpose();
+    dW_ += dW_.transpose().eval();
+    loss_->hessian_vector(W_, dW_, dG_);
     MutMap D(out, blocks[0][0], blocks[0][1]);
-    D.noalias() = -(0.5 * (dG + dG.transpose())) * U - S_ * V;
+    D.noalias() = -(0.5 * (dG_ + dG_.transpose())) * U - S_ * V;
     return;
   }
   if (widths_.empty()) throw std::invalid_argument("the Jacobian of the end-to-end flow is not implemented");
   const int N = problem_.depth();
   auto factor = [&](int j) { return ConstMap(state + offsets_[j - 1], widths_[j], widths_[j - 1]); };
   auto dir = [&](int j) { return ConstMap(v + offsets_[j - 1], widths_[j], widths_[j - 1]); };
-  std::vector<double> scratch(static_cast<std::size_t>(problem_.state_size()));
-  rhs_deep(state, scratch.data(), false);  // prefix_, back_ and G_ at the state
-  std::vector<Mat> dP(N + 1), dB(N + 1);
+  // prefix_, back_ and G_ at the state, the flow itself into `out` (overwritten below).
+  rhs_deep(state, out, false);
+  std::vector<Mat>& dP = dprefix_;
+  std::vector<Mat>& dB = dback_;
   dP[1] = dir(1);
-  for (int j = 2; j <= N; ++j) dP[j] = dir(j) * prefix_[j - 1] + factor(j) * dP[j - 1];
+  for (int j = 2; j <= N; ++j) {
+    dP[j].noalias() = dir(j) * prefix_[j - 1];
+    dP[j].noalias() += factor(j) * dP[j - 1];
+  }
   loss_->hessian_vector(prefix_[N], dP[N], dB[N]);
-  for (int j = N - 1; j >= 1; --j) dB[j] = dir(j + 1).transpose() * back_[j + 1] + factor(j + 1).transpose() * dB[j + 1];
+  for (int j = N - 1; j >= 1; --j) {
+    dB[j].noalias() = dir(j + 1).transpose() * back_[j + 1];
+    dB[j].noalias() += factor(j + 1).transpose() * dB[j + 1];
+  }
   for (int j = 1; j <= N; ++j) {
     MutMap D(out + offsets_[j - 1], widths_[j], widths_[j - 1]);
     if (j == 1)

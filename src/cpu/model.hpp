@@ -70,6 +70,9 @@ class Model {
   // Scratch: prefix products W_j..W_1, back-propagated gradients, the gradient G.
   std::vector<Mat> prefix_, back_;
   Mat W_, G_, S_;
+  // Scratch of jvp(): the directional derivatives of prefix_, back_, W and G.
+  std::vector<Mat> dprefix_, dback_;
+  Mat dW_, dG_;
   std::vector<Index> offsets_;  // of each factor in the state vector
 };
 

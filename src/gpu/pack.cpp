@@ -82,16 +82,15 @@ void pack_loss(const Problem& problem, kernels::PackedRun& run) {
 
 // The catalogue's matrices (or the Stiefel factors its distance needs) and their ranks.
 void pack_catalog(const CriticalPointCatalog& catalog, kernels::PackedRun& run) {
-  const CriticalPointCatalog* cat = &catalog;
   auto& v = run.values;
   auto& cd = run.catalog;
-  cd.count = static_cast<int>(cat->points().size());
-  cd.stiefel_free = cat->stiefel_free();
+  cd.count = static_cast<int>(catalog.points().size());
+  cd.stiefel_free = catalog.stiefel_free();
   run.cat_matrices = static_cast<long long>(v.size());
   run.cat_offsets = static_cast<long long>(run.ints.size());
   std::vector<int> offsets{0}, ranks;
   for (int i = 0; i < cd.count; ++i) {
-    const Mat& M = cd.stiefel_free ? cat->stiefel_factors()[i] : cat->points()[i].W;
+    const Mat& M = cd.stiefel_free ? catalog.stiefel_factors()[i] : catalog.points()[i].W;
     append(v, M);
     offsets.push_back(offsets.back() + static_cast<int>(M.size()));
     ranks.push_back(static_cast<int>(M.cols()));
