@@ -130,12 +130,21 @@ bool parse_shard(const std::string& text, int& index, int& count) {
   }
 }
 
-// The command-line names of an enum's values (its to_string), for CLI11's CheckedTransformer.
+// An option whose values are an enum's names (its to_string): anything else is refused with the
+// accepted names, and only a name is accepted (not the enum's number).
 template <typename E>
-std::map<std::string, E> names_of(std::initializer_list<E> values) {
+CLI::Option* add_enum_option(CLI::App* app, const std::string& name, E& target, std::initializer_list<E> values,
+                             const std::string& help) {
   std::map<std::string, E> names;
-  for (E v : values) names.emplace(dlnflow::to_string(v), v);
-  return names;
+  std::vector<std::string> keys;
+  for (E v : values) names.emplace(dlnflow::to_string(v), v), keys.push_back(dlnflow::to_string(v));
+  std::string text;
+  for (const auto& k : keys) text += (text.empty() ? "" : "|") + k;
+  return app
+      ->add_option_function<std::string>(
+          name, [&target, names](const std::string& s) { target = names.at(s); }, help)
+      ->check(CLI::IsMember(keys))
+      ->option_text(text);
 }
 
 }  // namespace
@@ -152,16 +161,12 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run an experiment file into a results folder");
   run->add_option("experiment", run_file, "Experiment file (TOML)")->required()->check(CLI::ExistingFile);
   run->add_option("--out", ro.out_dir, "Results folder (default: results/<experiment name>)");
-  const auto backends = names_of({Backend::Auto, Backend::Cpu, Backend::Gpu});
-  const auto paths = names_of({GpuPath::Auto, GpuPath::Fused, GpuPath::Batched});
-  const auto teams = names_of({GpuTeam::Auto, GpuTeam::Warp, GpuTeam::Block});
-  run->add_option("--backend", ro.backend,
-                  "auto | cpu | gpu (default auto: the GPU when one is usable, else the CPU, saying why)")
-      ->transform(CLI::CheckedTransformer(backends))->option_text("auto|cpu|gpu");
-  run->add_option("--gpu-path", ro.gpu.path, "auto | fused | batched: GPU implementation (auto: fused while its workspace fits shared memory)")
-      ->transform(CLI::CheckedTransformer(paths))->option_text("auto|fused|batched");
-  run->add_option("--gpu-team", ro.gpu.team, "auto | warp | block: threads per trajectory on the fused path (32 or 128)")
-      ->transform(CLI::CheckedTransformer(teams))->option_text("auto|warp|block");
+  add_enum_option(run, "--backend", ro.backend, {Backend::Auto, Backend::Cpu, Backend::Gpu},
+                  "default auto: the GPU when one is usable, else the CPU, saying why");
+  add_enum_option(run, "--gpu-path", ro.gpu.path, {GpuPath::Auto, GpuPath::Fused, GpuPath::Batched},
+                  "GPU implementation (auto: fused while its workspace fits shared memory)");
+  add_enum_option(run, "--gpu-team", ro.gpu.team, {GpuTeam::Auto, GpuTeam::Warp, GpuTeam::Block},
+                  "threads per trajectory on the fused path (32 or 128)");
   run->add_option("--threads", ro.threads, "CPU threads (default: the cores this process may use; under MPI a share of the machine's)")->check(CLI::NonNegativeNumber);
   run->add_flag("--resume", ro.resume, "Continue an interrupted run in --out without recomputing finished chunks");
   run->add_flag("--overwrite", ro.overwrite, "Replace an existing dlnflow results folder (only files dlnflow wrote are removed)");

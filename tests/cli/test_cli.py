@@ -278,6 +278,15 @@ class BadInput(Workspace):
         self.expect_refusal(BASE + "[[events]]\nkind = \"singular_value\"\nindex = 3\nlevel = 1.0\n",
                             "events[1].index: must be in [1, 2] (got 3)")
 
+    def test_command_line_choices_name_the_accepted_values(self):
+        exp = self.write("ok.toml", BASE)
+        for flag, bad, names in (("--backend", "fpga", "auto,cpu,gpu"), ("--backend", "1", "auto,cpu,gpu"),
+                                 ("--gpu-path", "fast", "auto,fused,batched"), ("--gpu-team", "grid", "auto,warp,block")):
+            r = dlnflow("run", exp, "--out", self.path("out"), flag, bad)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"{bad} not in {{{names}}}", r.stderr)
+            self.assertFalse(os.path.exists(self.path("out")))
+
     def test_missing_data_file_is_named(self):
         self.expect_refusal(BASE.replace("[[3.0, 0.0], [0.0, 1.0]]", '"data/target.npy"'),
                             "data/target.npy' does not exist")
