@@ -167,7 +167,7 @@ TEST(ExperimentFile, ErrorsNameThePlaceTheKeyAndTheAcceptedValues) {
   const std::string missing = replaced(kBase, "[[3.0, 0.0], [0.0, 1.0]]", "\"nowhere.npy\"");
   EXPECT_NE(error_of(missing).find("nowhere.npy' does not exist"), std::string::npos) << error_of(missing);
   std::string method = std::string(kBase) + "[integrator]\nmethod = \"rk5\"\n";
-  EXPECT_NE(error_of(method).find("must be one of euler, rk4, dopri5 (got 'rk5') (did you mean 'rk4'?)"), std::string::npos)
+  EXPECT_NE(error_of(method).find("must be one of euler, rk4, dopri5, rodas5p, auto (got 'rk5') (did you mean 'rk4'?)"), std::string::npos)
       << error_of(method);
   const std::string swept = error_of(std::string(kBase) + "[sweep]\naxes.\"initialization.alpah\" = [1.0]\n");
   EXPECT_NE(swept.find("initialization.alpah: unknown key (did you mean 'alpha'?)"), std::string::npos) << swept;

@@ -34,8 +34,14 @@ enum class Method : int {
   Euler,            // explicit Euler: gradient descent with eta = dt
   RK4,              // classical Runge-Kutta, fixed step
   DormandPrince54,  // adaptive Dormand-Prince 5(4) with its dense output (the default)
+  Rodas5P,          // adaptive L-stable Rosenbrock method of order 5 (Steinebach 2023), implicit
+  Auto,             // dopri5, switching to rodas5p where the flow is stiff and back (docs/numerics.md)
 };
-const char* to_string(Method method);  // "euler", "rk4", "dopri5" (the experiment file's names)
+// "euler", "rk4", "dopri5", "rodas5p", "auto" (the experiment file's names)
+const char* to_string(Method method);
+constexpr bool is_adaptive(Method m) { return m == Method::DormandPrince54 || m == Method::Rodas5P || m == Method::Auto; }
+// Whether the method may take implicit steps (needs the flow's Jacobian-vector products).
+constexpr bool is_implicit(Method m) { return m == Method::Rodas5P || m == Method::Auto; }
 
 enum class EventKind : int {
   SingularValue,  // sigma_index(W), 1 = the largest (eigenvalue of W for W = U U^T)
@@ -55,7 +61,11 @@ constexpr int kRankNotFinite = -2;
 struct OutputLayout {
   enum Header : int {
     kStatus, kTEnd, kSteps, kRejected, kRhsEvals, kFinalLoss, kReason, kReasonValue,
-    kFinalRank, kFinalCritical, kFinalCriticalDistance, kHeaderSize
+    kFinalRank, kFinalCritical, kFinalCriticalDistance,
+    // The implicit method's share (method auto or rodas5p; 0 for explicit methods): switches
+    // between dopri5 and rodas5p, accepted implicit steps and the time they covered,
+    // Jacobian-vector products and Krylov iterations of the linear solves.
+    kSwitches, kImplicitSteps, kImplicitTime, kJvpEvals, kLinearIters, kHeaderSize
   };
   enum Sample : int { kValid, kLoss, kGradNorm, kRank, kBalance, kCritDist, kCritIndex, kSampleFixed };
 

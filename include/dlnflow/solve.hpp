@@ -80,6 +80,12 @@ struct TrajectoryResult {
   Status status = Status::Completed;
   double t_end = 0.0;                 // time reached (time of divergence for Diverged)
   std::int64_t steps = 0, rejected = 0, rhs_evaluations = 0;
+  // The implicit method's share (methods auto and rodas5p; 0 otherwise): switches between
+  // dopri5 and rodas5p, accepted implicit steps and the time they covered, Jacobian-vector
+  // products and Krylov iterations.
+  std::int64_t switches = 0, implicit_steps = 0;
+  double implicit_time = 0.0;
+  std::int64_t jvp_evaluations = 0, linear_iterations = 0;
   std::vector<Sample> samples;        // one per RecordConfig::times entry
   std::vector<double> event_times;    // first crossing per EventSpec, NaN if none
   Vec final_state;

@@ -36,16 +36,16 @@ int check(const std::string& file, const std::string& out_dir, bool force) {
     const auto& c = p.config;
     const auto& in = c.options.integrator;
     const double T = c.options.stop.t_final;
-    double steps = in.method == Method::DormandPrince54 ? static_cast<double>(in.max_steps)
+    double steps = is_adaptive(in.method) ? static_cast<double>(in.max_steps)
                                                        : std::min<double>(std::ceil(T / in.dt), static_cast<double>(in.max_steps));
-    adaptive |= in.method == Method::DormandPrince54;
+    adaptive |= is_adaptive(in.method);
     steps_total += steps * ex.seeds;
     if (i < shown) {
       std::printf("  point %d:", p.index);
       for (const auto& co : p.coordinates) std::printf(" %s = %s", co.path.c_str(), co.text.c_str());
       std::printf("%s state %lld numbers, %s, t_final = %g, %s %.4g steps per trajectory, %zu record times, %zu event(s)\n",
                   p.coordinates.empty() ? "" : ";", static_cast<long long>(c.problem->state_size()), to_string(in.method), T,
-                  in.method == Method::DormandPrince54 ? "(adaptive) at most" : "", steps, c.options.record.times.size(),
+                  is_adaptive(in.method) ? "(adaptive) at most" : "", steps, c.options.record.times.size(),
                   c.event_names.size());
     }
   }

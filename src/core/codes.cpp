@@ -46,6 +46,8 @@ const char* to_string(Method m) {
     case Method::Euler: return "euler";
     case Method::RK4: return "rk4";
     case Method::DormandPrince54: return "dopri5";
+    case Method::Rodas5P: return "rodas5p";
+    case Method::Auto: return "auto";
   }
   return "unknown";
 }

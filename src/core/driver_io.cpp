@@ -54,6 +54,11 @@ TrajectoryResult unpack_result(const OutputLayout& L, const SolveOptions& o, con
   r.steps = static_cast<std::int64_t>(header[OutputLayout::kSteps]);
   r.rejected = static_cast<std::int64_t>(header[OutputLayout::kRejected]);
   r.rhs_evaluations = static_cast<std::int64_t>(header[OutputLayout::kRhsEvals]);
+  r.switches = static_cast<std::int64_t>(header[OutputLayout::kSwitches]);
+  r.implicit_steps = static_cast<std::int64_t>(header[OutputLayout::kImplicitSteps]);
+  r.implicit_time = header[OutputLayout::kImplicitTime];
+  r.jvp_evaluations = static_cast<std::int64_t>(header[OutputLayout::kJvpEvals]);
+  r.linear_iterations = static_cast<std::int64_t>(header[OutputLayout::kLinearIters]);
   r.final_loss = header[OutputLayout::kFinalLoss];
   r.final_rank = static_cast<int>(header[OutputLayout::kFinalRank]);
   r.final_critical = static_cast<int>(header[OutputLayout::kFinalCritical]);

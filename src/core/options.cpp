@@ -35,9 +35,13 @@ void validate(const Problem& problem, const SolveOptions& o) {
     throw InputError(f, os.str());
   };
   if (!std::isfinite(o.stop.t_final) || o.stop.t_final < 0) bad("stop.t_final", "must be finite and >= 0", o.stop.t_final);
-  if (ic.method != Method::DormandPrince54 && !(ic.dt > 0 && std::isfinite(ic.dt)))
+  if (!is_adaptive(ic.method) && !(ic.dt > 0 && std::isfinite(ic.dt)))
     bad("integrator.dt", "must be finite and > 0", ic.dt);
-  if (ic.method == Method::DormandPrince54) {
+  if (ic.method == Method::Rodas5P && std::holds_alternative<EndToEndFlow>(problem.parametrization()))
+    throw InputError("integrator.method",
+                     "rodas5p needs the flow's Jacobian, which the end-to-end flow does not have yet; use dopri5 or "
+                     "auto (which stays explicit there)");
+  if (is_adaptive(ic.method)) {
     if (!(ic.rtol > 0)) bad("integrator.rtol", "must be > 0", ic.rtol);
     if (!(ic.atol >= 0)) bad("integrator.atol", "must be >= 0", ic.atol);
     if (!(ic.dt_max > 0)) bad("integrator.dt_max", "must be > 0", ic.dt_max);

@@ -65,6 +65,35 @@ class EigenMath {
     return ok;
   }
 
+  // The linearization an implicit step needs (src/integrator/rosenbrock.hpp): exact
+  // Jacobian-vector products from Model, and a preconditioner from a frozen Jacobian. The flow's
+  // Jacobian is minus the Hessian of the loss in the factors, so it is symmetric: the frozen one is
+  // kept as its eigendecomposition J = Q diag(lambda) Q^T, which inverts I - h gamma J for every
+  // step size at the cost of two products with Q. Formed from n products with the unit vectors
+  // (for a deep network, its dominant part from fewer: eigen_math.cpp), and only up to
+  // kMaxDenseState entries (above, GCR runs unpreconditioned).
+  static constexpr int kMaxDenseState = 2048;
+  bool linearizable() const { return !model_.has_retraction(); }
+  bool linearize(const double* y) {
+    bool ok = true;
+    guard(ok, [&] {
+      model_.linearize(y);
+      return 0.0;
+    });
+    return ok;
+  }
+  bool jvp(const double* v, double* out) {
+    bool ok = true;
+    guard(ok, [&] {
+      model_.jvp(v, out);
+      return 0.0;
+    });
+    return ok;
+  }
+  bool refresh_preconditioner();
+  void precondition(double hg, const double* r, double* z);
+  long long preconditioner_refreshes() const { return refreshes_; }
+
   // What failed last (the message of a trajectory that ends Failed).
   const std::string& error() const { return error_; }
 
@@ -83,6 +112,10 @@ class EigenMath {
   Model& model_;
   const CriticalPointCatalog* catalog_;
   std::string error_;
+  Mat q_;          // eigenvectors of the frozen Jacobian (empty: no preconditioner)
+  Vec lambda_;     // its eigenvalues
+  Vec tmp_;
+  long long refreshes_ = 0;
 };
 
 }  // namespace dlnflow::cpu

@@ -123,35 +123,52 @@ double Model::rhs_end_to_end(const double* state, double* dstate, bool want_loss
 // df_j = -(dB_j P_{j-1}^T + B_j dP_{j-1}^T). Symmetric: f = -S U with S = sym(G(U U^T)), so
 // df = -(sym(dG) U + S V) with dG = H(U U^T)[V U^T + U V^T].
 void Model::jvp(const double* state, const double* v, double* out) {
-  const auto& blocks = problem_.blocks();
+  linearize(state);
+  jvp(v, out);
+}
+
+void Model::linearize(const double* state) {
+  const Index n = problem_.state_size();
+  lin_state_.resize(n);
+  std::copy(state, state + n, lin_state_.data());
+  lin_dstate_.resize(n);
   if (problem_.is_symmetric()) {
-    const ConstMap U(state, blocks[0][0], blocks[0][1]), V(v, blocks[0][0], blocks[0][1]);
-    W_.noalias() = U * U.transpose();
-    loss_->value_and_gradient(W_, G_, false);
-    S_ = 0.5 * (G_ + G_.transpose());
-    dW_.noalias() = V * U.transpose();
-    dW_ += dW_.transpose().eval();
-    loss_->hessian_vector(W_, dW_, dG_);
-    MutMap D(out, blocks[0][0], blocks[0][1]);
-    D.noalias() = -(0.5 * (dG_ + dG_.transpose())) * U - S_ * V;
+    rhs_symmetric(lin_state_.data(), lin_dstate_.data(), false);
+    lin_W_ = W_, lin_S_ = S_;
     return;
   }
   if (widths_.empty()) throw std::invalid_argument("the Jacobian of the end-to-end flow is not implemented");
+  rhs_deep(lin_state_.data(), lin_dstate_.data(), false);
+  lin_prefix_ = prefix_, lin_back_ = back_;
+}
+
+void Model::jvp(const double* v, double* out) {
+  const auto& blocks = problem_.blocks();
+  const double* state = lin_state_.data();
+  if (problem_.is_symmetric()) {
+    const ConstMap U(state, blocks[0][0], blocks[0][1]), V(v, blocks[0][0], blocks[0][1]);
+    dW_.noalias() = V * U.transpose();
+    dW_ += dW_.transpose().eval();
+    loss_->hessian_vector(lin_W_, dW_, dG_);
+    MutMap D(out, blocks[0][0], blocks[0][1]);
+    D.noalias() = -(0.5 * (dG_ + dG_.transpose())) * U - lin_S_ * V;
+    return;
+  }
   const int N = problem_.depth();
   auto factor = [&](int j) { return ConstMap(state + offsets_[j - 1], widths_[j], widths_[j - 1]); };
   auto dir = [&](int j) { return ConstMap(v + offsets_[j - 1], widths_[j], widths_[j - 1]); };
-  // prefix_, back_ and G_ at the state, the flow itself into `out` (overwritten below).
-  rhs_deep(state, out, false);
+  const std::vector<Mat>& P = lin_prefix_;
+  const std::vector<Mat>& B = lin_back_;
   std::vector<Mat>& dP = dprefix_;
   std::vector<Mat>& dB = dback_;
   dP[1] = dir(1);
   for (int j = 2; j <= N; ++j) {
-    dP[j].noalias() = dir(j) * prefix_[j - 1];
+    dP[j].noalias() = dir(j) * P[j - 1];
     dP[j].noalias() += factor(j) * dP[j - 1];
   }
-  loss_->hessian_vector(prefix_[N], dP[N], dB[N]);
+  loss_->hessian_vector(P[N], dP[N], dB[N]);
   for (int j = N - 1; j >= 1; --j) {
-    dB[j].noalias() = dir(j + 1).transpose() * back_[j + 1];
+    dB[j].noalias() = dir(j + 1).transpose() * B[j + 1];
     dB[j].noalias() += factor(j + 1).transpose() * dB[j + 1];
   }
   for (int j = 1; j <= N; ++j) {
@@ -159,7 +176,7 @@ void Model::jvp(const double* state, const double* v, double* out) {
     if (j == 1)
       D = -dB[1];
     else
-      D.noalias() = -(dB[j] * prefix_[j - 1].transpose() + back_[j] * dP[j - 1].transpose());
+      D.noalias() = -(dB[j] * P[j - 1].transpose() + B[j] * dP[j - 1].transpose());
   }
 }
 

@@ -41,6 +41,11 @@ class Model {
   // for the deep and symmetric factorizations and every loss; throws std::invalid_argument for
   // the end-to-end flow. Reads and writes state_size() entries.
   void jvp(const double* state, const double* v, double* out);
+  // The same in two parts, for the many products at one state an implicit step takes: linearize
+  // keeps what the flow at `state` computes (its prefix and back-propagated products), jvp(v)
+  // applies the Jacobian there (one fewer evaluation of the flow per product).
+  void linearize(const double* state);
+  void jvp(const double* v, double* out);
 
   // The end-to-end flow truncates to its rank cap after each step; others do nothing.
   bool has_retraction() const;
@@ -73,6 +78,10 @@ class Model {
   // Scratch of jvp(): the directional derivatives of prefix_, back_, W and G.
   std::vector<Mat> dprefix_, dback_;
   Mat dW_, dG_;
+  // The linearization point of jvp(v): the state, its flow, and the products computed there.
+  Vec lin_state_, lin_dstate_;
+  std::vector<Mat> lin_prefix_, lin_back_;
+  Mat lin_W_, lin_S_;
   std::vector<Index> offsets_;  // of each factor in the state vector
 };
 

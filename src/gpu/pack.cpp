@@ -103,6 +103,11 @@ void pack_catalog(const CriticalPointCatalog& catalog, kernels::PackedRun& run) 
 }  // namespace
 
 kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
+  // The device math has no Jacobian-vector products yet (docs/numerics.md): an implicit method
+  // runs on the CPU, never silently as an explicit one on the GPU.
+  if (is_implicit(o.integrator.method))
+    throw GpuError(std::string("the GPU backend has no implicit method yet (integrator.method = \"") +
+                   to_string(o.integrator.method) + "\"); use \"dopri5\" to run on the GPU");
   kernels::PackedRun run;
   auto& f = run.flow;
   f.rows = static_cast<int>(problem.rows()), f.cols = static_cast<int>(problem.cols());

@@ -17,15 +17,32 @@
 //   bool nearest(const T* y, T& distance, T& index)       the nearest catalogued critical point
 // `ok` false (a method returning false) means a matrix function failed: the trajectory ends
 // Failed at its last accepted state.
+// A Math that also linearizes its flow (the four methods rosenbrock.hpp lists, and
+// bool linearizable() for the problems it can) runs the implicit methods, rodas5p and auto;
+// one that does not runs auto as dopri5.
 #pragma once
 
 #include "dlnflow/codes.hpp"
+#include "rosenbrock.hpp"
 #include "step_control.hpp"
 #include "steppers.hpp"
+#include "stiffness.hpp"
 #include "team.hpp"
 #include "workspace.hpp"
 
+#include <type_traits>
+
 namespace dlnflow::integrator {
+
+// Whether a Math linearizes its flow (has the methods an implicit step needs).
+template <class M, class = void>
+struct Linearizes {
+  static constexpr bool value = false;
+};
+template <class M>
+struct Linearizes<M, decltype(void(&M::refresh_preconditioner))> {
+  static constexpr bool value = true;
+};
 
 struct EventData {
   EventKind kind = EventKind::Loss;
@@ -89,6 +106,14 @@ class Driver {
     T* scratch = ws.take(team_size);
     T* ev_t = ws.take(c.n_events);    // first crossing time of each event
     T* g_prev = ws.take(c.n_events);  // each event function at the last accepted state
+    if constexpr (Linearizes<Math>::value) {
+      ImplicitState im;
+      if (is_implicit(c.step.method)) {
+        im.stages.layout(ws, n);
+        if (c.step.method == Method::Auto) im.pv = ws.take(n), im.pw = ws.take(n);
+      }
+      if (d) d->im_ = im;
+    }
     math.layout(ws);
     if (d) {
       d->y_ = y, d->f0_ = f0, d->y1_ = y1, d->f1_ = f1, d->ys_ = ys, d->fs_ = fs, d->s_ = s;
@@ -130,15 +155,20 @@ class Driver {
     if (failed_) return fail(out, ev_t, start);
     int next = 0;
     while (next < c_.n_times && c_.times[next] <= 0) sample(out, next++, y_);
+    bool have_spec = false;
     for (int e = 0; e < c_.n_events; ++e) {
-      const T g = event_value(c_.events[e], y_, loss);
+      const T g = event_value(c_.events[e], y_, loss, have_spec);
       team_.sync();  // every member has read g_prev before one of them writes it
       if (team_.rank() == 0) g_prev[e] = g;
     }
     team_.sync();
     if (failed_) return fail(out, ev_t, start);
 
-    const bool adaptive = c_.step.method == Method::DormandPrince54;
+    const bool adaptive = is_adaptive(c_.step.method);
+    bool can_linearize = false;
+    if constexpr (Linearizes<Math>::value) can_linearize = is_implicit(c_.step.method) && math_.linearizable();
+    implicit_ = can_linearize && c_.step.method == Method::Rodas5P;
+    const bool switches = can_linearize && c_.step.method == Method::Auto;
     const T Tf = c_.t_final;
     auto rhs_fn = [&](const T* s, T* ds, bool want) {  // the stepper's evaluations count too
       ++evals_;
@@ -158,11 +188,26 @@ class Driver {
       }
       bool have_f1 = false;
       T loss1 = 0;
-      const T err = take_step(team_, t_, c_.step, n_, y_, f0_, hs, y1_, f1_, have_f1, loss1, s_, rhs_fn, scratch_);
+      T err = 0;
+      if (implicit_) {
+        if (!implicit_step(hs, err, rhs_fn)) return fail(out, ev_t, k);
+      } else {
+        err = take_step(team_, t_, c_.step, n_, y_, f0_, hs, y1_, f1_, have_f1, loss1, s_, rhs_fn, scratch_);
+      }
       if (failed_) return fail(out, ev_t, k);
       const T t0 = k.t;
-      if (!conclude_step(c_.step, Tf, hs, last, err, k)) continue;
+      if (!conclude_step(c_.step, Tf, hs, last, err, k)) {
+        if (implicit_) monitor_.implicit_rejection();
+        continue;
+      }
       const T t1 = k.t;
+      last_implicit_ = implicit_;
+      if constexpr (Linearizes<Math>::value) {
+        if (implicit_) {
+          rosenbrock_dense(team_, kRodas5P, n_, im_.stages);
+          ++implicit_steps_, implicit_time_ += hs;
+        }
+      }
       if (math_.retracts()) {
         if (!math_.retract(y1_)) return fail(out, ev_t, k);
         have_f1 = false;
@@ -178,8 +223,9 @@ class Driver {
       }
       bool stop_event = false;
       T t_stop = t1;
+      bool have_spec1 = false;
       for (int e = 0; e < c_.n_events; ++e) {
-        const T g1 = event_value(c_.events[e], y1_, loss1);
+        const T g1 = event_value(c_.events[e], y1_, loss1, have_spec1);
         const T g0 = g_prev[e];
         T te = ev_t[e];
         if (te != te && crosses(c_.events[e].crossing, g0, g1)) {
@@ -197,19 +243,20 @@ class Driver {
       // A terminal event ends the trajectory at its time: nothing is recorded past it, and the
       // final state is the interpolated state there, so t_end, final state and loss agree.
       while (next < c_.n_times && c_.times[next] <= t_stop) {
-        interpolate(team_, t_, n_, y_, f0_, y1_, f1_, hs, (c_.times[next] - t0) / hs, s_, ys_);
+        dense_output(hs, (c_.times[next] - t0) / hs, ys_);
         if (!math_.retract(ys_)) return fail(out, ev_t, k);  // the interpolant leaves the rank-r manifold
         sample(out, next++, ys_);
         if (failed_) return fail(out, ev_t, k);
       }
       if (stop_event) {
-        interpolate(team_, t_, n_, y_, f0_, y1_, f1_, hs, (t_stop - t0) / hs, s_, ys_);
+        dense_output(hs, (t_stop - t0) / hs, ys_);
         if (!math_.retract(ys_)) return fail(out, ev_t, k);
         swap(y_, ys_);
         status = Status::EventStop;
         k.t = t_stop, k.comp = 0;
         break;
       }
+      if (switches && !consider_switch(hs)) return fail(out, ev_t, k);
       swap(y_, y1_);
       swap(f0_, f1_);
       loss = loss1;
@@ -250,6 +297,116 @@ class Driver {
     return L;
   }
 
+  // The state at t0 + th h inside the last accepted step, from the dense output of the method
+  // that took it.
+  DLNFLOW_HD void dense_output(T h, T th, T* out) {
+    if constexpr (Linearizes<Math>::value) {
+      if (last_implicit_) return rosenbrock_interpolate(team_, n_, y_, y1_, th, im_.stages, out);
+    }
+    interpolate(team_, t_, n_, y_, f0_, y1_, f1_, h, th, s_, out);
+  }
+
+  // One Rodas5P attempt of size h from (y_, f0_) into y1_. The frozen Jacobian that
+  // preconditions the linear solves is refreshed when asked for (the first implicit step, or
+  // the last step's solves needed many iterations), and once more when a solve does not
+  // converge; a solve that fails with a fresh one rejects the step (err infinite). False: a
+  // matrix function failed.
+  template <class Rhs>
+  DLNFLOW_HD bool implicit_step(T h, T& err, Rhs& rhs_fn) {
+    if constexpr (Linearizes<Math>::value) {
+      bool fresh = need_refresh_;
+      ImplicitOutcome o = rosenbrock_step(team_, kRodas5P, c_.step, n_, y_, f0_, h, y1_, err, im_.stages, math_, rhs_fn,
+                                          counts_, need_refresh_, scratch_);
+      if (o == ImplicitOutcome::LinearFailed && !fresh) {
+        fresh = true;
+        o = rosenbrock_step(team_, kRodas5P, c_.step, n_, y_, f0_, h, y1_, err, im_.stages, math_, rhs_fn, counts_, true,
+                            scratch_);
+      }
+      if (o == ImplicitOutcome::MathFailed || failed_) return false;
+      if (o == ImplicitOutcome::LinearFailed) err = T(INFINITY);
+      need_refresh_ = !fresh && counts_.step_directions > kRefreshIterations;
+    } else {
+      (void)h, (void)err, (void)rhs_fn;
+    }
+    return true;
+  }
+
+  // Method auto, after an accepted step (y_, f0_) -> (y1_, f1_) of size h: whether to change
+  // method for the next one (stiffness.hpp). False: a matrix function failed.
+  DLNFLOW_HD bool consider_switch(T h) {
+    if constexpr (Linearizes<Math>::value) {
+      if (!implicit_) {
+        // h ||f(y1) - f(Y_6)|| / ||y1 - Y_6||: k_7 = f(y1), k_6 = f(Y_6), Y_6 in the stage buffer.
+        T num = 0, den = 0;
+        for (int i = team_.rank(); i < n_; i += team_.size()) {
+          const T a = s_.k[6][i] - s_.k[5][i], b = y1_[i] - s_.tmp[i];
+          num += a * a, den += b * b;
+        }
+        num = team_sum(team_, num, scratch_), den = team_sum(team_, den, scratch_);
+        const T hl = den > 0 ? h * std::sqrt(num / den) : T(0);
+        bool stiff = monitor_.explicit_step(static_cast<double>(hl));
+        if (!have_direction_) {  // start the power iteration along the direction the test saw
+          for (int i = team_.rank(); i < n_; i += team_.size()) im_.pv[i] = s_.k[6][i] - s_.k[5][i];
+          team_.sync();
+          normalize(im_.pv, f1_);
+          have_direction_ = true;
+        }
+        if (!stiff && monitor_.since_switch % StiffnessMonitor::kRadiusEvery == 0) {
+          // The spectral radius at y1, from kRadiusIterations steps of the carried power iteration.
+          if (!math_.linearize(y1_)) return false;
+          T rho = 0;
+          for (int it = 0; it < StiffnessMonitor::kRadiusIterations; ++it) {
+            ++counts_.jvps;
+            if (!math_.jvp(im_.pv, im_.pw)) return false;
+            team_.sync();
+            rho = normalize(im_.pw, f1_);
+            swap(im_.pv, im_.pw);
+          }
+          stiff = monitor_.explicit_radius(static_cast<double>(h), static_cast<double>(rho));
+        }
+        if (stiff) {
+          implicit_ = true, need_refresh_ = true;
+          ++switches_;
+        }
+      } else {
+        // J at the step's start (still the linearization point) times the carried vector.
+        ++counts_.jvps;
+        if (!math_.jvp(im_.pv, im_.pw)) return false;
+        team_.sync();
+        const T rho = normalize(im_.pw, f1_);
+        swap(im_.pv, im_.pw);
+        if (monitor_.implicit_step(static_cast<double>(h), static_cast<double>(rho))) {
+          implicit_ = false;
+          ++switches_;
+        }
+      }
+    } else {
+      (void)h;
+    }
+    return true;
+  }
+
+  // Scales v to unit norm and returns its norm; a zero (or non-finite) v becomes `fallback`
+  // normalized.
+  DLNFLOW_HD T normalize(T* v, const T* fallback) {
+    T sq = 0;
+    for (int i = team_.rank(); i < n_; i += team_.size()) sq += v[i] * v[i];
+    T nrm = std::sqrt(team_sum(team_, sq, scratch_));
+    if (!(nrm > 0) || !finite(nrm)) {
+      copy(team_, n_, fallback, v);
+      team_.sync();
+      sq = 0;
+      for (int i = team_.rank(); i < n_; i += team_.size()) sq += v[i] * v[i];
+      const T f = std::sqrt(team_sum(team_, sq, scratch_));
+      for (int i = team_.rank(); i < n_; i += team_.size()) v[i] = f > 0 ? v[i] / f : T(1);
+      team_.sync();
+      return finite(nrm) ? nrm : T(0);
+    }
+    for (int i = team_.rank(); i < n_; i += team_.size()) v[i] /= nrm;
+    team_.sync();
+    return nrm;
+  }
+
   DLNFLOW_HD bool finite_and_bounded(const T* y) {
     T bad = 0;
     for (int i = team_.rank(); i < n_; i += team_.size())
@@ -257,9 +414,14 @@ class Driver {
     return !(team_max(team_, bad, scratch_) > 0);
   }
 
-  DLNFLOW_HD T event_value(const EventData& e, const T* y, T loss) {
+  // have_spec: spec_ already holds the spectrum of y (one SVD serves every event at a state).
+  DLNFLOW_HD T event_value(const EventData& e, const T* y, T loss, bool& have_spec) {
     if (e.kind == EventKind::Loss) return loss - T(e.level);
-    if (!math_.spectrum(y, spec_)) failed_ = true;
+    if (!have_spec) {
+      if (!math_.spectrum(y, spec_)) failed_ = true;
+      team_.sync();
+      have_spec = true;
+    }
     return spec_[e.index] - T(e.level);
   }
 
@@ -274,14 +436,15 @@ class Driver {
     int side = 0;
     for (int it = 0; it < 200 && (b - a) > T(1e-15); ++it) {
       const T cpt = (a * gb - b * ga) / (gb - ga);
-      interpolate(team_, t_, n_, y_, f0_, y1_, f1_, h, cpt, s_, ys_);
+      dense_output(h, cpt, ys_);
       T loss = 0;
       if (e.kind == EventKind::Loss) {
         bool ok = true;
         loss = math_.loss(ys_, fs_, ok);
         if (!ok) failed_ = true;
       }
-      const T gc = event_value(e, ys_, loss);
+      bool have_spec = false;
+      const T gc = event_value(e, ys_, loss, have_spec);
       if (gc == T(0)) return t0 + cpt * h;
       if ((gc > 0) == (gb > 0)) {
         b = cpt, gb = gc;
@@ -372,6 +535,11 @@ class Driver {
       out.header[OutputLayout::kFinalRank] = final_rank;
       out.header[OutputLayout::kFinalCritical] = critical;
       out.header[OutputLayout::kFinalCriticalDistance] = distance;
+      out.header[OutputLayout::kSwitches] = static_cast<T>(switches_);
+      out.header[OutputLayout::kImplicitSteps] = static_cast<T>(implicit_steps_);
+      out.header[OutputLayout::kImplicitTime] = implicit_time_;
+      out.header[OutputLayout::kJvpEvals] = static_cast<T>(counts_.jvps);
+      out.header[OutputLayout::kLinearIters] = static_cast<T>(counts_.linear_iterations);
       for (int e = 0; e < c_.n_events; ++e) out.event_times[e] = ev_t[e];
     }
     copy(team_, n_, y_, out.final_state);
@@ -386,6 +554,20 @@ class Driver {
   T *y_ = nullptr, *f0_ = nullptr, *y1_ = nullptr, *f1_ = nullptr, *ys_ = nullptr, *fs_ = nullptr;
   T *spec_ = nullptr, *scratch_ = nullptr, *ev_t_ = nullptr, *g_prev_ = nullptr;
   Stages<T> s_{};
+  // The implicit method (auto and rodas5p), only where the Math linearizes (so that the fused
+  // GPU kernel carries none of it): its stages and the power iteration's vectors; then which
+  // method takes the next step and which took the last, and the counts.
+  struct ImplicitState {
+    RosenbrockStages<T> stages;
+    T *pv = nullptr, *pw = nullptr;  // the power iteration's vector and its image
+  };
+  struct NoImplicitState {};
+  std::conditional_t<Linearizes<Math>::value, ImplicitState, NoImplicitState> im_{};
+  bool implicit_ = false, last_implicit_ = false, need_refresh_ = true, have_direction_ = false;
+  StiffnessMonitor monitor_{};
+  ImplicitCounters counts_{};
+  long long switches_ = 0, implicit_steps_ = 0;
+  T implicit_time_ = 0;
   long long evals_ = 0;
   bool failed_ = false;
   StopReason reason_ = StopReason::None;

@@ -30,7 +30,7 @@ enum class StepPlan : int { Go, Underflow, MaxSteps };
 template <class T>
 DLNFLOW_HD StepPlan plan_step(const StepConfig& c, long long max_steps, T t_final, const StepClock<T>& k, T& hs,
                               bool& last) {
-  const bool adaptive = c.method == Method::DormandPrince54;
+  const bool adaptive = is_adaptive(c.method);
   // One guard for every way the step can collapse: below dt_min (unless only a shorter final
   // step remains), below the clock's resolution, or underflowed.
   if (!(k.h > T(1e-300)) ||
@@ -47,7 +47,7 @@ DLNFLOW_HD StepPlan plan_step(const StepConfig& c, long long max_steps, T t_fina
 // [0.2, 5]), on rejection shrinks the step. Returns whether accepted.
 template <class T>
 DLNFLOW_HD bool conclude_step(const StepConfig& c, T t_final, T hs, bool last, T err, StepClock<T>& k) {
-  const bool adaptive = c.method == Method::DormandPrince54;
+  const bool adaptive = is_adaptive(c.method);
   if (adaptive && !(err <= T(1))) {
     ++k.rejected;
     const T fac = T(0.9) * std::pow(err, T(-0.2));

@@ -70,3 +70,75 @@ constexpr Tableau tableau(Method m) {
 }
 
 }  // namespace dlnflow::integrator
+
+namespace dlnflow::integrator {
+
+// A Rosenbrock method (linearly implicit) as data: with J the flow's Jacobian at the step's start y,
+//     U_i = y + sum_{j<i} a[i][j] k_j,   (I - h gamma J) k_i = h gamma f(U_i) + gamma sum_{j<i} c[i][j] k_j,
+// y1 = y + sum_j b[j] k_j, the error estimate sum_j e[j] k_j, and the dense output
+//     y(t0 + th h) = (1 - th) y + th (y1 + (1 - th) (h_1 + th (h_2 + th h_3))),  h_r = sum_j hd[r][j] k_j.
+// (The W-transformed form of Hairer-Wanner, Solving ODEs II, IV.7, as OrdinaryDiffEq.jl writes it.)
+constexpr int kRosenbrockStages = 8;
+
+struct RosenbrockTableau {
+  int stages = kRosenbrockStages;
+  int order = 5;
+  double gamma = 0;
+  double a[kRosenbrockStages][kRosenbrockStages] = {};
+  double c[kRosenbrockStages][kRosenbrockStages] = {};
+  double b[kRosenbrockStages] = {};
+  double e[kRosenbrockStages] = {};
+  double hd[3][kRosenbrockStages] = {};
+};
+
+// Rodas5P: G. Steinebach, "Construction of Rosenbrock-Wanner method Rodas5P and numerical
+// benchmarks within the Julia Differential Equations package", BIT Numer. Math. 63, 27 (2023):
+// order 5, L-stable, stiffly accurate (y1 = U_8 + k_8, so the error estimate is k_8), with a
+// dense output of order 4. Coefficients as published with OrdinaryDiffEq.jl (RODAS5PA, RODAS5PC,
+// RODAS5PH).
+constexpr RosenbrockTableau rodas5p() {
+  RosenbrockTableau t;
+  t.gamma = 0.21193756319429014;
+  constexpr double A[8][8] = {
+      {0, 0, 0, 0, 0, 0, 0, 0},
+      {3.0, 0, 0, 0, 0, 0, 0, 0},
+      {2.849394379747939, 0.45842242204463923, 0, 0, 0, 0, 0, 0},
+      {-6.954028509809101, 2.489845061869568, -10.358996098473584, 0, 0, 0, 0, 0},
+      {2.8029986275628964, 0.5072464736228206, -0.3988312541770524, -0.04721187230404641, 0, 0, 0, 0},
+      {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 0, 0, 0},
+      {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 1, 0, 0},
+      {-7.502846399306121, 2.561846144803919, -11.627539656261098, -0.18268767659942256, 0.030198172008377946, 1, 1, 0},
+  };
+  constexpr double C[8][7] = {
+      {0, 0, 0, 0, 0, 0, 0},
+      {-14.155112264123755, 0, 0, 0, 0, 0, 0},
+      {-17.97296035885952, -2.859693295451294, 0, 0, 0, 0, 0},
+      {147.12150275711716, -1.41221402718213, 71.68940251302358, 0, 0, 0, 0},
+      {165.43517024871676, -0.4592823456491126, 42.90938336958603, -5.961986721573306, 0, 0, 0},
+      {24.854864614690072, -3.0009227002832186, 47.4931110020768, 5.5814197821558125, -0.6610691825249471, 0, 0},
+      {30.91273214028599, -3.1208243349937974, 77.79954646070892, 34.28646028294783, -19.097331116725623,
+       -28.087943162872662, 0},
+      {37.80277123390563, -3.2571969029072276, 112.26918849496327, 66.9347231244047, -40.06618937091002,
+       -54.66780262877968, -9.48861652309627},
+  };
+  constexpr double H[3][8] = {
+      {25.948786856663858, -2.5579724845846235, 10.433815404888879, -2.3679251022685204, 0.524948541321073,
+       1.1241088310450404, 0.4272876194431874, -0.17202221070155493},
+      {-9.91568850695171, -0.9689944594115154, 3.0438037242978453, -24.495224566215796, 20.176138334709044,
+       15.98066361424651, -6.789040303419874, -6.710236069923372},
+      {11.419903575922262, 2.8879645146136994, 72.92137995996029, 80.12511834622643, -52.072871366152654,
+       -59.78993625266729, -0.15582684282751913, 4.883087185713722},
+  };
+  for (int i = 0; i < 8; ++i) {
+    for (int j = 0; j < 8; ++j) t.a[i][j] = A[i][j], t.hd[0][j] = H[0][j], t.hd[1][j] = H[1][j], t.hd[2][j] = H[2][j];
+    for (int j = 0; j < 7; ++j) t.c[i][j] = C[i][j];
+  }
+  for (int j = 0; j < 7; ++j) t.b[j] = A[7][j];
+  t.b[7] = 1;
+  t.e[7] = 1;
+  return t;
+}
+
+inline constexpr RosenbrockTableau kRodas5P = rodas5p();
+
+}  // namespace dlnflow::integrator

@@ -229,8 +229,9 @@ InitSpec read_initialization(TableReader r, const Problem& problem, const std::s
 
 IntegratorConfig read_integrator(TableReader r) {
   IntegratorConfig c;
-  c.method = r.named("method", std::optional(Method::DormandPrince54), {Method::Euler, Method::RK4, Method::DormandPrince54});
-  if (c.method == Method::DormandPrince54) {
+  c.method = r.named("method", std::optional(c.method),
+                     {Method::Euler, Method::RK4, Method::DormandPrince54, Method::Rodas5P, Method::Auto});
+  if (is_adaptive(c.method)) {
     // rtol >= 1 would accept any step: the error control would be switched off.
     c.rtol = r.real("rtol", c.rtol, {0.0, 1.0, true, true});
     c.atol = r.real("atol", c.atol, Bounds::nonnegative());

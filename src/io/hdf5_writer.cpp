@@ -196,6 +196,11 @@ void TrajectoriesH5Writer::State::open_point(SweepPoint point) {
   make(g, "steps", H5T_NATIVE_INT64, {n});
   make(g, "rejected", H5T_NATIVE_INT64, {n});
   make(g, "rhs_evaluations", H5T_NATIVE_INT64, {n});
+  make(g, "switches", H5T_NATIVE_INT64, {n});
+  make(g, "implicit_steps", H5T_NATIVE_INT64, {n});
+  make(g, "implicit_time", H5T_NATIVE_DOUBLE, {n});
+  make(g, "jvp_evaluations", H5T_NATIVE_INT64, {n});
+  make(g, "linear_iterations", H5T_NATIVE_INT64, {n});
   make(g, "loss", H5T_NATIVE_DOUBLE, {n, T});
   make(g, "grad_norm", H5T_NATIVE_DOUBLE, {n, T});
   make(g, "balance_defect", H5T_NATIVE_DOUBLE, {n, T});
@@ -242,14 +247,16 @@ void TrajectoriesH5Writer::State::add(const std::vector<TrajectoryRecord>& recs)
   const hsize_t m = recs.size();
   const hsize_t r = static_cast<hsize_t>(std::min(problem.rows(), problem.cols()));
   const double nan = std::nan("");
-  std::vector<std::int64_t> seed, traj, steps, rejected, evals;
+  std::vector<std::int64_t> seed, traj, steps, rejected, evals, switches, isteps, jvps, liters;
   std::vector<std::int32_t> status, final_rank, final_critical, rank, crit;
-  std::vector<double> t_end, final_loss, final_dist, events, loss, grad, defect, spectrum, dist;
+  std::vector<double> itime, t_end, final_loss, final_dist, events, loss, grad, defect, spectrum, dist;
   for (const auto& rec : recs) {
     const auto& res = rec.result;
     seed.push_back(rec.seed_index);
     traj.push_back(static_cast<std::int64_t>(rec.point) * ex.seeds + rec.seed_index);
     steps.push_back(res.steps), rejected.push_back(res.rejected), evals.push_back(res.rhs_evaluations);
+    switches.push_back(res.switches), isteps.push_back(res.implicit_steps), itime.push_back(res.implicit_time);
+    jvps.push_back(res.jvp_evaluations), liters.push_back(res.linear_iterations);
     status.push_back(static_cast<int>(res.status)), final_rank.push_back(res.final_rank);
     final_critical.push_back(res.final_critical), final_dist.push_back(res.final_critical_distance);
     t_end.push_back(res.t_end), final_loss.push_back(res.final_loss);
@@ -275,6 +282,11 @@ void TrajectoriesH5Writer::State::add(const std::vector<TrajectoryRecord>& recs)
   write_rows(set("steps"), "steps", written, m, steps);
   write_rows(set("rejected"), "rejected", written, m, rejected);
   write_rows(set("rhs_evaluations"), "rhs_evaluations", written, m, evals);
+  write_rows(set("switches"), "switches", written, m, switches);
+  write_rows(set("implicit_steps"), "implicit_steps", written, m, isteps);
+  write_rows(set("implicit_time"), "implicit_time", written, m, itime);
+  write_rows(set("jvp_evaluations"), "jvp_evaluations", written, m, jvps);
+  write_rows(set("linear_iterations"), "linear_iterations", written, m, liters);
   write_rows(set("loss"), "loss", written, m, loss);
   write_rows(set("grad_norm"), "grad_norm", written, m, grad);
   write_rows(set("balance_defect"), "balance_defect", written, m, defect);

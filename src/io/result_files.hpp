@@ -31,6 +31,7 @@ class SummaryCsvWriter {
   std::string path_, tmp_;
   std::FILE* file_ = nullptr;
   int seeds_ = 1;
+  bool implicit_ = false;  // some point may take implicit steps: their share gets columns
 };
 
 class TrajectoriesH5Writer {

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -34,12 +35,15 @@ std::string field(const std::string& s) {
 
 SummaryCsvWriter::SummaryCsvWriter(const std::string& path, const Experiment& ex)
     : path_(path), tmp_(temporary_name(path)), seeds_(ex.seeds) {
+  implicit_ = is_implicit(ex.point(0).config.options.integrator.method) ||
+              std::find(ex.axes.begin(), ex.axes.end(), "integrator.method") != ex.axes.end();
   file_ = std::fopen(tmp_.c_str(), "wb");
   if (!file_) throw std::runtime_error("cannot write '" + tmp_ + "': " + std::strerror(errno));
   std::ostringstream out;
   out << "point";
   for (const auto& a : ex.axes) out << "," << field(a);
   out << ",seed,trajectory,status,t_end,final_loss,final_rank,steps,rejected";
+  if (implicit_) out << ",switches,implicit_steps,implicit_time";
   for (const auto& e : ex.point(0).config.event_names) out << "," << field("t_" + e);
   out << ",critical_point,critical_distance\n";
   const std::string header = out.str();
@@ -61,6 +65,7 @@ void SummaryCsvWriter::add(const SweepPoint& point, const std::vector<Trajectory
     out << "," << rec.seed_index << "," << static_cast<long long>(rec.point) * seeds_ + rec.seed_index << ","
         << to_string(r.status) << "," << format_double(r.t_end) << "," << format_double(r.final_loss) << ","
         << r.final_rank << "," << r.steps << "," << r.rejected;
+    if (implicit_) out << "," << r.switches << "," << r.implicit_steps << "," << format_double(r.implicit_time);
     for (double t : r.event_times) out << "," << format_double(t);
     const auto* catalog = point.config.catalog.get();
     const bool listed = catalog && r.final_critical >= 0 && r.final_critical < static_cast<int>(catalog->points().size());

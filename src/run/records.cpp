@@ -14,8 +14,9 @@ namespace dlnflow::run {
 
 namespace {
 
-// Format 2: the header, the records, then XXH3-64 of everything before it.
-constexpr char kMagic[8] = {'D', 'L', 'N', 'F', 'C', 'H', 'K', '2'};
+// Format 3: the header, the records, then XXH3-64 of everything before it. (Format 2 lacked the
+// implicit method's counts; its checkpoints are recomputed like damaged ones.)
+constexpr char kMagic[8] = {'D', 'L', 'N', 'F', 'C', 'H', 'K', '3'};
 constexpr std::size_t kHeaderBytes = 8 + 8 + 8 + 4 + 4 + 4 + 1 + 8;
 constexpr std::size_t kMaxMessage = 4096;
 
@@ -160,6 +161,8 @@ void write_chunk(const std::string& path, std::uint64_t fingerprint, const Chunk
     const auto& r = rec.result;
     w.put<std::int32_t>(rec.point), w.put<std::int32_t>(rec.seed_index), w.put<std::int32_t>(static_cast<int>(r.status));
     w.put(r.t_end), w.put(r.steps), w.put(r.rejected), w.put(r.rhs_evaluations), w.put(r.final_loss);
+    w.put(r.switches), w.put(r.implicit_steps), w.put(r.implicit_time), w.put(r.jvp_evaluations);
+    w.put(r.linear_iterations);
     w.put(r.message.substr(0, kMaxMessage)), w.put(r.final_state);
     w.put<std::uint64_t>(r.event_times.size());
     for (double t : r.event_times) w.put(t);
@@ -233,6 +236,9 @@ std::optional<ChunkFile> read_chunk(const std::string& path, std::uint64_t finge
       res.status = static_cast<Status>(status);
       res.t_end = r.get<double>(), res.steps = r.get<std::int64_t>(), res.rejected = r.get<std::int64_t>();
       res.rhs_evaluations = r.get<std::int64_t>(), res.final_loss = r.get<double>();
+      res.switches = r.get<std::int64_t>(), res.implicit_steps = r.get<std::int64_t>();
+      res.implicit_time = r.get<double>(), res.jvp_evaluations = r.get<std::int64_t>();
+      res.linear_iterations = r.get<std::int64_t>();
       res.message = r.text(kMaxMessage), res.final_state = r.vec(shape.state, "final state");
       res.event_times.resize(r.length(shape.events, "event list"));
       if (res.event_times.size() != shape.events) return reject("event list of the wrong length");

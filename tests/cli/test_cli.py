@@ -274,7 +274,7 @@ class BadInput(Workspace):
     def test_invalid_value_names_the_accepted_range(self):
         self.expect_refusal(BASE.replace("dt = 0.01", "dt = -0.01"), "integrator.dt: must be > 0 (got -0.01)")
         self.expect_refusal(BASE.replace('method = "rk4"', 'method = "rk45"'),
-                            "must be one of euler, rk4, dopri5 (got 'rk45')")
+                            "must be one of euler, rk4, dopri5, rodas5p, auto (got 'rk45')")
         self.expect_refusal(BASE + "[[events]]\nkind = \"singular_value\"\nindex = 3\nlevel = 1.0\n",
                             "events[1].index: must be in [1, 2] (got 3)")
 

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The stiff saddle-to-saddle benchmark of issue #15 (docs/benchmarks.md, docs/numerics.md).
+
+The case: target { generate = "low_rank", size = 10, spectrum = [4, 3, 2, 1] }, Gaussian start of
+scale alpha (end to end), depths 3 and 4, one event per singular value crossing half its target
+value (the last one terminal), rtol 1e-9, atol 1e-14, 32 seeds per point. In one run, with one
+binary, on the same initial states:
+
+  * sweep: alpha = 1e-1 ... 1e-8 (8 values, log-spaced), dopri5 against auto, wall time per
+    point and the ratio; every escape time of both against a tight dopri5 reference (rtol 1e-11,
+    atol 1e-16), whose worst relative difference is reported;
+  * beyond: auto alone at alpha = 1e-12 ... 1e-24 (depth 4 and 3), against dopri5 extrapolated
+    from its measured time per step and the step count it would need (steps on a plateau grow
+    like alpha^-(1 - 2/N), so the 1e-8 count times (1e-8 / alpha)^(1 - 2/N));
+  * the cost per trajectory of auto from alpha = 1e-4 to 1e-24 (steps, seconds), which must grow
+    at most logarithmically in 1/alpha.
+
+    bench/stiff_switching.py --bin build/dlnflow [--seeds 32] [--threads 2] [--quick]
+
+Writes bench/results/stiff-<machine>-<date>.json and prints the tables docs/benchmarks.md quotes.
+"""
+import argparse
+import csv
+import datetime
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LEVELS = [2.0, 1.5, 1.0, 0.5]
+
+
+def experiment(method, depth, alpha, seeds, rtol=1e-9, atol=1e-14):
+    events = "".join(
+        f'[[events]]\nname = "escape{i + 1}"\nkind = "singular_value"\nindex = {i + 1}\nlevel = {lv}\n'
+        f'crossing = "up"\n{"terminal = true" if i == 3 else ""}\n'
+        for i, lv in enumerate(LEVELS))
+    return f"""name = "stiff-{method}-N{depth}-a{alpha:g}"
+[problem]
+loss = "matrix_approximation"
+target = {{ generate = "low_rank", size = 10, spectrum = [4.0, 3.0, 2.0, 1.0] }}
+[network]
+parametrization = "deep"
+depth = {depth}
+width = 10
+[initialization]
+kind = "gaussian"
+alpha = {alpha!r}
+scale_on = "end_to_end"
+[integrator]
+method = "{method}"
+rtol = {rtol!r}
+atol = {atol!r}
+[stop]
+t_final = 1e40
+{events}
+[sweep]
+seeds = {seeds}
+seed = 2026
+"""
+
+
+def run(bin_, work, threads, method, depth, alpha, seeds, **tol):
+    name = f"{method}-{tol.get('rtol', 1e-9):g}-N{depth}-a{alpha:g}"
+    path = os.path.join(work, name + ".toml")
+    out = os.path.join(work, name)
+    open(path, "w").write(experiment(method, depth, alpha, seeds, **tol))
+    t0 = time.perf_counter()
+    p = subprocess.run([bin_, "run", path, "--out", out, "--threads", str(threads), "--quiet"],
+                       capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"{bin_} run {path} exited {p.returncode}: {p.stderr}")
+    rows = list(csv.DictReader(open(os.path.join(out, "summary.csv"))))
+    shutil.rmtree(out)
+    escapes = [[float(r[f"t_escape{i + 1}"]) for i in range(4)] for r in rows]
+    ok = all(r["status"] == "event_stop" for r in rows) and all(math.isfinite(t) for e in escapes for t in e)
+    steps = [int(r["steps"]) for r in rows]
+    res = {"method": method, "depth": depth, "alpha": alpha, "seconds": wall, "trajectories": len(rows),
+           "all_escaped": ok, "steps_median": sorted(steps)[len(steps) // 2], "steps_total": sum(steps),
+           "escapes": escapes}
+    if "switches" in rows[0]:
+        res["switches_median"] = sorted(int(r["switches"]) for r in rows)[len(rows) // 2]
+        res["implicit_time_fraction"] = sum(float(r["implicit_time"]) for r in rows) / sum(float(r["t_end"]) for r in rows)
+    return res
+
+
+def worst_rel(a, ref):
+    return max(abs(x - y) / abs(y) for ea, er in zip(a, ref) for x, y in zip(ea, er))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=os.path.join(SRC, "build", "dlnflow"))
+    ap.add_argument("--seeds", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="4 seeds, alpha down to 1e-6 and 1e-16 (a smoke run)")
+    ap.add_argument("--out", default=None, help="JSON file (default bench/results/stiff-<machine>-<date>.json)")
+    a = ap.parse_args()
+    seeds = 4 if a.quick else a.seeds
+    sweep = [10.0 ** -k for k in range(1, 7 if a.quick else 9)]
+    beyond = [1e-12, 1e-16] if a.quick else [1e-12, 1e-16, 1e-20, 1e-24]
+    work = tempfile.mkdtemp(prefix="dlnflow-stiff-")
+    rows, cost = [], []
+    try:
+        for depth in (3, 4):
+            for alpha in sweep:
+                dp = run(a.bin, work, a.threads, "dopri5", depth, alpha, seeds)
+                au = run(a.bin, work, a.threads, "auto", depth, alpha, seeds)
+                ref = run(a.bin, work, a.threads, "dopri5", depth, alpha, seeds, rtol=1e-11, atol=1e-16)
+                row = {"depth": depth, "alpha": alpha, "dopri5_s": dp["seconds"], "auto_s": au["seconds"],
+                       "speedup": dp["seconds"] / au["seconds"], "dopri5_steps": dp["steps_median"],
+                       "auto_steps": au["steps_median"], "auto_switches": au["switches_median"],
+                       "auto_implicit_time_fraction": au["implicit_time_fraction"],
+                       "all_escaped": dp["all_escaped"] and au["all_escaped"] and ref["all_escaped"],
+                       "auto_vs_ref": worst_rel(au["escapes"], ref["escapes"]),
+                       "dopri5_vs_ref": worst_rel(dp["escapes"], ref["escapes"]),
+                       "dopri5_s_per_step": dp["seconds"] / dp["steps_total"]}
+                rows.append(row)
+                print(f"N={depth} alpha={alpha:.0e}: dopri5 {dp['seconds']:.2f} s ({dp['steps_median']} steps), "
+                      f"auto {au['seconds']:.2f} s ({au['steps_median']} steps, {au['switches_median']} switches): "
+                      f"{row['speedup']:.1f}x; escapes vs rtol 1e-11: auto {row['auto_vs_ref']:.1e}, "
+                      f"dopri5 {row['dopri5_vs_ref']:.1e}", flush=True)
+                if alpha <= 1e-4:
+                    cost.append({"depth": depth, "alpha": alpha, "seconds_per_trajectory": au["seconds"] / seeds,
+                                 "steps_median": au["steps_median"], "all_escaped": au["all_escaped"]})
+            last = rows[-1]
+            for alpha in beyond:
+                au = run(a.bin, work, a.threads, "auto", depth, alpha, seeds)
+                growth = (last["alpha"] / alpha) ** (1 - 2 / depth)
+                dp_steps = last["dopri5_steps"] * growth
+                dp_s = dp_steps * seeds * last["dopri5_s_per_step"]
+                cost.append({"depth": depth, "alpha": alpha, "seconds_per_trajectory": au["seconds"] / seeds,
+                             "steps_median": au["steps_median"], "all_escaped": au["all_escaped"],
+                             "seconds": au["seconds"], "dopri5_extrapolated_s": dp_s,
+                             "speedup_vs_extrapolated": dp_s / au["seconds"]})
+                print(f"N={depth} alpha={alpha:.0e}: auto {au['seconds']:.2f} s for {seeds} trajectories "
+                      f"({au['steps_median']} steps, all escaped: {au['all_escaped']}); dopri5 extrapolated "
+                      f"{dp_s:.3g} s ({dp_steps:.3g} steps): {dp_s / au['seconds']:.3g}x", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print("\n| N | alpha | dopri5 s | auto s | speedup | dopri5 steps | auto steps | switches | auto vs ref |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['depth']} | {r['alpha']:.0e} | {r['dopri5_s']:.2f} | {r['auto_s']:.2f} | {r['speedup']:.1f}x | "
+              f"{r['dopri5_steps']} | {r['auto_steps']} | {r['auto_switches']} | {r['auto_vs_ref']:.1e} |")
+    print("\n| N | alpha | auto s / trajectory | auto steps | all escaped |")
+    print("|---|---|---|---|---|")
+    for c in cost:
+        print(f"| {c['depth']} | {c['alpha']:.0e} | {c['seconds_per_trajectory']:.3f} | {c['steps_median']} | "
+              f"{c['all_escaped']} |")
+    machine = f"{platform.machine()}-{os.cpu_count()}c"
+    out = a.out or os.path.join(SRC, "bench", "results", f"stiff-{machine}-{datetime.date.today()}.json")
+    json.dump({"machine": platform.platform(), "cpus": os.cpu_count(), "threads": a.threads, "seeds": seeds,
+               "command": " ".join(sys.argv), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+               "sweep": rows, "cost": cost}, open(out, "w"), indent=1)
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+// When method "auto" switches between Dormand-Prince and Rodas5P, per trajectory (docs/numerics.md).
+// To implicit: Hairer's test from dopri5.f (Hairer, Norsett, Wanner, Solving ODEs I, IV.2): the two
+// last stages of a step sit at the same time, so h ||f(y1) - f(Y_6)|| / ||y1 - Y_6|| estimates
+// h |lambda| along the direction the error grows in; above 3.25 (the stability boundary of DP5 on
+// the negative axis is 3.3066) the step is limited by stability, not accuracy. 15 such steps
+// (with fewer than 6 in a row below it in between) make the trajectory stiff.
+// Hairer's estimate sees h |lambda| along the error's direction, which need not be the stiff one:
+// on a plateau of the deep networks' saddle-to-saddle dynamics it read 2.0-2.3 while the steps
+// sat at the stability limit for 10^8 steps. So every kRadiusEvery explicit steps the spectral
+// radius rho of the Jacobian is estimated too (kRadiusIterations steps of a power iteration whose
+// vector is carried from check to check), and kRadiusHits checks in a row with h rho above
+// 0.9 * 3.3066 (the step is at the stability limit) switch as well.
+// Back to explicit: a power iteration on the Jacobian (one Jacobian-vector product per implicit
+// step, the vector carried from step to step) estimates its spectral radius rho; when the implicit
+// step h is within what DP5 could take, h rho < 0.9 * 3.3066, for more than 3 steps in a row, and
+// at least 20 steps have passed since the last switch, explicit steps are as long and cheaper.
+// An implicit phase that rejected as many steps as it accepted (its error test failing for reasons
+// stiffness does not explain: an atol below the roundoff of components that are exactly zero, say)
+// doubles the evidence needed to switch again, so that auto never thrashes between the methods
+// at a cost above a few attempts.
+#pragma once
+
+#include "team.hpp"
+
+namespace dlnflow::integrator {
+
+struct StiffnessMonitor {
+  static constexpr double kStiffHLambda = 3.25, kDp5Boundary = 3.3066;
+  static constexpr int kStiffSteps = 15, kNonStiffReset = 6, kCheapSteps = 3, kMinStepsBetween = 20;
+
+  static constexpr int kRadiusEvery = 16, kRadiusIterations = 2, kRadiusHits = 3;
+  static constexpr int kMaxBackoff = 20;
+
+  int stiff = 0, nonstiff = 0, cheap = 0, hits = 0, backoff = 0;
+  long long since_switch = 0, rejected = 0;  // steps since the last switch, implicit ones rejected
+
+  // After an accepted explicit step with estimate h |lambda|; true: switch to the implicit method.
+  DLNFLOW_HD bool explicit_step(double h_lambda) {
+    ++since_switch;
+    if (h_lambda > kStiffHLambda) {
+      nonstiff = 0;
+      if (++stiff >= (static_cast<long long>(kStiffSteps) << backoff)) return reset();
+    } else if (++nonstiff >= kNonStiffReset) {
+      stiff = 0;
+    }
+    return false;
+  }
+  // After a spectral-radius check of an explicit step of size h; true: switch to implicit.
+  DLNFLOW_HD bool explicit_radius(double h, double rho) {
+    if (h * rho > 0.9 * kDp5Boundary) {
+      if (++hits >= (static_cast<long long>(kRadiusHits) << backoff)) return reset();
+    } else {
+      hits = 0;
+    }
+    return false;
+  }
+  // After an accepted implicit step of size h with spectral-radius estimate rho; true: switch back.
+  DLNFLOW_HD bool implicit_step(double h, double rho) {
+    ++since_switch;
+    if (h * rho < 0.9 * kDp5Boundary) {
+      if (++cheap > kCheapSteps && since_switch >= kMinStepsBetween) {
+        if (rejected >= since_switch && backoff < kMaxBackoff) ++backoff;
+        return reset();
+      }
+    } else {
+      cheap = 0;
+    }
+    return false;
+  }
+  DLNFLOW_HD void implicit_rejection() { ++rejected; }
+
+ private:
+  DLNFLOW_HD bool reset() {
+    stiff = nonstiff = cheap = hits = 0;
+    since_switch = rejected = 0;
+    return true;
+  }
+};
+
+}  // namespace dlnflow::integrator
