@@ -129,6 +129,13 @@ DLNFLOW_HD_NOINLINE ImplicitOutcome rosenbrock_step(const Team& team, const Rose
     if (!kr.converged) return ImplicitOutcome::LinearFailed;
   }
   combine(team, n, y1, y, T(1), t.b, t.stages, 1.0, kc);
+  // An entry the step started at exactly zero and moved by no more than the roundoff noise stays
+  // exactly zero: the flow's structure keeps such entries at zero (the off-diagonal entries of a
+  // diagonal problem), an explicit step does too, and a speck of roundoff there would be chased
+  // by the relative error control of every step after (docs/numerics.md).
+  for (int q = team.rank(); q < n; q += team.size())
+    if (y[q] == T(0) && std::fabs(y1[q]) < noise) y1[q] = T(0);
+  team.sync();
   // The error estimate sum_j e_j k_j (k_s alone for Rodas5P).
   T sum = 0, bad = 0;
   for (int q = team.rank(); q < n; q += team.size()) {

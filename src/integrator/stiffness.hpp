@@ -12,12 +12,14 @@
 // 0.9 * 3.3066 (the step is at the stability limit) switch as well.
 // Back to explicit: a power iteration on the Jacobian (one Jacobian-vector product per implicit
 // step, the vector carried from step to step) estimates its spectral radius rho; when the implicit
-// step h is within what DP5 could take, h rho < 0.9 * 3.3066, for more than 3 steps in a row, and
-// at least 20 steps have passed since the last switch, explicit steps are as long and cheaper.
+// step h is under kWorthFactor = 4 times what DP5 could take, h rho < 4 * 0.9 * 3.3066, for more
+// than 3 steps in a row, and at least 20 steps have passed since the last switch, the implicit
+// steps no longer pay for themselves (one costs about 8 explicit ones on the stiff benchmark;
+// the factor 4 was the best of 1, 2, 4, 8 there, at alpha = 1e-5, 1e-6 and 1e-8).
 // An implicit phase that rejected as many steps as it accepted (its error test failing for reasons
-// stiffness does not explain: an atol below the roundoff of components that are exactly zero, say)
-// doubles the evidence needed to switch again, so that auto never thrashes between the methods
-// at a cost above a few attempts.
+// stiffness does not explain), or that lasted under kShortPhase = 80 steps (a plateau too short
+// to repay the frozen Jacobian), doubles the evidence needed to switch again, so that auto never
+// thrashes between the methods at a cost above a few attempts.
 #pragma once
 
 #include "team.hpp"
@@ -29,7 +31,8 @@ struct StiffnessMonitor {
   static constexpr int kStiffSteps = 15, kNonStiffReset = 6, kCheapSteps = 3, kMinStepsBetween = 20;
 
   static constexpr int kRadiusEvery = 16, kRadiusIterations = 2, kRadiusHits = 3;
-  static constexpr int kMaxBackoff = 20;
+  static constexpr int kMaxBackoff = 20, kShortPhase = 80;
+  static constexpr double kWorthFactor = 4;
 
   int stiff = 0, nonstiff = 0, cheap = 0, hits = 0, backoff = 0;
   long long since_switch = 0, rejected = 0;  // steps since the last switch, implicit ones rejected
@@ -57,9 +60,9 @@ struct StiffnessMonitor {
   // After an accepted implicit step of size h with spectral-radius estimate rho; true: switch back.
   DLNFLOW_HD bool implicit_step(double h, double rho) {
     ++since_switch;
-    if (h * rho < 0.9 * kDp5Boundary) {
+    if (h * rho < kWorthFactor * 0.9 * kDp5Boundary) {
       if (++cheap > kCheapSteps && since_switch >= kMinStepsBetween) {
-        if (rejected >= since_switch && backoff < kMaxBackoff) ++backoff;
+        if ((rejected >= since_switch || since_switch < kShortPhase) && backoff < kMaxBackoff) ++backoff;
         return reset();
       }
     } else {
