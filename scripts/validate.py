@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-PAPERS = ["bures_wasserstein", "eftekhari", "bah", "greedy_low_rank"]
+PAPERS = ["bures_wasserstein", "eftekhari", "bah", "greedy_low_rank", "stiff"]
 
 # What the suite does not check, written under the table so it is never mistaken for everything.
 NOT_COVERED = [

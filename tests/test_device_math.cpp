@@ -164,7 +164,9 @@ TEST_P(TeamSizes, FlowRhsAndDiagnosticsEqualTheCpuModel) {
   for (const testing::DeviceCase& c : testing::device_cases()) {
     SCOPED_TRACE(c.name);
     const Problem& p = *c.problem;
-    const kernels::PackedRun run = gpu::pack_run(p, SolveOptions{});
+    SolveOptions dopri5;
+    dopri5.integrator.method = Method::DormandPrince54;  // the device math has no implicit method
+    const kernels::PackedRun run = gpu::pack_run(p, dopri5);
     device::FlowData<double> f;
     integrator::DriverConfig<double> cfg;
     device::CatalogData<double> cat;
@@ -204,6 +206,7 @@ TEST_P(TeamSizes, FlowRhsAndDiagnosticsEqualTheCpuModel) {
 TEST(DeviceMath, AMatrixFunctionFailureMarksTheTrajectoryFailed) {
   const Problem p(BuresWassersteinLoss{testing::spd(3, 1, 0.1), 0.1}, DeepFactorization{{3, 3}});
   SolveOptions o;
+  o.integrator.method = Method::DormandPrince54;  // the device math has no implicit method
   o.stop.t_final = 0.1;
   kernels::PackedRun run = gpu::pack_run(p, o);
   const Mat singular = testing::diag({1.0, 1.0, 0.0});

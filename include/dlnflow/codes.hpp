@@ -33,9 +33,9 @@ const char* to_string(StopReason reason);  // "none", "initial_not_finite", ...
 enum class Method : int {
   Euler,            // explicit Euler: gradient descent with eta = dt
   RK4,              // classical Runge-Kutta, fixed step
-  DormandPrince54,  // adaptive Dormand-Prince 5(4) with its dense output (the default)
+  DormandPrince54,  // adaptive Dormand-Prince 5(4) with its dense output
   Rodas5P,          // adaptive L-stable Rosenbrock method of order 5 (Steinebach 2023), implicit
-  Auto,             // dopri5, switching to rodas5p where the flow is stiff and back (docs/numerics.md)
+  Auto,             // the default: dopri5, switching to rodas5p where the flow is stiff and back (docs/numerics.md)
 };
 // "euler", "rk4", "dopri5", "rodas5p", "auto" (the experiment file's names)
 const char* to_string(Method method);

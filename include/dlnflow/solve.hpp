@@ -17,7 +17,7 @@
 namespace dlnflow {
 
 struct IntegratorConfig {
-  Method method = Method::DormandPrince54;  // as in the experiment file
+  Method method = Method::Auto;  // as in the experiment file
   double dt = 1e-3;          // fixed step (Euler = gradient descent with eta = dt, RK4)
   // Adaptive pair only:
   double rtol = 1e-8;

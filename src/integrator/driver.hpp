@@ -195,7 +195,7 @@ class Driver {
         err = take_step(team_, t_, c_.step, n_, y_, f0_, hs, y1_, f1_, have_f1, loss1, s_, rhs_fn, scratch_);
       }
       if (failed_) return fail(out, ev_t, k);
-      const T t0 = k.t;
+      const T t0 = k.t, c0 = k.comp;  // the step's start is t0 - c0 (Kahan's compensation)
       if (!conclude_step(c_.step, Tf, hs, last, err, k)) {
         if (implicit_) monitor_.implicit_rejection();
         continue;
@@ -243,7 +243,9 @@ class Driver {
       // A terminal event ends the trajectory at its time: nothing is recorded past it, and the
       // final state is the interpolated state there, so t_end, final state and loss agree.
       while (next < c_.n_times && c_.times[next] <= t_stop) {
-        dense_output(hs, (c_.times[next] - t0) / hs, ys_);
+        // (t - t0) is exact near t0; the compensation places the step's start to well under the
+        // clock's resolution, which a step may be shorter than (at t = 2e14, say).
+        dense_output(hs, ((c_.times[next] - t0) + c0) / hs, ys_);
         if (!math_.retract(ys_)) return fail(out, ev_t, k);  // the interpolant leaves the rank-r manifold
         sample(out, next++, ys_);
         if (failed_) return fail(out, ev_t, k);
