@@ -40,7 +40,7 @@ struct Linearizes {
   static constexpr bool value = false;
 };
 template <class M>
-struct Linearizes<M, decltype(void(&M::refresh_preconditioner))> {
+struct Linearizes<M, decltype(void(&M::linearizable))> {
   static constexpr bool value = true;
 };
 

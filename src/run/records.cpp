@@ -196,7 +196,7 @@ std::optional<ChunkFile> read_chunk(const std::string& path, std::uint64_t finge
                                     const RecordShape& shape, std::string* why) {
   // The largest file this chunk can be: a file beyond it is damaged and is not read into memory.
   const double per_sample = 8.0 * (3 + 1 + shape.spectrum + 2 + 1 + (shape.keep_states ? shape.state : 0)) + 9;
-  const double per_record = 12 + 5 * 8 + 8 + kMaxMessage + 8 + 8.0 * shape.state + 8 + 8.0 * shape.events + 8 +
+  const double per_record = 12 + 10 * 8 + 8 + kMaxMessage + 8 + 8.0 * shape.state + 8 + 8.0 * shape.events + 8 +
                             static_cast<double>(shape.times) * per_sample + 16;
   const double max_bytes = kHeaderBytes + 8 + per_record * chunk.count;
   const auto bytes = slurp(path, static_cast<std::uintmax_t>(std::min(max_bytes, 1.8e19)), why);
