@@ -1,6 +1,7 @@
-// The implicit method (rodas5p) and the automatic switching (auto): accuracy against closed forms
-// and a tight dopri5 reference, the linear solver against a dense LU, the invariants the exact
-// flow keeps (balancedness, a non-increasing loss), and what auto must leave unchanged.
+// The implicit method (rodas5p) and the automatic switching (auto): accuracy against a tight
+// dopri5 reference (against closed forms: tests/test_integrators.cpp, for both adaptive
+// methods), the linear solver against a dense LU, the invariants the exact flow keeps
+// (balancedness, a non-increasing loss), and what auto must leave unchanged.
 #include <Eigen/LU>
 #include <random>
 
@@ -17,54 +18,6 @@ using testing::mat;
 SolveOptions with_method(SolveOptions o, Method m) {
   o.integrator.method = m;
   return o;
-}
-
-TEST(Implicit, Rodas5PMeetsItsToleranceAgainstClosedForm) {
-  // BW, N = 1 (docs/theory.md 7.2): W(t) = Sigma0^{-1/2} [Sigma0 + (H0 - Sigma0) e^{-2t}] P, and
-  // L(t) = L(0) e^{-4t} on a recorded grid (the dense output between steps).
-  const Problem p{BuresWassersteinLoss{mat(2, 2, {2, 1, 1, 2}), 0}, DeepFactorization{{2, 2}}};
-  const Mat W0 = mat(2, 2, {1, 2, 0, 1});
-  const Vec y0 = pack_state(p, {W0});
-  const Mat S0 = p.bw()->sigma0, R = psd_sqrt(S0), Ri = R.inverse();
-  const Mat H0 = psd_sqrt(R * W0 * W0.transpose() * R), P = H0.inverse() * R * W0;
-  auto L = [](double t) { return 1.17637226190095 * std::exp(-4 * t); };
-  for (double rtol : {1e-6, 1e-8, 1e-10}) {
-    SolveOptions o = with_method(testing::dopri(3, rtol, 0), Method::Rodas5P);
-    o.record.times = uniform_grid(0, 3, 61);
-    const auto r = integrate(p, y0, o);
-    ASSERT_EQ(r.status, Status::Completed) << r.message;
-    EXPECT_EQ(r.implicit_steps, r.steps);
-    double err = 0;
-    for (const auto& s : r.samples) err = std::max(err, std::abs(std::sqrt(s.loss) - std::sqrt(L(s.t))) / std::sqrt(L(0)));
-    const Mat exact3 = Ri * (S0 + (H0 - S0) * std::exp(-6.0)) * P;
-    EXPECT_LT((testing::final_W(p, r) - exact3).norm() / exact3.norm(), 10 * rtol) << rtol;
-    EXPECT_LT(err, 10 * rtol) << rtol;
-  }
-}
-
-TEST(Implicit, Rodas5PErrorShrinksWithToleranceThroughAnEscape) {
-  // Full observation from alpha I, symmetric factorization (docs/theory.md 7.5): each eigenvalue
-  // is a logistic alpha mu / (alpha + (mu - alpha) e^{-2 mu t}). The escape amplifies errors, so
-  // the error is not bounded by rtol, but it must converge with it at the method's order.
-  const Problem p(matrix_approximation_loss(diag({3, 2, 1})), SymmetricFactorization{3, 3});
-  const double mu[3] = {3, 2, 1}, alpha = 1e-6;
-  std::vector<double> errs;
-  for (double rtol : {1e-6, 1e-8, 1e-10}) {
-    SolveOptions o = with_method(testing::dopri(20, rtol), Method::Rodas5P);
-    o.record.times = uniform_grid(0, 20, 81);
-    const auto r = integrate(p, initial_state(p, ScaledIdentityInit{alpha, ScaleOn::EndToEnd}, 0, 0), o);
-    ASSERT_EQ(r.status, Status::Completed) << r.message;
-    double err = 0;
-    for (const auto& s : r.samples)
-      for (int i = 0; i < 3; ++i) {
-        const double exact = alpha * mu[i] / (alpha + (mu[i] - alpha) * std::exp(-2 * mu[i] * s.t));
-        err = std::max(err, std::abs(s.spectrum(i) / exact - 1));
-      }
-    errs.push_back(err);
-  }
-  EXPECT_LT(errs[0], 1e-4);
-  EXPECT_LT(errs[1], errs[0] / 30);
-  EXPECT_LT(errs[2], errs[1] / 30);
 }
 
 // The linear solver alone, on a symmetric J with eigenvalues over six decades of both signs

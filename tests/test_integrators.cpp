@@ -35,45 +35,57 @@ TEST(Integrators, EulerIsFirstOrder) {
   EXPECT_NEAR(e1 / e2, 2.0, 0.1);
 }
 
+// Both adaptive methods, each with its own dense output on the recorded grid: Dormand-Prince 5(4)
+// and the implicit Rodas5P (which must take every step implicitly here).
 TEST(Integrators, AdaptivePairMeetsItsToleranceAgainstClosedForm) {
   // A contracting flow with a closed-form matrix solution (BW, N = 1, docs/theory.md §7.2):
   // W(t) = Sigma0^{-1/2} [Sigma0 + (H0 - Sigma0) e^{-2t}] P, H0 = (S0^{1/2} W0 W0^T S0^{1/2})^{1/2}.
   DepthOneBW c;
   const Mat S0 = c.p.bw()->sigma0, R = psd_sqrt(S0), Ri = R.inverse(), W0 = mat(2, 2, {1, 2, 0, 1});
   const Mat H0 = psd_sqrt(R * W0 * W0.transpose() * R), P = H0.inverse() * R * W0;
-  for (double rtol : {1e-6, 1e-8, 1e-10}) {
-    SolveOptions o = testing::dopri(3, rtol, 0);
-    o.record.times = uniform_grid(0, 3, 61);
-    const auto r = integrate(c.p, c.y0, o);
-    double err = 0;  // on the recorded grid, through the loss sqrt(L) ~ ||W - W(inf)||
-    for (const auto& s : r.samples) err = std::max(err, std::abs(std::sqrt(s.loss) - std::sqrt(c.L(s.t))) / std::sqrt(c.L(0)));
-    const Mat exact3 = Ri * (S0 + (H0 - S0) * std::exp(-6.0)) * P;
-    EXPECT_LT((testing::final_W(c.p, r) - exact3).norm() / exact3.norm(), 10 * rtol) << rtol;
-    EXPECT_LT(err, 10 * rtol) << rtol;
-  }
+  for (Method m : {Method::DormandPrince54, Method::Rodas5P})
+    for (double rtol : {1e-6, 1e-8, 1e-10}) {
+      SolveOptions o = testing::dopri(3, rtol, 0);
+      o.integrator.method = m;
+      o.record.times = uniform_grid(0, 3, 61);
+      const auto r = integrate(c.p, c.y0, o);
+      ASSERT_EQ(r.status, Status::Completed) << to_string(m) << " " << r.message;
+      EXPECT_EQ(r.implicit_steps, m == Method::Rodas5P ? r.steps : 0) << to_string(m);
+      double err = 0;  // on the recorded grid, through the loss sqrt(L) ~ ||W - W(inf)||
+      for (const auto& s : r.samples) err = std::max(err, std::abs(std::sqrt(s.loss) - std::sqrt(c.L(s.t))) / std::sqrt(c.L(0)));
+      const Mat exact3 = Ri * (S0 + (H0 - S0) * std::exp(-6.0)) * P;
+      EXPECT_LT((testing::final_W(c.p, r) - exact3).norm() / exact3.norm(), 10 * rtol) << to_string(m) << " " << rtol;
+      EXPECT_LT(err, 10 * rtol) << to_string(m) << " " << rtol;
+    }
 }
 
 TEST(Integrators, AdaptiveErrorShrinksWithToleranceThroughAnEscape) {
   // Saddle escape from alpha I amplifies errors, so the global error is not bounded by rtol;
-  // it must still converge with it (full observation closed form, docs/theory.md §7.5).
+  // it must still converge with it (full observation closed form, docs/theory.md §7.5), under
+  // either adaptive method.
   const Problem p(matrix_approximation_loss(diag({3, 2, 1})), SymmetricFactorization{3, 3});
   const double mu[3] = {3, 2, 1}, alpha = 1e-6;
-  std::vector<double> errs;
-  for (double rtol : {1e-6, 1e-8, 1e-10}) {
-    SolveOptions o = testing::dopri(20, rtol);
-    o.record.times = uniform_grid(0, 20, 81);
-    const auto r = integrate(p, initial_state(p, ScaledIdentityInit{alpha, ScaleOn::EndToEnd}, 0, 0), o);
-    double err = 0;
-    for (const auto& s : r.samples)
-      for (int i = 0; i < 3; ++i) {
-        const double exact = alpha * mu[i] / (alpha + (mu[i] - alpha) * std::exp(-2 * mu[i] * s.t));
-        err = std::max(err, std::abs(s.spectrum(i) / exact - 1));
-      }
-    errs.push_back(err);
+  for (Method m : {Method::DormandPrince54, Method::Rodas5P}) {
+    SCOPED_TRACE(to_string(m));
+    std::vector<double> errs;
+    for (double rtol : {1e-6, 1e-8, 1e-10}) {
+      SolveOptions o = testing::dopri(20, rtol);
+      o.integrator.method = m;
+      o.record.times = uniform_grid(0, 20, 81);
+      const auto r = integrate(p, initial_state(p, ScaledIdentityInit{alpha, ScaleOn::EndToEnd}, 0, 0), o);
+      ASSERT_EQ(r.status, Status::Completed) << r.message;
+      double err = 0;
+      for (const auto& s : r.samples)
+        for (int i = 0; i < 3; ++i) {
+          const double exact = alpha * mu[i] / (alpha + (mu[i] - alpha) * std::exp(-2 * mu[i] * s.t));
+          err = std::max(err, std::abs(s.spectrum(i) / exact - 1));
+        }
+      errs.push_back(err);
+    }
+    EXPECT_LT(errs[0], 1e-4);
+    EXPECT_LT(errs[1], errs[0] / 30);
+    EXPECT_LT(errs[2], errs[1] / 30);
   }
-  EXPECT_LT(errs[0], 1e-4);
-  EXPECT_LT(errs[1], errs[0] / 30);
-  EXPECT_LT(errs[2], errs[1] / 30);
 }
 
 TEST(Integrators, GridIsInterpolatedNotSnappedToSteps) {
