@@ -2,9 +2,9 @@
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
-#include <random>
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 namespace dlnflow::cpu {
 
@@ -60,7 +60,7 @@ bool EigenMath::refresh_preconditioner() {
     lambda_ = eig.eigenvalues();
     return 0.0;
   });
-  ++refreshes_;
+  tmp_.resize(lambda_.size());
   return ok;
 }
 
@@ -84,15 +84,16 @@ void EigenMath::precondition(double hg, const double* r, double* z) {
   auto correct = [&](int first, int count) {
     if (count == 0) return;
     const auto Q = q_.middleCols(first, count);
-    tmp_.noalias() = Q.transpose() * in;
+    auto t = tmp_.head(count);  // sized at the refresh: no allocation per application
+    t.noalias() = Q.transpose() * in;
     for (int i = 0; i < count; ++i) {
       // 1 - hg lambda, kept away from 0 (an unstable direction with hg lambda near 1: the
       // operator is nearly singular there and GCR resolves what the clamp leaves).
       double d = 1.0 - hg * lambda_(first + i);
       if (std::fabs(d) < 1e-2) d = d < 0 ? -1e-2 : 1e-2;
-      tmp_(i) *= 1.0 / d - 1.0;
+      t(i) *= 1.0 / d - 1.0;
     }
-    out.noalias() += Q * tmp_.head(count);
+    out.noalias() += Q * t;
   };
   correct(0, lo);
   correct(m - hi, hi);

@@ -92,7 +92,6 @@ class EigenMath {
   }
   bool refresh_preconditioner();
   void precondition(double hg, const double* r, double* z);
-  long long preconditioner_refreshes() const { return refreshes_; }
 
   // What failed last (the message of a trajectory that ends Failed).
   const std::string& error() const { return error_; }
@@ -115,7 +114,6 @@ class EigenMath {
   Mat q_;          // eigenvectors of the frozen Jacobian (empty: no preconditioner)
   Vec lambda_;     // its eigenvalues
   Vec tmp_;
-  long long refreshes_ = 0;
 };
 
 }  // namespace dlnflow::cpu

@@ -38,7 +38,8 @@ struct KrylovWork {
 
 // <x, y> with weights wt (squared inverse scales), the same on every member.
 // Four partial sums per member: a reduction in one accumulator cannot be vectorized without
-// reassociating it, and these products are most of the solver's own time.
+// reassociating it, and these products are most of the solver's own time (one accumulator made
+// auto on the stiff benchmark, depth 4, alpha = 1e-8, take 0.90 s instead of 0.65-0.70 s).
 template <class Team, class T>
 DLNFLOW_HD T weighted_dot(const Team& team, int n, const T* x, const T* y, const T* wt, T* scratch) {
   T s[4] = {0, 0, 0, 0};
