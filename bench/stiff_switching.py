@@ -15,7 +15,10 @@ binary, on the same initial states:
   * the cost per trajectory of auto from alpha = 1e-4 to 1e-24 (steps, seconds), which issue #15
     asks to grow at most logarithmically in 1/alpha.
 
-    bench/stiff_switching.py --bin build/dlnflow [--seeds 32] [--threads 2] [--quick]
+    bench/stiff_switching.py --bin build/dlnflow [--seeds 32] [--threads 2] [--quick] [--backend gpu]
+
+(--backend gpu: every run on the fused GPU path, the tight reference included; what
+scripts/gpu-check.sh runs on a GPU machine, as --quick.)
 
 Writes bench/results/stiff-<machine>-<date>.json and prints the tables docs/benchmarks.md quotes.
 """
@@ -66,13 +69,16 @@ seed = 2026
 """
 
 
+BACKEND = "auto"
+
+
 def run(bin_, work, threads, method, depth, alpha, seeds, **tol):
     name = f"{method}-{tol.get('rtol', 1e-9):g}-N{depth}-a{alpha:g}"
     path = os.path.join(work, name + ".toml")
     out = os.path.join(work, name)
     open(path, "w").write(experiment(method, depth, alpha, seeds, **tol))
     t0 = time.perf_counter()
-    p = subprocess.run([bin_, "run", path, "--out", out, "--threads", str(threads), "--quiet"],
+    p = subprocess.run([bin_, "run", path, "--out", out, "--threads", str(threads), "--quiet", "--backend", BACKEND],
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if p.returncode != 0:
@@ -102,7 +108,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="4 seeds, alpha down to 1e-6 and 1e-16 (a smoke run)")
     ap.add_argument("--out", default=None, help="JSON file (default bench/results/stiff-<machine>-<date>.json)")
+    ap.add_argument("--backend", choices=["auto", "cpu", "gpu"], default="auto", help="dlnflow run --backend")
     a = ap.parse_args()
+    global BACKEND
+    BACKEND = a.backend
     seeds = 4 if a.quick else a.seeds
     sweep = [10.0 ** -k for k in range(1, 7 if a.quick else 9)]
     # Depth 4 stops at 1e-20: at 1e-24 a Gaussian start costs ~75 s per trajectory and its escape
@@ -163,6 +172,7 @@ def main():
     machine = f"{platform.machine()}-{os.cpu_count()}c"
     out = a.out or os.path.join(SRC, "bench", "results", f"stiff-{machine}-{datetime.date.today()}.json")
     json.dump({"machine": platform.platform(), "cpus": os.cpu_count(), "threads": a.threads, "seeds": seeds,
+               "backend": a.backend,
                "command": " ".join(sys.argv), "date": datetime.datetime.now().isoformat(timespec="seconds"),
                "sweep": rows, "cost": cost}, open(out, "w"), indent=1)
     print(f"\nwrote {out}")

@@ -20,7 +20,7 @@ struct PackedRun {
   device::CatalogData<double> catalog;
   // Offsets of the pointer fields (-1: null) into `values` or `ints`.
   long long cxx = -1, cyx = -1, w_opt = -1, sigma0 = -1, sqrt_sigma0 = -1, sense_a = -1, sense_y = -1,
-            omega_target = -1, times = -1, cat_matrices = -1;
+            omega_target = -1, times = -1, cat_matrices = -1, sketch = -1;
   long long omega = -1, cat_offsets = -1, cat_ranks = -1;
   std::vector<double> values;
   std::vector<int> ints;
@@ -40,6 +40,7 @@ struct PackedRun {
     auto di = [&](long long o) { return o < 0 ? nullptr : i + o; };
     f.cxx = dv(cxx), f.cyx = dv(cyx), f.w_opt = dv(w_opt), f.sigma0 = dv(sigma0), f.sqrt_sigma0 = dv(sqrt_sigma0);
     f.sense_a = dv(sense_a), f.sense_y = dv(sense_y), f.omega_target = dv(omega_target), f.omega = di(omega);
+    f.sketch = dv(sketch);
     c.times = dv(times);
     c.events = config.n_events ? e : nullptr;
     cat.matrices = dv(cat_matrices), cat.offsets = di(cat_offsets), cat.ranks = di(cat_ranks);

@@ -10,7 +10,8 @@
 #   scripts/gpu-check.sh run [OUT]   on the GPU machine, in the repository root, with build-gpu/
 #                                    carried there: every test (the GPU ones included), compute-
 #                                    sanitizer memcheck and racecheck on small parity cases, the
-#                                    GPU benchmark; writes OUT/gpu-check.md, OUT/bench-gpu.json
+#                                    GPU benchmark, the stiff case on the fused path; writes
+#                                    OUT/gpu-check.md, OUT/bench-gpu.json, OUT/stiff-gpu.json
 #                                    and the logs (OUT defaults to gpu-check-out/)
 #   scripts/gpu-check.sh compare [OUT] [ARGS]  on the GPU machine: bench/compare.py (dlnflow CPU,
 #                                    GPU fused and batched against the JAX, PyTorch and NumPy
@@ -92,7 +93,7 @@ run)
   step tests ctest --test-dir "$origin/$build" --output-on-failure --parallel 8 --timeout 900
   { grep -E "tests passed|tests failed|\(Failed\)" "$out/tests.log" || true; } | sed 's/^/    /' >>"$report"
   echo "    skipped: $(grep -c '(Skipped)$' "$out/tests.log") (a GPU machine should skip none)" >>"$report"
-  small='AllCases/GpuFused.*/deep_bw_plain_bottleneck_dopri5_block:AllCases/GpuFused.*/symmetric_completion_rk4_warp:AllCases/GpuFused.*/end_to_end_square_rank_capped_dopri5_warp'
+  small='AllCases/GpuFused.*/deep_bw_plain_bottleneck_dopri5_block:AllCases/GpuFused.*/symmetric_completion_rk4_warp:AllCases/GpuFused.*/end_to_end_square_rank_capped_dopri5_warp:AllCases/GpuFusedImplicit.*/deep_sketched_rodas5p_block'
   if command -v compute-sanitizer >/dev/null; then
     step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$build/tests/test_gpu_fused" --gtest_filter="$small"
     step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 "$build/tests/test_gpu_fused" --gtest_filter="$small"
@@ -108,6 +109,18 @@ run)
     echo
     echo '```'
     cat "$out/benchmark.log"
+    echo '```'
+  } >>"$report"
+  # The stiff saddle-to-saddle case of issue #15 on the fused path (auto and rodas5p there):
+  # escape times against a tight dopri5 reference, and the wall times, as --quick.
+  step stiff python3 bench/stiff_switching.py --bin "$build/dlnflow" --backend gpu --quick --threads "$(nproc)" \
+    --out "$out/stiff-gpu.json"
+  {
+    echo
+    echo '## Stiff case on the fused path (bench/stiff_switching.py --backend gpu --quick)'
+    echo
+    echo '```'
+    tail -n 30 "$out/stiff.log"
     echo '```'
   } >>"$report"
   echo "gpu-check: report in $report"

@@ -51,6 +51,40 @@ INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriver,
                                   to_string(std::get<1>(info.param));
                          });
 
+// The implicit methods on the device math (its Jacobian-vector products and frozen Jacobian,
+// kernels/device/flow_jvp.cuh, frozen_jacobian.cuh) against the CPU backend, trajectory by
+// trajectory: states, losses, recorded diagnostics and event times to 1e-10 as for the explicit
+// methods; the work within a few percent (why not equal: device_cases.hpp, expect_same_implicit_run).
+class DeviceDriverImplicit : public ::testing::TestWithParam<std::tuple<int, Method>> {};
+
+TEST_P(DeviceDriverImplicit, EqualsTheCpuBackendTrajectoryByTrajectory) {
+  const auto cases = testing::implicit_device_cases();
+  const DeviceCase& c = cases[std::get<0>(GetParam())];
+  const Method m = std::get<1>(GetParam());
+  std::unique_ptr<CriticalPointCatalog> catalog;
+  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
+  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
+  const auto specs = specs_for(c, 2);
+  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
+  const auto dev = gpu::solve_batch_emulated(*c.problem, specs, o, 1);
+  ASSERT_EQ(dev.size(), cpu.size());
+  for (std::size_t b = 0; b < cpu.size(); ++b) {
+    const std::string what = c.name + " " + to_string(m) + " #" + std::to_string(b);
+    testing::expect_same_implicit_run(dev[b], cpu[b], 1e-10, what);
+    // Not vacuous: rodas5p steps implicitly throughout, auto switches on the stiff case.
+    if (m == Method::Rodas5P) EXPECT_EQ(cpu[b].implicit_steps, cpu[b].steps) << what;
+    if (c.name == "deep_stiff" && m == Method::Auto) EXPECT_GE(cpu[b].switches, 1) << what;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriverImplicit,
+                         ::testing::Combine(::testing::Range(0, static_cast<int>(testing::implicit_device_cases().size())),
+                                            ::testing::Values(Method::Rodas5P, Method::Auto)),
+                         [](const auto& info) {
+                           return testing::implicit_device_cases()[std::get<0>(info.param)].name + "_" +
+                                  to_string(std::get<1>(info.param));
+                         });
+
 // Without a recording grid or events the driver reserves less workspace (the interpolation
 // vectors go): final states, losses and counts still equal the CPU's.
 TEST(DeviceDriverLean, WithoutRecordingEqualsTheCpu) {

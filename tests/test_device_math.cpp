@@ -5,10 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "../kernels/device/matfun.cuh"
-#include "../kernels/device/flows.cuh"
+#include "../kernels/device/flow_math.cuh"
 #include "../kernels/device/host_team.hpp"
 #include "../src/core/driver_io.hpp"
 #include "../src/gpu/pack.hpp"
+#include "../src/cpu/eigen_math.hpp"
 #include "device_cases.hpp"
 #include "dlnflow/gpu.hpp"
 #include "helpers.hpp"
@@ -165,7 +166,7 @@ TEST_P(TeamSizes, FlowRhsAndDiagnosticsEqualTheCpuModel) {
     SCOPED_TRACE(c.name);
     const Problem& p = *c.problem;
     SolveOptions dopri5;
-    dopri5.integrator.method = Method::DormandPrince54;  // the device math has no implicit method
+    dopri5.integrator.method = Method::DormandPrince54;
     const kernels::PackedRun run = gpu::pack_run(p, dopri5);
     device::FlowData<double> f;
     integrator::DriverConfig<double> cfg;
@@ -200,13 +201,125 @@ TEST_P(TeamSizes, FlowRhsAndDiagnosticsEqualTheCpuModel) {
   }
 }
 
+// The Jacobian-vector products of every flow that has them (deep and symmetric, each loss):
+// the device's against the CPU Model's (test_jacobian checks those against finite differences)
+// and against a central difference of the device's own right-hand side, at random states and
+// directions; then the same linearization point kept across several products.
+TEST_P(TeamSizes, JacobianVectorProductsEqualTheCpuModel) {
+  for (const testing::DeviceCase& c : testing::device_cases()) {
+    const Problem& p = *c.problem;
+    if (std::holds_alternative<EndToEndFlow>(p.parametrization())) continue;
+    SCOPED_TRACE(c.name);
+    SolveOptions o;
+    o.integrator.method = Method::Rodas5P;
+    const kernels::PackedRun run = gpu::pack_run(p, o);
+    device::FlowData<double> f;
+    integrator::DriverConfig<double> cfg;
+    device::CatalogData<double> cat;
+    run.bind(f, cfg, cat, run.values.data(), run.ints.data(), run.events.data());
+    ASSERT_TRUE(f.linearize);
+    Model model(p);
+    const Index n = p.state_size();
+    std::vector<double> ws(1 << 16);
+    for (int trial = 0; trial < 2; ++trial) {
+      const Vec y = initial_state(p, GaussianInit{0.5 + 0.3 * trial, ScaleOn::Factors}, 41, trial);
+      model.linearize(y.data());
+      Vec v[3], want[3], got[3];
+      for (int i = 0; i < 3; ++i) {
+        v[i] = gaussian_matrix(n, 1, 42, trial, i);
+        want[i].resize(n), got[i].resize(n);
+        model.jvp(v[i].data(), want[i].data());
+      }
+      bool ok = true;
+      on_team(GetParam(), [&](const auto& team) {
+        device::FlowMath<std::decay_t<decltype(team)>, double> math(team, f, cat);
+        integrator::Workspace<double> w(ws.data());
+        math.layout(w);
+        const bool lin = math.linearize(y.data());
+        for (int i = 0; i < 3; ++i) math.jvp(v[i].data(), got[i].data());
+        if (team.rank() == 0) ok = lin;
+      });
+      ASSERT_TRUE(ok);
+      for (int i = 0; i < 3; ++i) {
+        EXPECT_LT((got[i] - want[i]).norm(), 1e-11 * std::max(1.0, want[i].norm())) << "direction " << i;
+        // Central difference of the device flow: error O(h^2) ~ 1e-8 relative at h = 1e-4 / ||v||.
+        const double h = 1e-4 / v[i].norm();
+        Vec yp = y + h * v[i], ym = y - h * v[i], fp(n), fm(n);
+        std::vector<double> fw(device::flow_workspace(f, 1));
+        bool o1 = true, o2 = true;
+        device::flow_rhs(HostTeam{}, f, yp.data(), fp.data(), fw.data(), o1, false);
+        device::flow_rhs(HostTeam{}, f, ym.data(), fm.data(), fw.data(), o2, false);
+        ASSERT_TRUE(o1 && o2);
+        const Vec fd = (fp - fm) / (2 * h);
+        EXPECT_LT((got[i] - fd).norm(), 1e-6 * std::max(1.0, fd.norm())) << "direction " << i;
+      }
+    }
+  }
+}
+
+// The frozen Jacobian: dense (a small state) and from the range finder (a deep network whose
+// state is large next to rows x cols), against the CPU backend's. Its preconditioner applied to
+// random vectors equals the CPU's, and in the dense case it inverts I - hg J up to what it leaves
+// out by design: the directions with |hg lambda| <= 1e-2 (kNegligible), a relative 1e-2 at most.
+TEST_P(TeamSizes, TheFrozenJacobianEqualsTheCpuBackends) {
+  struct Case {
+    std::string name;
+    Problem problem;
+  };
+  const Mat target = gaussian_matrix(2, 1, 43, 0, 0) * gaussian_matrix(1, 2, 43, 0, 1);
+  std::vector<Case> cases;
+  cases.push_back({"dense", Problem(matrix_approximation_loss(gaussian_matrix(3, 3, 43, 0, 2)), DeepFactorization{{3, 3, 3}})});
+  cases.push_back({"sketched", Problem(matrix_approximation_loss(target), DeepFactorization{{2, 8, 8, 2}})});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Problem& p = c.problem;
+    const Index n = p.state_size();
+    const auto shape = integrator::frozen_shape(static_cast<int>(n), static_cast<int>(p.rows()), static_cast<int>(p.cols()));
+    ASSERT_EQ(shape, c.name == "dense" ? integrator::FrozenShape::Dense : integrator::FrozenShape::Sketched);
+    SolveOptions o;
+    o.integrator.method = Method::Rodas5P;
+    const kernels::PackedRun run = gpu::pack_run(p, o);
+    device::FlowData<double> f;
+    integrator::DriverConfig<double> cfg;
+    device::CatalogData<double> cat;
+    run.bind(f, cfg, cat, run.values.data(), run.ints.data(), run.events.data());
+    const Vec y = initial_state(p, GaussianInit{0.7, ScaleOn::Factors}, 44, 0);
+    Model model(p);
+    cpu::EigenMath cpu_math(model, nullptr);
+    ASSERT_TRUE(cpu_math.linearize(y.data()));
+    ASSERT_TRUE(cpu_math.refresh_preconditioner());
+    const double hg = 0.7;
+    const Vec r = gaussian_matrix(n, 1, 45, 0, 0);
+    Vec want(n), got(n), Jz(n);
+    cpu_math.precondition(hg, r.data(), want.data());
+    std::vector<double> ws(1 << 18);
+    bool ok = true;
+    on_team(GetParam(), [&](const auto& team) {
+      device::FlowMath<std::decay_t<decltype(team)>, double> math(team, f, cat);
+      integrator::Workspace<double> w(ws.data());
+      math.layout(w);
+      const bool a = math.linearize(y.data()) && math.refresh_preconditioner();
+      math.precondition(hg, r.data(), got.data());
+      math.jvp(got.data(), Jz.data());
+      if (team.rank() == 0) ok = a;
+    });
+    ASSERT_TRUE(ok);
+    EXPECT_LT((got - want).norm(), 1e-9 * want.norm());
+    EXPECT_GT((got - r).norm(), 1e-3 * r.norm()) << "the preconditioner should differ from the identity here";
+    if (shape == integrator::FrozenShape::Dense) {
+      const Vec back = got - hg * Jz;
+      EXPECT_LT((back - r).norm(), 1.01e-2 * r.norm());
+    }
+  }
+}
+
 // A matrix function that fails ends its trajectory as Failed, with the reason, at the time it
 // happened. Forced here by a singular Sigma0 written into the packed data of a smooth BW
 // problem (the Problem itself rejects one): M M^T + tau Sigma0 then has an exact zero eigenvalue.
 TEST(DeviceMath, AMatrixFunctionFailureMarksTheTrajectoryFailed) {
   const Problem p(BuresWassersteinLoss{testing::spd(3, 1, 0.1), 0.1}, DeepFactorization{{3, 3}});
   SolveOptions o;
-  o.integrator.method = Method::DormandPrince54;  // the device math has no implicit method
+  o.integrator.method = Method::DormandPrince54;
   o.stop.t_final = 0.1;
   kernels::PackedRun run = gpu::pack_run(p, o);
   const Mat singular = testing::diag({1.0, 1.0, 0.0});

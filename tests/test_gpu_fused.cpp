@@ -54,6 +54,42 @@ INSTANTIATE_TEST_SUITE_P(AllCases, GpuFused,
                                   (std::get<2>(info.param) == GpuTeam::Warp ? "warp" : "block");
                          });
 
+// The implicit methods on the fused path (the device math's Jacobian-vector products and frozen
+// Jacobian) against the CPU, as the host-run DeviceDriverImplicit test does: results to 1e-10,
+// the work within a few percent (device_cases.hpp says why not equal).
+class GpuFusedImplicit : public ::testing::TestWithParam<std::tuple<int, Method, GpuTeam>> {};
+
+TEST_P(GpuFusedImplicit, EqualsTheCpuBackendTrajectoryByTrajectory) {
+  REQUIRE_GPU();
+  const auto cases = testing::implicit_device_cases();
+  const testing::DeviceCase& c = cases[std::get<0>(GetParam())];
+  const Method m = std::get<1>(GetParam());
+  std::unique_ptr<CriticalPointCatalog> catalog;
+  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
+  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
+  std::vector<TrajectorySpec> specs;
+  for (int b = 0; b < 37; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});
+  GpuOptions g;
+  g.team = std::get<2>(GetParam());
+  const BatchSolution on_gpu = solve(*c.problem, specs, o, Backend::Gpu, g);
+  EXPECT_EQ(on_gpu.backend, Backend::Gpu);
+  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
+  ASSERT_EQ(on_gpu.trajectories.size(), cpu.size());
+  for (std::size_t b = 0; b < cpu.size(); ++b)
+    testing::expect_same_implicit_run(on_gpu.trajectories[b], cpu[b], 1e-10,
+                                      c.name + " " + to_string(m) + " #" + std::to_string(b));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCases, GpuFusedImplicit,
+                         ::testing::Combine(::testing::Range(0, static_cast<int>(testing::implicit_device_cases().size())),
+                                            ::testing::Values(Method::Rodas5P, Method::Auto),
+                                            ::testing::Values(GpuTeam::Warp, GpuTeam::Block)),
+                         [](const auto& info) {
+                           return testing::implicit_device_cases()[std::get<0>(info.param)].name + "_" +
+                                  to_string(std::get<1>(info.param)) + "_" +
+                                  (std::get<2>(info.param) == GpuTeam::Warp ? "warp" : "block");
+                         });
+
 // The batched cuBLAS/cuSOLVER path on what it covers (deep factorization; square loss with and
 // without a centred form, smooth BW with syevjBatched and, at d = 40, XsyevBatched; Euler and
 // RK4 and the adaptive pair with a step size per trajectory), against the CPU: final states,

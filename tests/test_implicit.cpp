@@ -190,17 +190,17 @@ TEST(Implicit, EntriesTheFlowKeepsAtZeroStayZeroUnderATinyAtol) {
   }
 }
 
-TEST(Implicit, TheGpuBackendRefusesTheImplicitMethodsWithTheReason) {
-  // The device math has no Jacobian-vector products yet: auto (the default) and rodas5p must
-  // not run there as anything else. Backend::Auto then picks the CPU (src/core/solve.cpp).
+TEST(Implicit, TheGpuBackendRunsTheImplicitMethodsOnItsFusedPathOnly) {
+  // The device math linearizes like the CPU's (test_device_driver compares them): the GPU backend
+  // takes auto (the default) and rodas5p; the batched cuBLAS path has no implicit method and says so.
   const Problem p(matrix_approximation_loss(diag({2, 1})), DeepFactorization{{2, 2, 2}});
   for (Method m : {Method::Auto, Method::Rodas5P}) {
     std::string why;
-    EXPECT_FALSE(gpu_supports(p, with_method(testing::dopri(1, 1e-8), m), &why)) << to_string(m);
+    EXPECT_TRUE(gpu_supports(p, with_method(testing::dopri(1, 1e-8), m), &why)) << to_string(m) << ": " << why;
+    EXPECT_FALSE(gpu_supports(p, with_method(testing::dopri(1, 1e-8), m), &why, GpuPath::Batched));
     EXPECT_NE(why.find("no implicit method"), std::string::npos) << why;
   }
   EXPECT_EQ(SolveOptions{}.integrator.method, Method::Auto);
-  EXPECT_TRUE(gpu_supports(p, testing::dopri(1, 1e-8)));
 }
 
 TEST(Implicit, SmoothBuresWassersteinThroughTheImplicitMethod) {

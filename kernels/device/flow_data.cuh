@@ -44,6 +44,11 @@ struct FlowData {
   int observed = 0;
   const int* omega = nullptr;
   const T* omega_target = nullptr;
+
+  // ---- the implicit methods (flow_jvp.cuh, frozen_jacobian.cuh)
+  bool linearize = false;      // lay out the linearization's workspace (rodas5p or auto, not end-to-end)
+  int sketch_cols = 0;         // > 0: the frozen Jacobian from a range finder started at `sketch`
+  const T* sketch = nullptr;   // state x sketch_cols standard normal entries, shared by all teams
 };
 
 // The critical-point catalogue the recorder measures distances to (see catalog.hpp): either

@@ -1,9 +1,12 @@
 // The device backend's linear algebra for the trajectory driver (src/integrator/driver.hpp): a
-// Problem's flow on a team (flows.cuh), its spectrum and the distance to the critical-point
-// catalogue. The CPU backend's counterpart is src/cpu/eigen_math.hpp; the driver is the same.
+// Problem's flow on a team (flows.cuh), its spectrum, the distance to the critical-point
+// catalogue, and for the implicit methods its Jacobian-vector products (flow_jvp.cuh) and frozen
+// Jacobian (frozen_jacobian.cuh). The CPU backend's counterpart is src/cpu/eigen_math.hpp; the
+// driver is the same.
 #pragma once
 
-#include "flows.cuh"
+#include "flow_jvp.cuh"
+#include "frozen_jacobian.cuh"
 #include "integrator/workspace.hpp"
 
 namespace dlnflow::device {
@@ -22,6 +25,13 @@ class FlowMath {
       const int c = f_.cols, d = f_.rows;
       WtA_ = ws.take(c * d), U_ = ws.take(c * d), s_ = ws.take(d), V_ = ws.take(d * d), svd_ = ws.take(svd_workspace(c, d));
     }
+    if (linearizable()) {
+      const int n = f_.state;
+      ly_ = ws.take(n), ldy_ = ws.take(n);
+      lin_ = ws.take(flow_workspace(f_, team_.size()));
+      jw_ = ws.take(jvp_workspace(f_));
+      frozen_.layout(ws, n, f_.rows, f_.cols);
+    }
   }
 
   DLNFLOW_HD int state() const { return f_.state; }
@@ -35,6 +45,27 @@ class FlowMath {
   DLNFLOW_HD bool spectrum(const T* y, T* out) { return device::spectrum(team_, f_, y, out, W_, flow_); }
   DLNFLOW_HD T balance_defect(const T* y) { return device::balance_defect(team_, f_, y, flow_); }
   DLNFLOW_HD bool retract(T* y) { return device::retract(team_, f_, y, flow_); }
+
+  // The implicit methods' linearization (src/integrator/rosenbrock.hpp lists the four calls).
+  // Only where the run asked for it (FlowData::linearize, which lays out the workspace), and
+  // never for the end-to-end flow (no Jacobian there, as on the CPU).
+  DLNFLOW_HD bool linearizable() const { return f_.linearize && f_.param != ParamKind::EndToEnd; }
+  DLNFLOW_HD bool linearize(const T* y) {
+    copy(team_, f_.state, y, ly_);  // y's buffer may be reused while the products are taken
+    team_.sync();
+    bool ok = true;
+    flow_rhs(team_, f_, ly_, ldy_, lin_, ok, false);
+    return ok;
+  }
+  DLNFLOW_HD bool jvp(const T* v, T* out) {
+    flow_jvp(team_, f_, ly_, lin_, v, out, jw_);
+    team_.sync();
+    return true;
+  }
+  DLNFLOW_HD bool refresh_preconditioner() {
+    return frozen_.refresh(team_, [&](const T* in, T* out) { return jvp(in, out); }, f_.sketch);
+  }
+  DLNFLOW_HD void precondition(T hg, const T* r, T* z) { frozen_.apply(team_, hg, r, z); }
 
   // Nearest catalogued critical point (catalog.cpp nearest): plain Frobenius distance, or for
   // the BW loss ||W||^2 + ||A||^2 - 2 ||W^T A||_* minimized over the free Stiefel factor.
@@ -77,6 +108,8 @@ class FlowMath {
   const CatalogData<T>& cat_;
   T *W_ = nullptr, *scratch_ = nullptr, *flow_ = nullptr;
   T *WtA_ = nullptr, *U_ = nullptr, *s_ = nullptr, *V_ = nullptr, *svd_ = nullptr;
+  T *ly_ = nullptr, *ldy_ = nullptr, *lin_ = nullptr, *jw_ = nullptr;  // the linearization point
+  FrozenJacobian<T> frozen_;
 };
 
 }  // namespace dlnflow::device

@@ -4,40 +4,36 @@
 #include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
-#include <random>
+
+#include "core/sketch.hpp"
 
 namespace dlnflow::cpu {
 
 bool EigenMath::refresh_preconditioner() {
   const int n = state();
-  if (n > kMaxDenseState) return true;  // too large to form: GCR runs unpreconditioned
+  const auto& problem = model_.problem();
+  const int rows = static_cast<int>(problem.rows()), cols = static_cast<int>(problem.cols());
+  const integrator::FrozenShape shape = integrator::frozen_shape(n, rows, cols);
+  if (shape == integrator::FrozenShape::None) return true;  // too large to form: GCR runs unpreconditioned
   bool ok = true;
   guard(ok, [&] {
-    // The Jacobian is D^T H D plus terms of the size of the gradient, with D the derivative of
-    // the end-to-end product (rows x cols outputs): its large eigenvalues, the ones that make the
-    // flow stiff, live in a subspace of dimension at most rows * cols, and a deep network's other
-    // directions (the rescalings between factors) are nearly flat. Where that subspace is small
-    // next to the state, a randomized range finder with one power step (Halko, Martinsson & Tropp
-    // 2011) finds it from 3k products instead of the n a dense Jacobian needs, and the eigenproblem
-    // shrinks to k x k; the directions it misses are left to GCR.
-    const int k = static_cast<int>(std::min<Index>(n, model_.problem().rows() * model_.problem().cols() + 16));
-    if (2 * k < n) {
-      std::mt19937_64 rng(0x5eed);  // fixed: the run must not depend on anything but its input
-      std::normal_distribution<double> normal;
-      Mat Y(n, k), Z(n, k);
-      for (Index i = 0; i < Y.size(); ++i) Y.data()[i] = normal(rng);
-      auto image = [&](const Mat& X, Mat& out) {
-        for (int c = 0; c < k; ++c) model_.jvp(X.col(c).data(), out.col(c).data());
+    // What is frozen, and why: src/integrator/frozen_jacobian.hpp.
+    if (shape == integrator::FrozenShape::Sketched) {
+      const int k = integrator::frozen_columns(n, rows, cols);
+      if (sketch_.rows() != n || sketch_.cols() != k) sketch_ = frozen_jacobian_sketch(n, k);
+      Mat Z(n, k);
+      auto image = [&](const Mat& X) {
+        for (int c = 0; c < k; ++c) model_.jvp(X.col(c).data(), Z.col(c).data());
       };
       auto orthonormal = [&](const Mat& X) -> Mat {
         Eigen::HouseholderQR<Mat> qr(X);
         return qr.householderQ() * Mat::Identity(n, k);
       };
-      image(Y, Z);
+      image(sketch_);
       Mat Q = orthonormal(Z);
-      image(Q, Z);
+      image(Q);
       Q = orthonormal(Z);
-      image(Q, Z);
+      image(Q);
       const Mat B = Q.transpose() * Z;
       Eigen::SelfAdjointEigenSolver<Mat> eig(0.5 * (B + B.transpose()));
       if (eig.info() != Eigen::Success) throw std::domain_error("the frozen Jacobian's eigensolver did not converge");

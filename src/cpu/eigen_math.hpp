@@ -66,13 +66,8 @@ class EigenMath {
   }
 
   // The linearization an implicit step needs (src/integrator/rosenbrock.hpp): exact
-  // Jacobian-vector products from Model, and a preconditioner from a frozen Jacobian. The flow's
-  // Jacobian is minus the Hessian of the loss in the factors, so it is symmetric: the frozen one is
-  // kept as its eigendecomposition J = Q diag(lambda) Q^T, which inverts I - h gamma J for every
-  // step size at the cost of two products with Q. Formed from n products with the unit vectors
-  // (for a deep network, its dominant part from fewer: eigen_math.cpp), and only up to
-  // kMaxDenseState entries (above, GCR runs unpreconditioned).
-  static constexpr int kMaxDenseState = 2048;
+  // Jacobian-vector products from Model, and a preconditioner from a frozen Jacobian kept as its
+  // eigendecomposition J = Q diag(lambda) Q^T (what is frozen: src/integrator/frozen_jacobian.hpp).
   bool linearizable() const { return !model_.has_retraction(); }
   bool linearize(const double* y) {
     bool ok = true;
@@ -114,6 +109,7 @@ class EigenMath {
   Mat q_;          // eigenvectors of the frozen Jacobian (empty: no preconditioner)
   Vec lambda_;     // its eigenvalues
   Vec tmp_;
+  Mat sketch_;     // the range finder's start (src/core/sketch.hpp), drawn once
 };
 
 }  // namespace dlnflow::cpu

@@ -5,6 +5,7 @@
 
 #include "../core/bw_target.hpp"
 #include "../core/driver_io.hpp"
+#include "../core/sketch.hpp"
 #include "../core/overloaded.hpp"
 #include "dlnflow/gpu_error.hpp"
 
@@ -103,11 +104,6 @@ void pack_catalog(const CriticalPointCatalog& catalog, kernels::PackedRun& run) 
 }  // namespace
 
 kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
-  // The device math has no Jacobian-vector products yet (docs/numerics.md): an implicit method
-  // runs on the CPU, never silently as an explicit one on the GPU.
-  if (is_implicit(o.integrator.method))
-    throw GpuError(std::string("the GPU backend has no implicit method yet (integrator.method = \"") +
-                   to_string(o.integrator.method) + "\"); use \"dopri5\" to run on the GPU");
   kernels::PackedRun run;
   auto& f = run.flow;
   f.rows = static_cast<int>(problem.rows()), f.cols = static_cast<int>(problem.cols());
@@ -123,6 +119,14 @@ kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
     run.values.insert(run.values.end(), o.record.times.begin(), o.record.times.end());
   }
   if (o.record.catalog) pack_catalog(*o.record.catalog, run);
+  // The implicit methods: the linearization's workspace, and the range finder's start for the
+  // frozen Jacobian, the CPU's matrix (src/core/sketch.hpp).
+  f.linearize = is_implicit(o.integrator.method) && f.param != device::ParamKind::EndToEnd;
+  if (f.linearize &&
+      integrator::frozen_shape(f.state, f.rows, f.cols) == integrator::FrozenShape::Sketched) {
+    f.sketch_cols = integrator::frozen_columns(f.state, f.rows, f.cols);
+    run.sketch = append(run.values, frozen_jacobian_sketch(f.state, f.sketch_cols));
+  }
   return run;
 }
 
@@ -130,6 +134,7 @@ std::string batched_unsupported(const kernels::PackedRun& run) {
   const auto& f = run.flow;
   const auto& c = run.config;
   if (f.param != device::ParamKind::Deep) return "it covers the deep factorization only";
+  if (is_implicit(c.step.method)) return "it has no implicit method (rodas5p, auto): the fused path has";
   const auto& cat = run.catalog;
   if (f.loss == device::LossKind::BuresWasserstein && !(f.tau > 0))
     return "it covers the smooth BW loss (tau > 0) only; the plain one needs SVDs";

@@ -204,7 +204,7 @@ class Driver {
       last_implicit_ = implicit_;
       if constexpr (Linearizes<Math>::value) {
         if (implicit_) {
-          rosenbrock_dense(team_, kRodas5P, n_, im_.stages);
+          rosenbrock_dense(team_, im_.tab, n_, im_.stages);
           ++implicit_steps_, implicit_time_ += hs;
         }
       }
@@ -317,11 +317,11 @@ class Driver {
   DLNFLOW_HD bool implicit_step(T h, T& err, Rhs& rhs_fn) {
     if constexpr (Linearizes<Math>::value) {
       bool fresh = need_refresh_;
-      ImplicitOutcome o = rosenbrock_step(team_, kRodas5P, c_.step, n_, y_, f0_, h, y1_, err, im_.stages, math_, rhs_fn,
+      ImplicitOutcome o = rosenbrock_step(team_, im_.tab, c_.step, n_, y_, f0_, h, y1_, err, im_.stages, math_, rhs_fn,
                                           counts_, need_refresh_, scratch_);
       if (o == ImplicitOutcome::LinearFailed && !fresh) {
         fresh = true;
-        o = rosenbrock_step(team_, kRodas5P, c_.step, n_, y_, f0_, h, y1_, err, im_.stages, math_, rhs_fn, counts_, true,
+        o = rosenbrock_step(team_, im_.tab, c_.step, n_, y_, f0_, h, y1_, err, im_.stages, math_, rhs_fn, counts_, true,
                             scratch_);
       }
       if (o == ImplicitOutcome::MathFailed || failed_) return false;
@@ -562,6 +562,9 @@ class Driver {
   struct ImplicitState {
     RosenbrockStages<T> stages;
     T *pv = nullptr, *pw = nullptr;  // the power iteration's vector and its image
+    // The driver's own copy, as the explicit tableau t_: a namespace-scope constant is not
+    // visible from device code.
+    RosenbrockTableau tab = rodas5p();
   };
   struct NoImplicitState {};
   std::conditional_t<Linearizes<Math>::value, ImplicitState, NoImplicitState> im_{};

@@ -139,6 +139,4 @@ constexpr RosenbrockTableau rodas5p() {
   return t;
 }
 
-inline constexpr RosenbrockTableau kRodas5P = rodas5p();
-
 }  // namespace dlnflow::integrator
