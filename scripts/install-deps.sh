@@ -19,6 +19,10 @@ need=()
 [ -f /usr/include/xxhash.h ] || need+=(libxxhash-dev)
 command -v mpicxx >/dev/null && command -v mpirun >/dev/null || need+=(libopenmpi-dev openmpi-bin)
 command -v python3 >/dev/null || need+=(python3)
+# The Python package (pyproject.toml) compiles against Python's headers and installs with pip.
+python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  2>/dev/null || need+=(python3-dev)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 command -v cmake >/dev/null || need+=(cmake)
 command -v ninja >/dev/null || need+=(ninja-build)
 command -v g++ >/dev/null || need+=(g++)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds dlnflow and runs its whole test suite (CUDA parts are built when nvcc is present;
-# GPU tests skip with the reason on machines without a GPU), then the fuzzers (60 s each, after
+# GPU tests skip with the reason on machines without a GPU), installs the Python package and runs
+# its tests (pytest, the notebook of examples/), then the fuzzers (60 s each, after
 # replaying every committed reproducer) and the input-facing tests again under ASan/UBSan.
 #   scripts/test.sh           what CI runs (.ci/run)
 #   scripts/test.sh --long    also the whole suite under ASan/UBSan and the long campaigns of
@@ -20,6 +21,11 @@ build=${DLNFLOW_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLNFLOW_CUDA="${DLNFLOW_CUDA:-AUTO}" >/dev/null
 cmake --build "$build" --parallel "$(nproc)"
 ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"
+# The Python package as a user installs it (pip, scikit-build-core, nanobind: the engine compiled
+# once more into dlnflow._core, in build/python-*, kept between runs), then its tests and the
+# notebook of examples/ (docs/python.md). pytest's "no tests ran" (exit 5) fails this script too.
+python3 -m pip install -q ".[test]"
+DLNFLOW_BIN="$(pwd)/$build/dlnflow" python3 -m pytest -q python/tests
 scripts/fuzz.sh --replay
 scripts/fuzz.sh --seconds 60
 scripts/test-sanitizers.sh

@@ -17,9 +17,11 @@ std::string clock_text(double s) {
 }
 }  // namespace
 
-Progress::Progress(std::size_t total, std::size_t already_done, bool quiet)
+Progress::Progress(std::size_t total, std::size_t already_done, bool quiet,
+                   std::function<void(std::size_t, std::size_t)> observer)
     : total_(total), done_(already_done), start_done_(already_done), quiet_(quiet), tty_(::isatty(2) != 0),
-      start_(Clock::now()), last_draw_(start_) {
+      observer_(std::move(observer)), start_(Clock::now()), last_draw_(start_) {
+  if (observer_) observer_(done_, total_);
   if (!quiet_ && tty_) draw(false);
 }
 
@@ -27,6 +29,7 @@ void Progress::trajectory_done(bool diverged) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++done_;
   diverged_ += diverged;
+  if (observer_) observer_(done_, total_);
   if (quiet_) return;
   const auto now = Clock::now();
   const double since = std::chrono::duration<double>(now - last_draw_).count();
@@ -37,6 +40,7 @@ void Progress::add(std::size_t done, std::size_t diverged) {
   std::lock_guard<std::mutex> lock(mutex_);
   done_ += done;
   diverged_ += diverged;
+  if (observer_) observer_(done_, total_);
   if (quiet_) return;
   const double since = std::chrono::duration<double>(Clock::now() - last_draw_).count();
   if (since >= (tty_ ? 0.1 : 10.0)) draw(false);

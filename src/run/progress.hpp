@@ -4,13 +4,16 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 
 namespace dlnflow::run {
 
 class Progress {
  public:
-  Progress(std::size_t total, std::size_t already_done, bool quiet);
+  // observer: told (done, total) after every change, under the lock (may be empty).
+  Progress(std::size_t total, std::size_t already_done, bool quiet,
+           std::function<void(std::size_t, std::size_t)> observer = {});
   void trajectory_done(bool diverged);
   void add(std::size_t done, std::size_t diverged);  // a chunk finished elsewhere (another rank)
   void finish();
@@ -21,6 +24,7 @@ class Progress {
   std::mutex mutex_;
   std::size_t total_, done_, start_done_, diverged_ = 0;
   bool quiet_, tty_, finished_ = false;
+  std::function<void(std::size_t, std::size_t)> observer_;
   Clock::time_point start_, last_draw_;
 };
 

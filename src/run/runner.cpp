@@ -298,7 +298,7 @@ bool compute_on_root(RunContext& rc, run::PreparedFolder& f, json& session, std:
   std::vector<bool> todo(static_cast<std::size_t>(rc.plan.size()), false);
   for (std::int64_t id = 0; id < rc.plan.size(); ++id)
     todo[static_cast<std::size_t>(id)] = rc.shard.owns(id) && !f.done[static_cast<std::size_t>(id)];
-  run::Progress progress(rc.outcome.total, f.reused, rc.opt.quiet);
+  run::Progress progress(rc.outcome.total, f.reused, rc.opt.quiet, rc.opt.on_progress);
   run::Schedule schedule(rc.plan, std::move(todo), progress);
   ManifestKeeper keeper{f.manifest, rc.dir / "manifest.json"};
   auto record_finished = [&] {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -34,6 +35,9 @@ struct RunOptions {
   int shard_index = 0, shard_count = 0;
   // Set (e.g. by a signal handler) to stop after the chunk in flight.
   const std::atomic<bool>* interrupt = nullptr;
+  // Told (done, total) trajectories after each one finishes, from the thread that ran it, under
+  // a lock: keep it short (the Python module stores the counts for its progress bar).
+  std::function<void(std::size_t done, std::size_t total)> on_progress;
 };
 
 enum class RunStatus { Complete, Interrupted };

@@ -1,0 +1,56 @@
+"""Experiments as the engine reads them: a dict with exactly the schema of the experiment file
+(docs/experiment-file.md), a path to a TOML file, or TOML text."""
+import math
+import os
+
+import numpy as np
+import tomli_w
+
+from . import _core
+
+
+def _plain(value, where):
+    """The dict with NumPy scalars and arrays turned into what TOML writes."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"experiment keys are strings; {where or 'the top level'} has {k!r}")
+            if v is None:
+                continue  # None: the key is left to its default
+            out[k] = _plain(v, f"{where}.{k}" if where else k)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist(), where)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _looks_like_toml(text):
+    return "\n" in text or "=" in text or text.lstrip().startswith("[")
+
+
+def prepare(experiment):
+    """The engine's parsed experiment (validated) and the TOML text it came from (None for a file)."""
+    if isinstance(experiment, dict):
+        text = tomli_w.dumps(_plain(experiment, ""))
+        return _core.parse(text, "<dict>", os.getcwd()), text
+    if isinstance(experiment, os.PathLike) or (isinstance(experiment, str) and not _looks_like_toml(experiment)):
+        path = os.fspath(experiment)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no experiment file {path!r}")
+        return _core.load(path), None
+    if isinstance(experiment, str):
+        return _core.parse(experiment, "<string>", os.getcwd()), experiment
+    raise TypeError(f"an experiment is a dict, a path or TOML text, not {type(experiment).__name__}")
+
+

@@ -1,0 +1,218 @@
+"""The Python package against the command and against closed forms (issue #16's tests)."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import tomli_w
+import xarray as xr
+
+import dlnflow
+
+
+def write_toml(path, doc):
+    with open(path, "wb") as fh:
+        tomli_w.dump(doc, fh)
+    return str(path)
+
+
+def assert_same_results(a, b):
+    pd.testing.assert_frame_equal(a.summary, b.summary, check_exact=True)
+    xr.testing.assert_identical(a.series, b.series)
+    for p in range(len(a.series.point)):
+        fa, fb = a.final_states(p), b.final_states(p)
+        assert fa.keys() == fb.keys()
+        for k in fa:
+            np.testing.assert_array_equal(fa[k], fb[k])
+
+
+def test_a_dict_and_its_toml_file_give_the_same_results(small, tmp_path):
+    from_dict = dlnflow.run(small, progress=False)
+    from_file = dlnflow.run(write_toml(tmp_path / "small.toml", small), progress=False)
+    from_text = dlnflow.run(tomli_w.dumps(small), progress=False)
+    assert_same_results(from_dict, from_file)
+    assert_same_results(from_dict, from_text)
+    # Not vacuous: both seeds and both scales ran, and escapes were found.
+    assert len(from_dict.summary) == 6 and set(from_dict.summary["status"]) == {"completed"}
+    assert np.isfinite(from_dict.events.values).all()
+
+
+def test_every_error_class_names_what_is_wrong(small, tmp_path):
+    bad = dict(small, integrator=dict(small["integrator"], rtol=-1.0))
+    with pytest.raises(dlnflow.InputError, match=r"integrator\.rtol"):
+        dlnflow.run(bad, progress=False)
+    typo = dict(small, integrator=dict(small["integrator"], rtoll=1e-9))
+    with pytest.raises(dlnflow.InputError, match=r"rtoll.*rtol"):  # the nearest valid key is suggested
+        dlnflow.check(typo)
+    with pytest.raises(dlnflow.InputError, match=r"events\[2\]\.index|index"):
+        ev = [dict(e) for e in small["events"]]
+        ev[1]["index"] = 9
+        dlnflow.check(dict(small, events=ev))
+    path = write_toml(tmp_path / "bad.toml", bad)
+    with pytest.raises(dlnflow.InputError, match=r"bad\.toml:\d+:\d+"):  # file:line:column for a file
+        dlnflow.check(path)
+    foreign = tmp_path / "not-ours"
+    foreign.mkdir()
+    (foreign / "data.txt").write_text("someone else's")
+    with pytest.raises(dlnflow.UsageError):
+        dlnflow.run(small, out=foreign, progress=False)
+    assert (foreign / "data.txt").read_text() == "someone else's"  # nothing of theirs touched
+    with pytest.raises(dlnflow.UsageError):
+        dlnflow.run(small, out=tmp_path / "none", resume=True, progress=False)
+    with pytest.raises(dlnflow.UsageError, match="backend"):
+        dlnflow.run(small, backend="tpu", progress=False)
+    if not dlnflow.gpu_available()[0]:  # as the command: a request this machine cannot carry out
+        with pytest.raises(dlnflow.UsageError, match="backend gpu"):
+            dlnflow.run(small, backend="gpu", progress=False)
+    with pytest.raises(dlnflow.UsageError, match="manifest"):
+        dlnflow.load(foreign)
+    with pytest.raises(FileNotFoundError):
+        dlnflow.run(str(tmp_path / "missing.toml"), progress=False)
+    assert issubclass(dlnflow.InputError, ValueError) and issubclass(dlnflow.InputError, dlnflow.DlnflowError)
+
+
+def test_warnings_arrive_as_python_warnings(small):
+    huge = dict(small, initialization=dict(small["initialization"], alpha=1e200), sweep={"seeds": 1})
+    with pytest.warns(dlnflow.DlnflowWarning, match="initialization scale"):
+        dlnflow.check(huge)
+
+
+def test_run_then_load_and_in_memory_results_are_equal(small, tmp_path):
+    out = tmp_path / "res"
+    written = dlnflow.run(small, out=out, progress=False)
+    loaded = dlnflow.load(out)
+    in_memory = dlnflow.run(small, progress=False)
+    assert written.path == str(out) and in_memory.path is None
+    assert loaded.complete and loaded.manifest["trajectories"]["done"] == 6
+    assert_same_results(written, loaded)
+    assert_same_results(loaded, in_memory)
+    # The series agree with the file they came from.
+    with h5py.File(out / "trajectories.h5") as f:
+        g = f["points/1"]
+        np.testing.assert_array_equal(loaded.series["loss"].sel(point=1).values[g["seed"][()]], g["loss"][()])
+    assert loaded.series["initialization.alpha"].values.tolist() == [1e-2, 1e-3]
+    assert loaded.initial_states(0)["W1"].shape == (3, 3, 3)
+    assert in_memory.axes == loaded.axes == ["initialization.alpha"]
+    pd.testing.assert_frame_equal(in_memory.critical_points(1), loaded.critical_points(1))
+    assert len(loaded.critical_points(1)) == 4  # the subsets of the target's two singular values
+    # Every trajectory ends at the global minimum (catalogue point of the lowest loss).
+    best = int(loaded.critical_points(0)["loss"].idxmin())
+    assert (loaded.series["critical_nearest"].isel(time=-1) == best).all()
+    long = loaded.long()
+    assert len(long) == 2 * 3 * 13 and {"point", "seed", "time", "loss"} <= set(long.columns)
+
+
+def test_python_and_the_command_give_identical_numbers(small, tmp_path, cli):
+    path = write_toml(tmp_path / "small.toml", small)
+    subprocess.run([cli, "run", path, "--out", str(tmp_path / "cli"), "--quiet", "--backend", "cpu"], check=True)
+    dlnflow.run(path, out=tmp_path / "py", backend="cpu", progress=False)
+    a = (tmp_path / "cli" / "summary.csv").read_bytes()
+    b = (tmp_path / "py" / "summary.csv").read_bytes()
+    assert a == b
+    with h5py.File(tmp_path / "cli" / "trajectories.h5") as fa, h5py.File(tmp_path / "py" / "trajectories.h5") as fb:
+        seen = []
+
+        def compare(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                np.testing.assert_array_equal(obj[()], fb[name][()], err_msg=name)
+                seen.append(name)
+
+        fa.visititems(compare)
+    assert "points/0/loss" in seen and "points/1/final_state/W3" in seen
+
+
+INTERRUPTED_RUN = r"""
+import sys, dlnflow
+doc = {doc!r}
+try:
+    dlnflow.run(doc, out=sys.argv[1], progress=False, threads=1)
+except KeyboardInterrupt as e:
+    print("interrupted:", e, flush=True)
+    sys.exit(130)
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_stops_after_the_chunk_in_flight_and_the_folder_resumes(small, tmp_path):
+    # 40 trajectories of about 0.1 s each, one per chunk.
+    doc = dict(small, stop={"t_final": 2e4},
+               sweep=dict(small["sweep"], seeds=4, axes={"initialization.alpha": [10.0 ** -k for k in range(2, 12)]}),
+               run={"chunk_size": 1})
+    out = tmp_path / "res"
+    script = tmp_path / "run.py"
+    script.write_text(INTERRUPTED_RUN.format(doc=doc))
+    child = subprocess.Popen([sys.executable, str(script), str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and child.poll() is None:  # a few chunks saved, then Ctrl-C
+        if (out / "chunks").is_dir() and len(list((out / "chunks").glob("chunk-*"))) >= 3:
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, "the run finished before it could be interrupted: make it longer"
+    child.send_signal(signal.SIGINT)
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, (stdout, stderr)
+    assert "interrupted" in stdout and "resume=True" in stdout
+    partial = dlnflow.load(out)
+    assert not partial.complete
+    assert 3 <= partial.manifest["trajectories"]["done"] < 40
+    resumed = dlnflow.run(doc, out=out, resume=True, progress=False)
+    assert resumed.complete
+    assert_same_results(resumed, dlnflow.run(doc, progress=False))
+
+
+def test_the_arrays_layer_follows_the_logistic_closed_form(tmp_path):
+    # Depth 2, diagonal target s, balanced diagonal start W1 = W2 = diag(sqrt(u0)): each diagonal
+    # entry of W = W2 W1 follows u' = 2 u (s - u), u(t) = s / (1 + (s / u0 - 1) exp(-2 s t))
+    # (docs/theory.md; the two-layer scalar flow of Saxe et al.), and the loss is 1/2 sum (u - s)^2.
+    s, u0 = np.array([3.0, 1.0]), np.array([1e-3, 2e-3])
+    problem = dlnflow.Problem(problem={"loss": "matrix_approximation", "target": {"generate": "diagonal",
+                                                                                  "values": s.tolist()}},
+                              network={"parametrization": "deep", "depth": 2, "width": 2})
+    assert problem.state_size == 8 and problem.blocks == [(2, 2), (2, 2)]
+    starts = []
+    for scale in (1.0, 0.5):
+        F = np.diag(np.sqrt(scale * u0))
+        starts.append([F, F])
+    y0 = problem.pack(starts)
+    assert y0.shape == (2, 8)
+    np.testing.assert_array_equal(problem.unpack(y0)[1][0], starts[1][0])
+    options = {"integrator": {"method": "dopri5", "rtol": 1e-12, "atol": 1e-30}, "stop": {"t_final": 5.0},
+               "record": {"grid": "uniform", "count": 6}}
+    out = dlnflow.solve(problem, y0, options, backend="cpu")
+    assert out["status"] == ["completed", "completed"] and out["backend"] == "cpu"
+    times = out["time"]
+    np.testing.assert_allclose(times, np.linspace(0, 5, 6))
+    for b, scale in enumerate((1.0, 0.5)):
+        u = s[None, :] / (1 + (s[None, :] / (scale * u0[None, :]) - 1) * np.exp(-2 * s[None, :] * times[:, None]))
+        want_loss = 0.5 * ((u - s[None, :]) ** 2).sum(axis=1)
+        np.testing.assert_allclose(out["loss"][b], want_loss, rtol=1e-9)
+        np.testing.assert_allclose(out["spectrum"][b][:, :2], np.sort(u, axis=1)[:, ::-1], rtol=1e-9)
+        W1, W2 = problem.unpack(out["final_state"][b])
+        np.testing.assert_allclose(np.diag(W2 @ W1), u[-1], rtol=1e-9)
+    with pytest.raises(dlnflow.InputError, match="state"):
+        dlnflow.solve(problem, np.zeros((2, 5)), options)
+    with pytest.raises(dlnflow.InputError, match="unknown section"):
+        dlnflow.solve(problem, y0, {"integrater": {}})
+    if not dlnflow.gpu_available()[0]:  # the library's solve(): a GpuError, as in C++
+        with pytest.raises(dlnflow.GpuError):
+            dlnflow.solve(problem, y0, options, backend="gpu")
+
+
+def test_the_notebook_runs_start_to_finish(tmp_path):
+    import nbformat  # the test extra (pip install .[test]); the test command installs it
+    from nbclient import NotebookClient
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    nb = nbformat.read(os.path.join(root, "examples", "alpha_sweep.ipynb"), as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "slope" in outputs
+    assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
