@@ -201,4 +201,21 @@ inline void expect_same_implicit_run(const TrajectoryResult& got, const Trajecto
   EXPECT_NEAR(got.implicit_time, want.implicit_time, kImplicitWork * want.t_end) << what;
 }
 
+// Case c with method m (recording, events and catalogue as device_case_options sets them), count
+// trajectories, on the CPU and by `other(problem, specs, options)` (the emulated device, or the
+// GPU): compare(got, want, what) for each trajectory.
+template <class Other, class Compare>
+void run_against_cpu(const DeviceCase& c, Method m, int count, Other&& other, Compare&& compare) {
+  std::unique_ptr<CriticalPointCatalog> catalog;
+  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
+  const SolveOptions o = device_case_options(c, m, catalog.get());
+  std::vector<TrajectorySpec> specs;
+  for (int b = 0; b < count; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});
+  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
+  const std::vector<TrajectoryResult> got = other(*c.problem, specs, o);
+  ASSERT_EQ(got.size(), cpu.size());
+  for (std::size_t b = 0; b < cpu.size(); ++b)
+    compare(got[b], cpu[b], c.name + " " + to_string(m) + " #" + std::to_string(b));
+}
+
 }  // namespace dlnflow::testing

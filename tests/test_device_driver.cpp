@@ -24,22 +24,19 @@ std::vector<TrajectorySpec> specs_for(const DeviceCase& c, int count) {
 class DeviceDriver : public ::testing::TestWithParam<std::tuple<int, Method>> {};
 
 
+// The host-emulated fused driver, one member per team.
+std::vector<TrajectoryResult> emulated(const Problem& p, const std::vector<TrajectorySpec>& specs, const SolveOptions& o) {
+  return gpu::solve_batch_emulated(p, specs, o, 1);
+}
+
 TEST_P(DeviceDriver, EqualsTheCpuBackendTrajectoryByTrajectory) {
-  const auto cases = testing::device_cases();
-  const DeviceCase& c = cases[std::get<0>(GetParam())];
-  const Method m = std::get<1>(GetParam());
-  std::unique_ptr<CriticalPointCatalog> catalog;
-  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
-  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
-  const auto specs = specs_for(c, 2);
-  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
-  const auto dev = gpu::solve_batch_emulated(*c.problem, specs, o, 1);
-  ASSERT_EQ(dev.size(), cpu.size());
+  const DeviceCase c = testing::device_cases()[std::get<0>(GetParam())];
   bool some_event = false;
-  for (std::size_t b = 0; b < cpu.size(); ++b) {
-    testing::expect_same_trajectory(dev[b], cpu[b], 1e-10, c.name + " " + to_string(m) + " #" + std::to_string(b));
-    for (double t : cpu[b].event_times) some_event = some_event || !std::isnan(t);
-  }
+  testing::run_against_cpu(c, std::get<1>(GetParam()), 2, emulated,
+                           [&](const TrajectoryResult& dev, const TrajectoryResult& cpu, const std::string& what) {
+                             testing::expect_same_trajectory(dev, cpu, 1e-10, what);
+                             for (double t : cpu.event_times) some_event = some_event || !std::isnan(t);
+                           });
   EXPECT_TRUE(some_event) << "the case should cross at least one event level, or the event code is untested";
 }
 
@@ -58,23 +55,15 @@ INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriver,
 class DeviceDriverImplicit : public ::testing::TestWithParam<std::tuple<int, Method>> {};
 
 TEST_P(DeviceDriverImplicit, EqualsTheCpuBackendTrajectoryByTrajectory) {
-  const auto cases = testing::implicit_device_cases();
-  const DeviceCase& c = cases[std::get<0>(GetParam())];
+  const DeviceCase c = testing::implicit_device_cases()[std::get<0>(GetParam())];
   const Method m = std::get<1>(GetParam());
-  std::unique_ptr<CriticalPointCatalog> catalog;
-  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
-  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
-  const auto specs = specs_for(c, 2);
-  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
-  const auto dev = gpu::solve_batch_emulated(*c.problem, specs, o, 1);
-  ASSERT_EQ(dev.size(), cpu.size());
-  for (std::size_t b = 0; b < cpu.size(); ++b) {
-    const std::string what = c.name + " " + to_string(m) + " #" + std::to_string(b);
-    testing::expect_same_implicit_run(dev[b], cpu[b], 1e-10, what);
-    // Not vacuous: rodas5p steps implicitly throughout, auto switches on the stiff case.
-    if (m == Method::Rodas5P) EXPECT_EQ(cpu[b].implicit_steps, cpu[b].steps) << what;
-    if (c.name == "deep_stiff" && m == Method::Auto) EXPECT_GE(cpu[b].switches, 1) << what;
-  }
+  testing::run_against_cpu(c, m, 2, emulated,
+                           [&](const TrajectoryResult& dev, const TrajectoryResult& cpu, const std::string& what) {
+                             testing::expect_same_implicit_run(dev, cpu, 1e-10, what);
+                             // Not vacuous: rodas5p steps implicitly throughout, auto switches on the stiff case.
+                             if (m == Method::Rodas5P) EXPECT_EQ(cpu.implicit_steps, cpu.steps) << what;
+                             if (c.name == "deep_stiff" && m == Method::Auto) EXPECT_GE(cpu.switches, 1) << what;
+                           });
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, DeviceDriverImplicit,

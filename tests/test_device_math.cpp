@@ -30,6 +30,25 @@ Mat random_symmetric(Index n, std::uint64_t stream) {
   return 0.5 * (G + G.transpose());
 }
 
+// A problem packed for the device math, the pointers of its FlowData bound into the packed
+// arrays (so it is neither copied nor moved).
+struct Packed {
+  kernels::PackedRun run;
+  device::FlowData<double> f;
+  integrator::DriverConfig<double> cfg;
+  device::CatalogData<double> cat;
+  Packed(const Problem& p, const SolveOptions& o) : run(gpu::pack_run(p, o)) {
+    run.bind(f, cfg, cat, run.values.data(), run.ints.data(), run.events.data());
+  }
+  Packed(const Packed&) = delete;
+};
+
+SolveOptions with(Method m) {
+  SolveOptions o;
+  o.integrator.method = m;
+  return o;
+}
+
 class TeamSizes : public ::testing::TestWithParam<int> {};
 INSTANTIATE_TEST_SUITE_P(DeviceMath, TeamSizes, ::testing::Values(1, 3, 8));
 
@@ -165,13 +184,8 @@ TEST_P(TeamSizes, FlowRhsAndDiagnosticsEqualTheCpuModel) {
   for (const testing::DeviceCase& c : testing::device_cases()) {
     SCOPED_TRACE(c.name);
     const Problem& p = *c.problem;
-    SolveOptions dopri5;
-    dopri5.integrator.method = Method::DormandPrince54;
-    const kernels::PackedRun run = gpu::pack_run(p, dopri5);
-    device::FlowData<double> f;
-    integrator::DriverConfig<double> cfg;
-    device::CatalogData<double> cat;
-    run.bind(f, cfg, cat, run.values.data(), run.ints.data(), run.events.data());
+    const Packed packed(p, with(Method::DormandPrince54));
+    const device::FlowData<double>& f = packed.f;
     Model model(p);
     for (int trial = 0; trial < 3; ++trial) {
       Vec y = initial_state(p, GaussianInit{0.5 + 0.3 * trial, ScaleOn::Factors}, 40, trial);
@@ -210,13 +224,9 @@ TEST_P(TeamSizes, JacobianVectorProductsEqualTheCpuModel) {
     const Problem& p = *c.problem;
     if (std::holds_alternative<EndToEndFlow>(p.parametrization())) continue;
     SCOPED_TRACE(c.name);
-    SolveOptions o;
-    o.integrator.method = Method::Rodas5P;
-    const kernels::PackedRun run = gpu::pack_run(p, o);
-    device::FlowData<double> f;
-    integrator::DriverConfig<double> cfg;
-    device::CatalogData<double> cat;
-    run.bind(f, cfg, cat, run.values.data(), run.ints.data(), run.events.data());
+    const Packed packed(p, with(Method::Rodas5P));
+    const device::FlowData<double>& f = packed.f;
+    const device::CatalogData<double>& cat = packed.cat;
     ASSERT_TRUE(f.linearize);
     Model model(p);
     const Index n = p.state_size();
@@ -276,13 +286,9 @@ TEST_P(TeamSizes, TheFrozenJacobianEqualsTheCpuBackends) {
     const Index n = p.state_size();
     const auto shape = integrator::frozen_shape(static_cast<int>(n), static_cast<int>(p.rows()), static_cast<int>(p.cols()));
     ASSERT_EQ(shape, c.name == "dense" ? integrator::FrozenShape::Dense : integrator::FrozenShape::Sketched);
-    SolveOptions o;
-    o.integrator.method = Method::Rodas5P;
-    const kernels::PackedRun run = gpu::pack_run(p, o);
-    device::FlowData<double> f;
-    integrator::DriverConfig<double> cfg;
-    device::CatalogData<double> cat;
-    run.bind(f, cfg, cat, run.values.data(), run.ints.data(), run.events.data());
+    const Packed packed(p, with(Method::Rodas5P));
+    const device::FlowData<double>& f = packed.f;
+    const device::CatalogData<double>& cat = packed.cat;
     const Vec y = initial_state(p, GaussianInit{0.7, ScaleOn::Factors}, 44, 0);
     Model model(p);
     cpu::EigenMath cpu_math(model, nullptr);

@@ -21,27 +21,26 @@ namespace {
 
 class GpuFused : public ::testing::TestWithParam<std::tuple<int, Method, GpuTeam>> {};
 
+// The fused path on team shape `team`, checking that it ran there.
+auto on_gpu(GpuTeam team) {
+  return [team](const Problem& p, const std::vector<TrajectorySpec>& specs, const SolveOptions& o) {
+    GpuOptions g;
+    g.team = team;
+    const BatchSolution s = solve(p, specs, o, Backend::Gpu, g);
+    EXPECT_EQ(s.backend, Backend::Gpu);
+    EXPECT_EQ(s.gpu.team_threads, team == GpuTeam::Warp ? 32 : 128);
+    return s.trajectories;
+  };
+}
+
 TEST_P(GpuFused, EqualsTheCpuBackendTrajectoryByTrajectory) {
   REQUIRE_GPU();
-  const auto cases = testing::device_cases();
-  const testing::DeviceCase& c = cases[std::get<0>(GetParam())];
-  const Method m = std::get<1>(GetParam());
-  std::unique_ptr<CriticalPointCatalog> catalog;
-  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
-  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
-  std::vector<TrajectorySpec> specs;
-  for (int b = 0; b < 37; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});  // a partial last block
-  GpuOptions g;
-  g.team = std::get<2>(GetParam());
-  const BatchSolution on_gpu = solve(*c.problem, specs, o, Backend::Gpu, g);
-  const GpuRunInfo& info = on_gpu.gpu;
-  const auto& gpu = on_gpu.trajectories;
-  EXPECT_EQ(on_gpu.backend, Backend::Gpu);
-  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
-  ASSERT_EQ(gpu.size(), cpu.size());
-  EXPECT_EQ(info.team_threads, g.team == GpuTeam::Warp ? 32 : 128);
-  for (std::size_t b = 0; b < cpu.size(); ++b)
-    testing::expect_same_trajectory(gpu[b], cpu[b], 1e-10, c.name + " " + to_string(m) + " #" + std::to_string(b));
+  const testing::DeviceCase c = testing::device_cases()[std::get<0>(GetParam())];
+  // 37 trajectories: a partial last block.
+  testing::run_against_cpu(c, std::get<1>(GetParam()), 37, on_gpu(std::get<2>(GetParam())),
+                           [](const TrajectoryResult& gpu, const TrajectoryResult& cpu, const std::string& what) {
+                             testing::expect_same_trajectory(gpu, cpu, 1e-10, what);
+                           });
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, GpuFused,
@@ -61,23 +60,11 @@ class GpuFusedImplicit : public ::testing::TestWithParam<std::tuple<int, Method,
 
 TEST_P(GpuFusedImplicit, EqualsTheCpuBackendTrajectoryByTrajectory) {
   REQUIRE_GPU();
-  const auto cases = testing::implicit_device_cases();
-  const testing::DeviceCase& c = cases[std::get<0>(GetParam())];
-  const Method m = std::get<1>(GetParam());
-  std::unique_ptr<CriticalPointCatalog> catalog;
-  if (c.catalog) catalog = std::make_unique<CriticalPointCatalog>(*c.problem);
-  const SolveOptions o = testing::device_case_options(c, m, catalog.get());
-  std::vector<TrajectorySpec> specs;
-  for (int b = 0; b < 37; ++b) specs.push_back({c.init, 5, static_cast<std::uint64_t>(b)});
-  GpuOptions g;
-  g.team = std::get<2>(GetParam());
-  const BatchSolution on_gpu = solve(*c.problem, specs, o, Backend::Gpu, g);
-  EXPECT_EQ(on_gpu.backend, Backend::Gpu);
-  const auto cpu = solve(*c.problem, specs, o, Backend::Cpu).trajectories;
-  ASSERT_EQ(on_gpu.trajectories.size(), cpu.size());
-  for (std::size_t b = 0; b < cpu.size(); ++b)
-    testing::expect_same_implicit_run(on_gpu.trajectories[b], cpu[b], 1e-10,
-                                      c.name + " " + to_string(m) + " #" + std::to_string(b));
+  const testing::DeviceCase c = testing::implicit_device_cases()[std::get<0>(GetParam())];
+  testing::run_against_cpu(c, std::get<1>(GetParam()), 37, on_gpu(std::get<2>(GetParam())),
+                           [](const TrajectoryResult& gpu, const TrajectoryResult& cpu, const std::string& what) {
+                             testing::expect_same_implicit_run(gpu, cpu, 1e-10, what);
+                           });
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, GpuFusedImplicit,

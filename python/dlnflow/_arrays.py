@@ -1,5 +1,8 @@
 """The arrays-in, arrays-out layer: a problem built in code, initial factors as NumPy arrays,
 results as NumPy arrays, no files."""
+import copy
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import _core, _experiment
@@ -23,7 +26,12 @@ class Problem:
     """
 
     def __init__(self, problem, network):
-        self.sections = {"problem": dict(problem), "network": dict(network)}
+        for name, section in (("problem", problem), ("network", network)):
+            if not isinstance(section, Mapping):
+                raise TypeError(f"{name} is a dict (the [{name}] section of the experiment file), "
+                                f"not {type(section).__name__}")
+        # A copy: the blocks below describe these sections, whatever the caller does with theirs.
+        self.sections = {"problem": copy.deepcopy(dict(problem)), "network": copy.deepcopy(dict(network))}
         ex, _ = _experiment.prepare(self._document({"stop": {"t_final": 1.0}}))
         info = _core.problem_info(ex)
         self.state_size = int(info["state_size"])
@@ -92,6 +100,9 @@ def solve(problem, initial_states, options=None, backend="auto", threads=None, p
     """
     if not isinstance(problem, Problem):
         raise TypeError("problem must be a dlnflow.Problem")
+    from ._run import _backend
+
+    _backend(backend)
     states = np.ascontiguousarray(np.asarray(initial_states, dtype=np.float64))
     if states.ndim == 1:
         states = states[None, :]

@@ -1,17 +1,18 @@
 """Experiments as the engine reads them: a dict with exactly the schema of the experiment file
 (docs/experiment-file.md), a path to a TOML file, or TOML text."""
-import math
 import os
+from collections.abc import Mapping
 
 import numpy as np
 import tomli_w
 
 from . import _core
+from ._errors import InputError
 
 
 def _plain(value, where):
     """The dict with NumPy scalars and arrays turned into what TOML writes."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
@@ -36,15 +37,21 @@ def _plain(value, where):
 
 
 def _looks_like_toml(text):
-    return "\n" in text or "=" in text or text.lstrip().startswith("[")
+    if "\n" in text:
+        return True
+    return ("=" in text or text.lstrip().startswith("[")) and not text.rstrip().endswith(".toml")
 
 
 def prepare(experiment):
     """The engine's parsed experiment (validated) and the TOML text it came from (None for a file)."""
-    if isinstance(experiment, dict):
-        text = tomli_w.dumps(_plain(experiment, ""))
+    if isinstance(experiment, Mapping):
+        try:
+            text = tomli_w.dumps(_plain(experiment, ""))
+        except (TypeError, ValueError) as e:  # what TOML cannot hold (None inside a list, say)
+            raise InputError(f"<dict>: {e}") from None
         return _core.parse(text, "<dict>", os.getcwd()), text
-    if isinstance(experiment, os.PathLike) or (isinstance(experiment, str) and not _looks_like_toml(experiment)):
+    if isinstance(experiment, os.PathLike) or (isinstance(experiment, str) and (
+            os.path.isfile(experiment) or not _looks_like_toml(experiment))):
         path = os.fspath(experiment)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no experiment file {path!r}")

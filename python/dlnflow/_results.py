@@ -112,7 +112,8 @@ class Results:
 
     def final_states(self, point=0):
         """The final matrices of a point, ``{"W1": (n, rows, cols), ...}`` (or ``U``, ``W``), with
-        ``record.save_states = "final"`` or ``"endpoints"``; rows follow ``series.seed``."""
+        ``record.save_states = "final"`` or ``"endpoints"``; one row per finished trajectory, in
+        the order of the point's ``seed`` dataset (seed 0, 1, ... for a complete run)."""
         return self._matrix_group(point, "final_state")
 
     def initial_states(self, point=0):
@@ -223,8 +224,12 @@ class Results:
 def load(path):
     """The :class:`Results` of a results folder, written by :func:`dlnflow.run` or by the
     command (``dlnflow run FILE --out DIR``), complete or not."""
+    from ._errors import UsageError
+
     path = os.fspath(path)
     if not os.path.isfile(os.path.join(path, "manifest.json")):
-        from ._errors import UsageError
         raise UsageError(f"{path} is not a dlnflow results folder (no manifest.json)")
+    if not os.path.isfile(os.path.join(path, "trajectories.h5")):
+        raise UsageError(f"{path} has no trajectories.h5 yet (a run stopped before writing it: resume it, "
+                         f"or `dlnflow run ... --resume`, to write the data files from its checkpoints)")
     return Results(path)

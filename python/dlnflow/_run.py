@@ -74,7 +74,7 @@ def run(experiment, out=None, backend="auto", threads=None, progress=True, resum
     bar = _progress_bar(info["trajectories"], info["name"], progress)
 
     def tick(done, total):
-        if bar.total != total:
+        if total and bar.total != total:
             bar.total = total
         if done > bar.n:
             bar.update(done - bar.n)
@@ -84,9 +84,13 @@ def run(experiment, out=None, backend="auto", threads=None, progress=True, resum
                             tick if bar is not None else None)
         if bar is not None:
             tick(outcome["done"], outcome["total"])
-        if outcome["interrupted"]:
-            where = (f"saved in {target} (continue with dlnflow.run(..., out={target!r}, resume=True))"
-                     if tmp is None else "discarded (no out= folder was given)")
+        if outcome["interrupted"] or outcome["by_user"]:  # by_user alone: Ctrl-C as the last chunk finished
+            if tmp is not None:
+                where = "discarded (no out= folder was given)"
+            elif outcome["interrupted"]:
+                where = f"saved in {target} (continue with dlnflow.run(..., out={target!r}, resume=True))"
+            else:
+                where = f"saved in {target} (the run had finished: dlnflow.load({target!r}))"
             raise KeyboardInterrupt(f"dlnflow: interrupted: {outcome['done']} of {outcome['total']} trajectories {where}")
         return Results(target, in_memory=tmp is not None)  # read in full before the temporary folder goes
     finally:
@@ -99,7 +103,8 @@ def run(experiment, out=None, backend="auto", threads=None, progress=True, resum
 def check(experiment, out=None, threads=None):
     """Validates an experiment and says what a run would do, as data (``dlnflow check``).
 
-    Returns a dict: ``name``, ``axes``, ``seeds``, ``trajectories``, ``points`` (a DataFrame, one
+    Returns a dict: ``name``, ``description``, ``axes``, ``seeds``, ``point_count``,
+    ``trajectories``, ``points`` (a DataFrame, one
     row per sweep point: its swept values, state size, method, t_final, record times, events),
     ``critical_points`` (point 0's catalogue, a DataFrame), ``estimate`` (memory and disk a run
     needs against what the machine has) and ``warnings``. Raises :class:`dlnflow.InputError` as

@@ -11,10 +11,13 @@
 
 #include <Python.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -44,8 +47,11 @@ nb::dict coordinates_of(const std::vector<Coordinate>& cs) {
 
 // Runs `work` on a thread of its own while this (the interpreter's) thread waits with the GIL
 // released, waking every 100 ms to run Python's signal handlers (Ctrl-C raises KeyboardInterrupt
-// there, and only there) and to report progress. Returns whether the user interrupted: then
-// `interrupt` was set, and `work` was let finish the chunk in flight.
+// there, and only there) and `tick` (the progress bar). The first exception either raises sets
+// `interrupt` (the runner stops after the chunk in flight); the worker is always joined before
+// this returns or throws. Returns whether the user interrupted with Ctrl-C (the Python side then
+// raises KeyboardInterrupt, saying what was saved); any other exception a handler or the tick
+// raised (SystemExit from a SIGTERM handler, say) is raised again as it was.
 template <class Work>
 bool run_beside_python(Work&& work, std::atomic<bool>& interrupt, const nb::object& tick) {
   std::mutex m;
@@ -62,7 +68,16 @@ bool run_beside_python(Work&& work, std::atomic<bool>& interrupt, const nb::obje
     finished = true;
     cv.notify_all();
   });
-  bool interrupted = false;
+  struct Joiner {  // whatever unwinds this frame, the worker (which uses it) is waited for first
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) {
+        nb::gil_scoped_release release;
+        t.join();
+      }
+    }
+  } joiner{worker};
+  std::unique_ptr<nb::python_error> pending;  // the first exception raised on this side
   while (true) {
     bool done;
     {
@@ -71,19 +86,21 @@ bool run_beside_python(Work&& work, std::atomic<bool>& interrupt, const nb::obje
       cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished; });
       done = finished;
     }
-    if (!interrupted && PyErr_CheckSignals() != 0) {
-      // The handler raised (KeyboardInterrupt, or whatever the user installed): remembered, and
-      // raised again by the Python side once the chunk in flight is saved.
-      PyErr_Clear();
-      interrupted = true;
+    try {
+      if (PyErr_CheckSignals() != 0) throw nb::python_error();
+      if (!pending && !tick.is_none()) tick();
+    } catch (nb::python_error& e) {
+      if (!pending) pending = std::make_unique<nb::python_error>(std::move(e));
       interrupt = true;
     }
-    if (!tick.is_none()) tick();
     if (done) break;
   }
   worker.join();
   if (failure) std::rethrow_exception(failure);
-  return interrupted;
+  if (!pending) return false;
+  if (pending->matches(PyExc_KeyboardInterrupt)) return true;
+  pending->restore();
+  throw nb::python_error();
 }
 
 class ExperimentHandle {
@@ -142,7 +159,11 @@ nb::dict describe(const ExperimentHandle& h, std::size_t max_points) {
 }
 
 nb::dict estimate(const ExperimentHandle& h, const std::string& out_dir, int threads) {
-  const ResourceEstimate e = estimate_resources(h.get(), out_dir, threads);
+  ResourceEstimate e;
+  {
+    nb::gil_scoped_release release;
+    e = estimate_resources(h.get(), out_dir, threads);
+  }
   nb::dict d;
   d["memory_bytes"] = e.memory_bytes;
   d["disk_bytes"] = e.disk_bytes;
@@ -182,8 +203,6 @@ nb::dict run(const ExperimentHandle& h, const std::string& out_dir, const std::s
   d["unfinished"] = unfinished;
   return d;
 }
-
-using Array1 = nb::ndarray<double, nb::numpy, nb::ndim<1>>;
 
 nb::dict problem_info(const ExperimentHandle& h) {
   const SweepPoint p = h.get().point(0, false);
@@ -235,13 +254,17 @@ nb::dict solve_states(const ExperimentHandle& h, nb::ndarray<double, nb::ndim<2>
   BatchSolution sol;
   nb::object tick = nb::none();
   if (!progress.is_none()) tick = nb::cpp_function([&] { progress(done.load(), B); });
-  run_beside_python([&] { sol = solve(pr, specs, o, be, {}, [&](std::size_t, const TrajectoryResult&) { ++done; }); },
-                    never, tick);
+  // solve() has no interrupt: Ctrl-C is raised once the batch is done.
+  if (run_beside_python([&] { sol = solve(pr, specs, o, be, {}, [&](std::size_t, const TrajectoryResult&) { ++done; }); },
+                        never, tick)) {
+    PyErr_SetNone(PyExc_KeyboardInterrupt);
+    throw nb::python_error();
+  }
   const std::size_t E = p.config.event_names.size(), T = o.record.times.size();
-  const std::size_t r = T ? (sol.trajectories.empty() || sol.trajectories[0].samples.empty()
-                                 ? 0
-                                 : static_cast<std::size_t>(sol.trajectories[0].samples[0].spectrum.size()))
-                          : 0;
+  std::size_t r = 0;  // the longest spectrum of any valid sample (invalid ones have none)
+  for (const TrajectoryResult& t : sol.trajectories)
+    for (const Sample& s : t.samples)
+      if (s.valid) r = std::max(r, static_cast<std::size_t>(s.spectrum.size()));
   std::vector<double> final_state(B * n), final_loss(B), t_end(B), events(B * E), loss(B * T), grad(B * T),
       spectrum(B * T * r, std::nan(""));
   std::vector<long long> steps(B), rejected(B), final_rank(B);
