@@ -155,6 +155,27 @@ axes.network.depth = { from = 2, to = 4 }
   }
 }
 
+TEST(ExperimentFile, AxesExpandInTheOrderTheyAreWrittenNotByName) {
+  // network.depth first, initialization.alpha (which sorts first by name) second: alpha varies
+  // fastest, and the coordinates come in the order written.
+  const auto ex = parse_experiment(std::string(kBase) + R"(
+[sweep]
+axes."network.depth" = [2, 3]
+axes."initialization.alpha" = [1e-2, 1e-4, 1e-6]
+)",
+                                   "exp.toml", ".");
+  ASSERT_EQ(ex.point_count(), 6u);
+  ASSERT_EQ(ex.axes, (std::vector<std::string>{"network.depth", "initialization.alpha"}));
+  for (int p = 0; p < 6; ++p) {
+    const auto c = ex.coordinates(p);
+    ASSERT_EQ(c.size(), 2u);
+    EXPECT_EQ(c[0].path, "network.depth");
+    EXPECT_EQ(c[0].number, 2 + p / 3) << p;
+    EXPECT_EQ(c[1].number, std::pow(10.0, -2 * (1 + p % 3))) << p;
+    EXPECT_EQ(ex.point(p).config.problem->depth(), 2 + p / 3);
+  }
+}
+
 TEST(ExperimentFile, ErrorsNameThePlaceTheKeyAndTheAcceptedValues) {
   EXPECT_NE(error_of("[problem\nloss = 1").find("exp.toml:1:"), std::string::npos) << error_of("[problem\nloss = 1");
   const std::string typo = replaced(kBase, "alpha = 1e-3", "alpah = 1e-3");

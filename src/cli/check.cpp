@@ -52,10 +52,11 @@ int check(const std::string& file, const std::string& out_dir, bool force) {
   if (shown < ex.point_count()) std::printf("  ... and %zu more point(s)\n", ex.point_count() - shown);
   if (const auto& catalog = first.config.catalog) {
     const auto& pts = catalog->points();
+    // All of them: `init.kind = "critical_point"` takes an index from this list.
     std::printf("critical points (point 0, index: label, loss):");
-    for (std::size_t i = 0; i < std::min<std::size_t>(pts.size(), 24); ++i)
+    for (std::size_t i = 0; i < pts.size(); ++i)
       std::printf("%s %zu: %s %.6g", i % 4 ? "," : "\n ", i, pts[i].label.c_str(), pts[i].loss);
-    std::printf("%s\n", pts.size() > 24 ? " ..." : "");
+    std::printf("\n");
   }
   std::printf("steps bound: %.4g steps in all%s\n", steps_total,
               adaptive ? " (adaptive points counted at max_steps; real runs take far fewer)" : "");

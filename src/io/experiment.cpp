@@ -4,6 +4,7 @@
 // Points are validated once at load and rebuilt on demand afterwards (Experiment::point), so a
 // sweep of a million points costs neither minutes nor gigabytes: the sections a point does not
 // sweep (its loss and data, its network, its initialization) are read once and shared.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -691,6 +692,7 @@ struct SweepSource {
     for (std::size_t k = 0; k < axes.size(); ++k) {
       Coordinate c{axes[k].path, "", 0.0};
       c.text = coordinate_text(*axes[k].values[pick[k]], c.number);
+      c.integer = axes[k].values[pick[k]]->is_integer();
       out.push_back(std::move(c));
     }
     return out;
@@ -773,6 +775,12 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
     json ignored;
     TableReader ar(a->as_table(), "sweep.axes", origin, ignored);
     collect_axes(ar, *a->as_table(), "", axes);
+    // In the order they are written (toml++ tables iterate by key name): the last one written
+    // varies fastest, as docs/experiment-file.md says. (A dict from Python is written in its
+    // insertion order.)
+    std::stable_sort(axes.begin(), axes.end(), [](const Axis& x, const Axis& y) {
+      return x.where.line != y.where.line ? x.where.line < y.where.line : x.where.column < y.where.column;
+    });
     for (std::size_t i = 0; i < axes.size(); ++i)
       if (axes[i].path.rfind("sweep", 0) == 0 || axes[i].path.rfind("run", 0) == 0 || axes[i].path == "name" ||
           axes[i].path == "description")

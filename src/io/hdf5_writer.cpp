@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <stdexcept>
@@ -108,8 +109,13 @@ void write_rows(hid_t d, const std::string& name, hsize_t first, hsize_t count, 
   check_status(H5Dwrite(d, h5type<T>(), mem_space, file_space, H5P_DEFAULT, data.data()), "H5Dwrite " + name);
 }
 
-Handle group(hid_t loc, const std::string& name) {
+// ordered: members listed in creation order (h5py and h5ls then list /points as 0, 1, 2, ..., 10,
+// not by name as strings: 0, 1, 10, 11, ..., 2).
+Handle group(hid_t loc, const std::string& name, bool ordered = false) {
   Handle gcpl = untimed(H5P_GROUP_CREATE);
+  if (ordered)
+    check_status(H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+                 "H5Pset_link_creation_order " + name);
   return Handle(check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), "H5Gcreate " + name), H5Gclose);
 }
 
@@ -125,6 +131,12 @@ void attr_strings(hid_t loc, const std::string& name, const std::vector<std::str
   if (!ptrs.empty()) check_status(H5Awrite(a, type, ptrs.data()), "H5Awrite " + name);
 }
 void attr_string(hid_t loc, const std::string& name, const std::string& value) { attr_strings(loc, name, {value}, true); }
+
+void attr_int64(hid_t loc, const std::string& name, std::int64_t v) {
+  Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
+  Handle a(check(H5Acreate2(loc, name.c_str(), H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT), "H5Acreate " + name), H5Aclose);
+  check_status(H5Awrite(a, H5T_NATIVE_INT64, &v), "H5Awrite " + name);
+}
 
 void attr_double(hid_t loc, const std::string& name, double v) {
   Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
@@ -180,6 +192,7 @@ void TrajectoriesH5Writer::State::open_point(SweepPoint point) {
   attr_string(g, "experiment", pc.resolved_json);
   for (const auto& c : point.coordinates) {
     if (std::isnan(c.number)) attr_string(g, c.path, c.text);
+    else if (c.integer) attr_int64(g, c.path, static_cast<std::int64_t>(c.number));  // network.depth = 3, not 3.0
     else attr_double(g, c.path, c.number);
   }
   const hsize_t n = done[static_cast<std::size_t>(point.index)];
@@ -367,7 +380,7 @@ TrajectoriesH5Writer::TrajectoriesH5Writer(const std::string& path, const Experi
   for (int st = 0; st <= static_cast<int>(Status::Failed); ++st) names.push_back(to_string(static_cast<Status>(st)));
   attr_strings(s_->file, "status_names", names);
   attr_strings(s_->file, "axes", ex.axes);
-  s_->points = group(s_->file, "points");
+  s_->points = group(s_->file, "points", /*ordered=*/true);
 }
 
 TrajectoriesH5Writer::~TrajectoriesH5Writer() {

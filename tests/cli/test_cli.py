@@ -43,6 +43,9 @@ class SweepResults(Workspace):
                 s = int(row["seed"])
                 self.assertEqual(g["seed"][s], s)
                 self.assertEqual(float(row["initialization.alpha"]), g.attrs["initialization.alpha"])
+                # An axis written with integers stays an integer in the file.
+                self.assertTrue(np.issubdtype(np.asarray(g.attrs["network.depth"]).dtype, np.integer))
+                self.assertEqual(int(row["network.depth"]), g.attrs["network.depth"])
                 self.assertEqual(names[g["status"][s]], row["status"])
                 for col, ds in (("t_end", "t_end"), ("final_loss", "final_loss")):
                     self.assertTrue(np.array_equal(float(row[col]), g[ds][s], equal_nan=True), col)

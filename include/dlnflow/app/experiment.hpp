@@ -32,6 +32,7 @@ struct Coordinate {
   std::string path;
   std::string text;     // as written in summary.csv
   double number = 0.0;  // NaN for non-numeric values
+  bool integer = false;  // written as an integer (trajectories.h5 keeps it one)
 };
 
 struct PointConfig {
