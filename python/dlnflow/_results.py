@@ -82,10 +82,10 @@ class Results:
     def series(self):
         """The recorded time series as an xarray Dataset.
 
-        Dimensions ``point``, ``seed``, ``time`` (and ``k`` for the spectrum, ``event`` for event
-        times); the swept values are coordinates along ``point`` (named by their key path), the
-        record times the ``time`` coordinate (a variable ``t`` of dimensions point, time where the
-        points record at different times). Trajectories a run did not finish are NaN. Per
+        Dimensions ``point``, ``trajectory`` (the seed index), ``time`` (and ``k`` for the
+        spectrum, ``event`` for event times); the swept values are coordinates along ``point``
+        (named by their key path), the record times the ``time`` coordinate (a variable ``t`` of
+        dimensions point, time where the points record at different times). Trajectories a run did not finish are NaN. Per
         trajectory: status (a string), t_end, final_loss, final_rank, the step counts and the
         event times.
         """
@@ -95,7 +95,7 @@ class Results:
 
     @property
     def events(self):
-        """First crossing times of every event, (point, seed, event), NaN where none: a view of
+        """First crossing times of every event, (point, trajectory, event), NaN where none: a view of
         ``series["event_time"]``."""
         return self.series["event_time"]
 
@@ -195,28 +195,28 @@ class Results:
                 if has_critical and "critical_points" in g:
                     crit_d[p, s, :Tp] = g["critical_points"]["distance"][()]
                     crit_i[p, s, :Tp] = g["critical_points"]["nearest"][()]
-            coords = {"point": np.arange(P), "seed": np.arange(seeds)}
+            coords = {"point": np.arange(P), "trajectory": np.arange(seeds)}  # trajectory: the seed index
             coords["time"] = times[0] if (same_times and P) else np.arange(T)
             for a in axes:
                 coords[a] = ("point", [_attr_value(g.attrs[a]) if a in g.attrs else None for g in groups])
             if E:
                 coords["event"] = ev_names
-            dv = {k: (("point", "seed", "time"), v) for k, v in data.items()}
-            dv["spectrum"] = (("point", "seed", "time", "k"), spectrum)
-            dv["event_time"] = (("point", "seed", "event"), events) if E else (("point", "seed", "event"),
+            dv = {k: (("point", "trajectory", "time"), v) for k, v in data.items()}
+            dv["spectrum"] = (("point", "trajectory", "time", "k"), spectrum)
+            dv["event_time"] = (("point", "trajectory", "event"), events) if E else (("point", "trajectory", "event"),
                                                                              np.zeros((P, seeds, 0)))
             for k, v in per.items():
-                dv[k] = (("point", "seed"), v)
-            dv["status"] = (("point", "seed"), status)
+                dv[k] = (("point", "trajectory"), v)
+            dv["status"] = (("point", "trajectory"), status)
             if has_critical:
-                dv["critical_distance"] = (("point", "seed", "time"), crit_d)
-                dv["critical_nearest"] = (("point", "seed", "time"), crit_i)
+                dv["critical_distance"] = (("point", "trajectory", "time"), crit_d)
+                dv["critical_nearest"] = (("point", "trajectory", "time"), crit_i)
             if not same_times:
                 dv["t"] = (("point", "time"), t2)
             return xr.Dataset(dv, coords=coords, attrs={"experiment": self.manifest.get("experiment", {}).get("name", "")})
 
     def long(self):
-        """The time series in long format (one row per point, seed and record time) for pandas."""
+        """The time series in long format (one row per point, trajectory and record time) for pandas."""
         ds = self.series[["loss", "grad_norm", "balance_defect", "rank"]]
         return ds.to_dataframe().reset_index()
 

@@ -106,7 +106,7 @@ def test_run_then_load_and_in_memory_results_are_equal(small, tmp_path):
     best = int(loaded.critical_points(0)["loss"].idxmin())
     assert (loaded.series["critical_nearest"].isel(time=-1) == best).all()
     long = loaded.long()
-    assert len(long) == 2 * 3 * 13 and {"point", "seed", "time", "loss"} <= set(long.columns)
+    assert len(long) == 2 * 3 * 13 and {"point", "trajectory", "time", "loss"} <= set(long.columns)
 
 
 def test_python_and_the_command_give_identical_numbers(small, tmp_path, cli):
