@@ -198,9 +198,12 @@ int main(int argc, char** argv) {
 
   std::string stats_dir;
   bool stats_csv = false;
-  auto* stats = app.add_subcommand("stats", "Per sweep point: counts and quantiles of event times and final loss");
+  auto* stats = app.add_subcommand("stats", "Per sweep point: how trajectories ended, quantiles of event times and final loss, "
+                                            "why events are missing; event times fitted against swept scales");
   stats->add_option("results", stats_dir, "Results folder")->required();
   stats->add_flag("--csv", stats_csv, "One CSV row per sweep point instead of a table");
+  bool stats_json = false;
+  stats->add_flag("--json", stats_json, "Everything (points, why events are missing, fits) as JSON");
 
   std::string plot_dir, plot_out;
   auto* plot = app.add_subcommand("plot", "PNG figures of a results folder (needs python3, matplotlib, h5py)");
@@ -226,7 +229,7 @@ int main(int argc, char** argv) {
   }
   if (*merge) return merge_command(merge_file, merge_shards, mo);
   if (*check) return cli::check(check_file, check_out, check_force);
-  if (*stats) return cli::stats(stats_dir, stats_csv);
+  if (*stats) return cli::stats(stats_dir, stats_csv, stats_json);
   if (*plot) return cli::plot(plot_dir, plot_out);
   if (*info) {
     std::printf("%s\n", build_summary().c_str());

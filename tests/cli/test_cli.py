@@ -329,6 +329,81 @@ class BadInput(Workspace):
         self.assertIn("nothing to resume", r.stderr)
 
 
+ESCAPES = """
+name = "escapes"
+[problem]
+loss = "matrix_approximation"
+target = { generate = "diagonal", values = [1.0], size = 3 }
+[network]
+parametrization = "deep"
+depth = 3
+width = 3
+[initialization]
+kind = "gaussian"
+alpha = 1e-4
+scale_on = "end_to_end"
+[integrator]
+rtol = 1e-9
+atol = 1e-30
+[stop]
+t_final = 1e6
+[[events]]
+name = "escape"
+kind = "singular_value"
+index = 1
+level = 0.5
+crossing = "up"
+terminal = true
+[[events]]
+name = "never"
+kind = "loss"
+level = -1.0
+crossing = "down"
+[sweep]
+seeds = 6
+seed = 3
+axes."initialization.alpha" = [1e-4, 1e-5, 1e-6, 1e-7, 1e-8]
+"""
+
+
+class StatsFits(Workspace):
+    def test_the_escape_law_is_fitted_with_an_interval_and_set_beside_the_theory(self):
+        path = self.path("escapes.toml")
+        with open(path, "w") as fh:
+            fh.write(ESCAPES)
+        out = self.path("escapes")
+        r = dlnflow("run", path, "--out", out, "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = dlnflow("stats", out, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(r.stdout)
+        rows = read_summary(out)
+        # The fit, recomputed here: least squares of ln(median t) against ln(1/alpha) (numpy).
+        alphas = sorted({float(row["initialization.alpha"]) for row in rows}, reverse=True)
+        medians = [np.median([float(row["t_escape"]) for row in rows if float(row["initialization.alpha"]) == a])
+                   for a in alphas]
+        want = np.polyfit(np.log(1 / np.array(alphas)), np.log(medians), 1)[0]
+        fits = [f for f in st["fits"] if f["event"] == "escape"]
+        self.assertEqual(len(fits), 1)
+        f = fits[0]
+        self.assertEqual((f["axis"], f["law"], f["depth"], f["points"]), ("initialization.alpha", "power", 3, 5))
+        self.assertAlmostEqual(f["slope"], want, delta=1e-12)
+        self.assertLessEqual(f["interval"][0], f["slope"])
+        self.assertGreaterEqual(f["interval"][1], f["slope"])
+        # Bah et al.: at depth 3 the escape time grows like alpha^-(1 - 2/3).
+        self.assertAlmostEqual(f["theory"], 1 / 3, delta=1e-15)
+        self.assertAlmostEqual(f["slope"], 1 / 3, delta=0.02)
+        # Why the other event has no times: every trajectory stopped first on the terminal escape.
+        for p in st["points"]:
+            self.assertEqual(p["statuses"], {"event_stop": 6})
+            self.assertEqual(p["quantities"]["t_never"]["missing"],
+                             {"not_reached": 0, "stopped_earlier": 6, "diverged_or_failed": 0})
+            self.assertEqual(p["quantities"]["t_escape"]["n"], 6)
+        table = dlnflow("stats", out)
+        self.assertIn("theory 1 - 2/N = 0.3333 (N = 3)", table.stdout)
+        self.assertIn("ended: 6 event_stop", table.stdout)
+
+
 class StatsPlotCheckInfo(Workspace):
     @classmethod
     def setUpClass(cls):
