@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
 """Figures of a dlnflow results folder (called by `dlnflow plot DIR`).
 
-Writes into DIR/plots (or --out):
-  loss.png             loss vs time, log axes: median and 10-90% band per sweep point
-  singular_values.png  median singular values of W vs time, one panel per sweep point
-  event_times.png      histograms of every event (escape) time, per sweep point
-  sweep.png            final loss, final rank and median event times against the first swept key
+Writes into DIR/plots (or --out), in each --format (png by default; pdf, svg):
+  escape           every event time against the swept scale (1/alpha, say) on log-log axes: median
+                   and 10-90% bars per point, one series per value of the other swept keys (a
+                   legend), the fitted power law (dotted) and the theory's slope 1 - 2/N (dashed)
+                   where the depth gives it; "k/n crossed" beside points where some never crossed
+  loss             loss vs time, log axes: median and 10-90% band per sweep point, and the
+                   catalogue's critical values (dashed) when record.critical_points was on
+  singular_values  median singular values of W vs time, one panel per sweep point (12 a page:
+                   singular_values.png, singular_values-2.png, ...)
+  event_times      histograms of every event time on log axes, per sweep point, with the count
+                   that never crossed ("0/500 crossed" where none did)
+  sweep            final loss, final rank and median event times against the first swept key
+Nothing is dropped silently: every point is drawn, and a panel without data says why.
 """
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -22,13 +31,19 @@ try:
 except ImportError as e:  # the command maps this to its own message and exit code 3
     sys.exit(f"dlnflow plot: {e}; install with: python3 -m pip install numpy h5py matplotlib")
 
+PANELS_PER_PAGE = 12
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def fmt(v):
+    return f"{v:g}" if isinstance(v, (float, np.floating)) else f"{v}"
+
 
 def label(attrs, axes):
-    parts = []
-    for a in axes:
-        v = attrs[a]
-        parts.append(f"{a.split('.')[-1]}={v:g}" if isinstance(v, (float, np.floating)) else f"{a.split('.')[-1]}={v}")
-    return ", ".join(parts) or "all"
+    return ", ".join(f"{a.split('.')[-1]}={fmt(attrs[a])}" for a in axes) or "all"
 
 
 def positive(x):
@@ -36,19 +51,127 @@ def positive(x):
     return np.where(x > 0, x, np.nan)
 
 
+def is_scale(values):
+    """A swept key whose values are positive numbers over at least two decades (alpha, epsilon)."""
+    try:
+        x = np.array([float(v) for v in values])
+    except (TypeError, ValueError):
+        return False
+    return bool(np.all(x > 0) and x.max() >= 100 * x.min())
+
+
+def depth_of(d, axes, manifest_depth):
+    attrs = d["attrs"]
+    if "network.depth" in axes:
+        return int(attrs["network.depth"])
+    if "network.widths" in axes:
+        return text(attrs["network.widths"]).count(",")
+    return manifest_depth
+
+
+class Figures:
+    def __init__(self, out, formats):
+        self.out, self.formats, self.written = out, formats, []
+
+    def save(self, fig, name):
+        fig.tight_layout()
+        for ext in self.formats:
+            path = os.path.join(self.out, f"{name}.{ext}")
+            fig.savefig(path, dpi=120)
+            self.written.append(path)
+        plt.close(fig)
+
+
+def escape_figure(figs, data, axes, names, manifest_depth):
+    """Event times against the swept scale, series by the other swept keys."""
+    scales = [a for a in axes if is_scale([d["attrs"][a] for d in data])]
+    if not scales or not names:
+        return
+    key = scales[0]
+    others = [a for a in axes if a != key]
+    series = {}
+    for d in data:
+        series.setdefault(tuple(fmt(d["attrs"][a]) for a in others), []).append(d)
+    fig, axs = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.2), squeeze=False)
+    colors = plt.cm.tab10(np.arange(len(series)) % 10)
+    for e, (a, name) in enumerate(zip(axs.flat, names)):
+        drawn = False
+        for (skey, members), c in zip(series.items(), colors):
+            inv = np.array([1 / float(d["attrs"][key]) for d in members])
+            order = np.argsort(inv)
+            med, lo, hi, crossed, total = [], [], [], [], []
+            for d in members:
+                v = d["events"][:, e]
+                ok = v[np.isfinite(v)]
+                crossed.append(len(ok)), total.append(len(v))
+                med.append(np.median(ok) if len(ok) else np.nan)
+                lo.append(np.quantile(ok, 0.1) if len(ok) else np.nan)
+                hi.append(np.quantile(ok, 0.9) if len(ok) else np.nan)
+            inv, med, lo, hi = inv[order], np.array(med)[order], np.array(lo)[order], np.array(hi)[order]
+            crossed, total = np.array(crossed)[order], np.array(total)[order]
+            lab = ", ".join(f"{o.split('.')[-1]}={v}" for o, v in zip(others, skey)) or "median"
+            good = np.isfinite(med) & (med > 0)
+            if not good.any():
+                continue
+            drawn = True
+            a.errorbar(inv[good], med[good], yerr=[med[good] - lo[good], hi[good] - med[good]], fmt="o", color=c,
+                       capsize=3, label=lab)
+            for x, y, k, n in zip(inv, med, crossed, total):
+                if k < n and np.isfinite(y):
+                    a.annotate(f"{k}/{n} crossed", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7,
+                               color=c)
+            depths = {depth_of(d, axes, manifest_depth) for d in members}
+            N = depths.pop() if len(depths) == 1 else 0
+            if good.sum() >= 3:  # the fitted law of the medians, as `dlnflow stats` fits it
+                xs = np.geomspace(inv[good].min(), inv[good].max(), 50)
+                if N == 2:  # logarithmic at depth 2: t = a + b ln(1/alpha)
+                    s, b = np.polyfit(np.log(inv[good]), med[good], 1)
+                    a.plot(xs, b + s * np.log(xs), ":", color=c, lw=1, label=f"fit: {s:.3f} per ln(1/{key.split('.')[-1]})")
+                else:
+                    s, b = np.polyfit(np.log(inv[good]), np.log(med[good]), 1)
+                    a.plot(xs, np.exp(b) * xs ** s, ":", color=c, lw=1, label=f"fit: slope {s:.3f}")
+            if N and N >= 3:
+                theory = 1 - 2 / N
+                x0, y0 = inv[good][-1], med[good][-1]  # anchored at the smallest scale
+                xs = np.geomspace(inv[good].min(), inv[good].max(), 50)
+                a.plot(xs, y0 * (xs / x0) ** theory, "--", color=c, lw=1, label=f"theory 1-2/N = {theory:.3f}")
+        if drawn:
+            a.set(xscale="log", yscale="log")
+        else:
+            a.text(0.5, 0.5, "no trajectory crossed", ha="center", va="center", transform=a.transAxes)
+        a.set(title=f"t_{name}: median, 10-90%", xlabel=f"1 / {key}", ylabel="time")
+        if drawn:
+            a.legend(fontsize="x-small")
+    figs.save(fig, "escape")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("results")
     p.add_argument("--out")
+    p.add_argument("--format", default="png", help="comma-separated: png, pdf, svg")
     args = p.parse_args()
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if bad or not formats:
+        print(f"dlnflow plot: --format takes png, pdf, svg (comma-separated), got {args.format!r}", file=sys.stderr)
+        return 2
     path = os.path.join(args.results, "trajectories.h5")
     if not os.path.exists(path):
         print(f"dlnflow plot: {path} not found", file=sys.stderr)
         return 2
     out = args.out or os.path.join(args.results, "plots")
     os.makedirs(out, exist_ok=True)
+    manifest_depth = 0
+    try:
+        with open(os.path.join(args.results, "manifest.json")) as fh:
+            net = json.load(fh)["experiment"]["experiment"]["network"]
+        if net.get("parametrization") in ("deep", "end_to_end"):
+            manifest_depth = int(net["depth"]) if "depth" in net else len(net.get("widths", [0])) - 1
+    except (OSError, KeyError, ValueError, TypeError):
+        pass
     with h5py.File(path, "r") as f:
-        axes = [a.decode() if isinstance(a, bytes) else a for a in f.attrs["axes"]]
+        axes = [text(a) for a in f.attrs["axes"]]
         points = sorted(f["points"].keys(), key=int)
         groups = [f["points"][k] for k in points if len(f["points"][k]["seed"]) > 0]
         if not groups:
@@ -56,13 +179,17 @@ def main():
             return 2
         data = []
         for g in groups:
-            names = [n.decode() if isinstance(n, bytes) else n for n in g["events"].attrs["names"]]
+            names = [text(n) for n in g["events"].attrs["names"]]
+            crit = g["critical_points/loss"][:] if "critical_points" in g else None
             data.append(dict(label=label(g.attrs, axes), attrs=dict(g.attrs), t=g["time"][:], loss=g["loss"][:],
                              spectrum=g["spectrum"][:], events=g["events/times"][:], names=names,
-                             final_loss=g["final_loss"][:], final_rank=g["final_rank"][:]))
+                             final_loss=g["final_loss"][:], final_rank=g["final_rank"][:], critical=crit))
     warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: diverged or unfinished points
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(data)))
-    written = []
+    figs = Figures(out, formats)
+    names = data[0]["names"]
+
+    escape_figure(figs, data, axes, names, manifest_depth)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for d, c in zip(data, colors):
@@ -74,50 +201,56 @@ def main():
         lo, hi = np.nanquantile(loss, 0.1, axis=0), np.nanquantile(loss, 0.9, axis=0)
         ax.plot(t, med, color=c, label=d["label"])
         ax.fill_between(t, lo, hi, color=c, alpha=0.25, linewidth=0)
+    crit = data[0]["critical"]
+    if crit is not None and all(d["critical"] is not None and np.array_equal(d["critical"], crit) for d in data):
+        for i, v in enumerate(np.unique(crit[crit > 0])):
+            ax.axhline(v, color="0.5", ls="--", lw=0.8, label="critical values" if i == 0 else None)
     ax.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss", title="loss: median and 10-90% band")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    written.append(os.path.join(out, "loss.png"))
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
+    ax.legend(fontsize="small" if len(data) <= 12 else "xx-small", ncol=1 if len(data) <= 12 else 2)
+    figs.save(fig, "loss")
 
-    shown = data[:12]
-    cols = min(3, len(shown))
-    rows = (len(shown) + cols - 1) // cols
-    fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for a, d in zip(axs.flat, shown):
-        med = np.nanmedian(positive(d["spectrum"]), axis=0)
-        for i in range(med.shape[1]):
-            a.plot(positive(d["t"]), med[:, i], label=f"sigma{i + 1}")
-        a.set(title=d["label"], xlabel="t")
-        if (np.isfinite(med) & np.isfinite(positive(d["t"]))[:, None]).any():
-            a.set(xscale="log", yscale="log")
-        else:
-            a.text(0.5, 0.5, "no finite values\n(diverged)", ha="center", va="center", transform=a.transAxes)
-    for a in list(axs.flat)[len(shown):]:
-        a.axis("off")
-    axs.flat[0].legend(fontsize="x-small")
-    fig.suptitle("singular values of W (median over seeds)")
-    fig.tight_layout()
-    written.append(os.path.join(out, "singular_values.png"))
-    fig.savefig(written[-1], dpi=120)
-    plt.close(fig)
-
-    names = data[0]["names"]
-    if names:
-        fig, axs = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
-        for e, a in enumerate(axs.flat):
-            for d, c in zip(data, colors):
-                v = d["events"][:, e]
-                v = v[np.isfinite(v)]
-                if len(v):
-                    a.hist(v, bins=20, color=c, alpha=0.6, label=d["label"])
-            a.set(title=f"t_{names[e]}", xlabel="time", ylabel="trajectories")
+    for page in range(0, len(data), PANELS_PER_PAGE):
+        shown = data[page:page + PANELS_PER_PAGE]
+        cols = min(3, len(shown))
+        rows = (len(shown) + cols - 1) // cols
+        fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+        for a, d in zip(axs.flat, shown):
+            med = np.nanmedian(positive(d["spectrum"]), axis=0)
+            for i in range(med.shape[1]):
+                a.plot(positive(d["t"]), med[:, i], label=f"sigma{i + 1}")
+            a.set(title=d["label"], xlabel="t")
+            if (np.isfinite(med) & np.isfinite(positive(d["t"]))[:, None]).any():
+                a.set(xscale="log", yscale="log")
+            else:
+                a.text(0.5, 0.5, "no finite values\n(diverged)", ha="center", va="center", transform=a.transAxes)
+        for a in list(axs.flat)[len(shown):]:
+            a.axis("off")
         axs.flat[0].legend(fontsize="x-small")
-        fig.tight_layout()
-        written.append(os.path.join(out, "event_times.png"))
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        pages = (len(data) + PANELS_PER_PAGE - 1) // PANELS_PER_PAGE
+        fig.suptitle("singular values of W (median over seeds)" + (f", page {page // PANELS_PER_PAGE + 1} of {pages}"
+                                                                   if pages > 1 else ""))
+        figs.save(fig, "singular_values" + (f"-{page // PANELS_PER_PAGE + 1}" if page else ""))
+
+    if names:
+        fig, axs = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.6), squeeze=False)
+        for e, a in enumerate(axs.flat):
+            values = [d["events"][:, e] for d in data]
+            finite = [v[np.isfinite(v) & (v > 0)] for v in values]
+            total = sum(len(v) for v in values)
+            crossed = sum(len(v) for v in finite)
+            if crossed:
+                allv = np.concatenate(finite)
+                bins = np.geomspace(allv.min(), allv.max() * (1 + 1e-9), 25) if allv.max() > allv.min() else 10
+                for v, d, c in zip(finite, data, colors):
+                    if len(v):
+                        a.hist(v, bins=bins, color=c, alpha=0.6, label=d["label"])
+                a.set(xscale="log" if np.ndim(bins) else "linear")
+            else:
+                a.text(0.5, 0.5, f"0/{total} crossed", ha="center", va="center", transform=a.transAxes)
+            a.set(title=f"t_{names[e]}: {crossed}/{total} crossed", xlabel="time", ylabel="trajectories")
+            if crossed and len(data) <= 12:
+                a.legend(fontsize="x-small")
+        figs.save(fig, "event_times")
 
     numeric = [a for a in axes if isinstance(data[0]["attrs"].get(a), (float, int, np.floating, np.integer))]
     if numeric:
@@ -128,19 +261,16 @@ def main():
                   ("final rank (median)", [np.median(d["final_rank"]) for d in data], False)]
         for e, n in enumerate(names):
             panels.append((f"t_{n} (median)", [np.nanmedian(d["events"][:, e]) if np.isfinite(d["events"][:, e]).any()
-                                               else np.nan for d in data], False))
+                                               else np.nan for d in data], True))
         fig, axs = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
         for a, (title, y, logy) in zip(axs.flat, panels):
             y = np.asarray(y, dtype=float)
             a.plot(x, y, "o")
             logy = logy and (y > 0).any()
             a.set(title=title, xlabel=key, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
-        fig.tight_layout()
-        written.append(os.path.join(out, "sweep.png"))
-        fig.savefig(written[-1], dpi=120)
-        plt.close(fig)
+        figs.save(fig, "sweep")
 
-    for w in written:
+    for w in figs.written:
         print(w)
     return 0
 

@@ -206,9 +206,12 @@ int main(int argc, char** argv) {
   stats->add_flag("--json", stats_json, "Everything (points, why events are missing, fits) as JSON");
 
   std::string plot_dir, plot_out;
-  auto* plot = app.add_subcommand("plot", "PNG figures of a results folder (needs python3, matplotlib, h5py)");
+  auto* plot = app.add_subcommand("plot", "Figures of a results folder: escape laws, loss, singular values, event times "
+                                          "(needs python3, matplotlib, h5py)");
   plot->add_option("results", plot_dir, "Results folder")->required();
-  plot->add_option("--out", plot_out, "Folder for the PNGs (default: <results>/plots)");
+  plot->add_option("--out", plot_out, "Folder for the figures (default: <results>/plots)");
+  std::string plot_format = "png";
+  plot->add_option("--format", plot_format, "png, pdf, svg, or several comma-separated");
 
   auto* info = app.add_subcommand("info", "Version, build options, backends and devices");
 
@@ -230,7 +233,7 @@ int main(int argc, char** argv) {
   if (*merge) return merge_command(merge_file, merge_shards, mo);
   if (*check) return cli::check(check_file, check_out, check_force);
   if (*stats) return cli::stats(stats_dir, stats_csv, stats_json);
-  if (*plot) return cli::plot(plot_dir, plot_out);
+  if (*plot) return cli::plot(plot_dir, plot_out, plot_format);
   if (*info) {
     std::printf("%s\n", build_summary().c_str());
     return cli::kOk;

@@ -32,7 +32,7 @@ std::string find_script() {
 
 }  // namespace
 
-int plot(const std::string& dir, const std::string& out_dir) {
+int plot(const std::string& dir, const std::string& out_dir, const std::string& formats) {
   namespace fs = std::filesystem;
   if (!fs::exists(fs::path(dir) / "trajectories.h5")) {
     std::fprintf(stderr, "dlnflow: %s has no trajectories.h5; is it a dlnflow results folder?\n", dir.c_str());
@@ -45,6 +45,7 @@ int plot(const std::string& dir, const std::string& out_dir) {
   }
   std::vector<std::string> args{"python3", script, dir};
   if (!out_dir.empty()) args.insert(args.end(), {"--out", out_dir});
+  if (!formats.empty()) args.insert(args.end(), {"--format", formats});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

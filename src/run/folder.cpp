@@ -83,7 +83,8 @@ std::vector<std::string> remove_results(const fs::path& dir) {
     fs::remove(dir / "chunks", ec);  // only if empty
   }
   if (fs::is_directory(dir / "plots", ec)) {
-    for (const auto& f : kPlotFiles) fs::remove(dir / "plots" / f, ec);
+    for (const auto& e : fs::directory_iterator(dir / "plots", ec))
+      if (is_plot_file(e.path().filename().string()) && e.is_regular_file(ec)) fs::remove(e.path(), ec);
     fs::remove(dir / "plots", ec);
   }
   std::vector<std::string> kept;

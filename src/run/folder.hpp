@@ -13,8 +13,20 @@ namespace fs = std::filesystem;
 
 // The files dlnflow writes at the top of a results folder.
 inline const std::vector<std::string> kResultFiles = {"manifest.json", "summary.csv", "trajectories.h5"};
-// The figures `dlnflow plot` writes into <results>/plots by default.
-inline const std::vector<std::string> kPlotFiles = {"loss.png", "singular_values.png", "event_times.png", "sweep.png"};
+// Whether `name` is a figure `dlnflow plot` writes into <results>/plots by default
+// (scripts/dlnflow_plot.py): escape, loss, singular_values[-<page>], event_times, sweep, each as
+// .png, .pdf or .svg.
+inline bool is_plot_file(const std::string& name) {
+  const auto dot = name.rfind('.');
+  if (dot == std::string::npos) return false;
+  const std::string stem = name.substr(0, dot), ext = name.substr(dot + 1);
+  if (ext != "png" && ext != "pdf" && ext != "svg") return false;
+  for (const char* s : {"escape", "loss", "singular_values", "event_times", "sweep"})
+    if (stem == s) return true;
+  const std::string pages = "singular_values-";
+  return stem.size() > pages.size() && stem.compare(0, pages.size(), pages) == 0 &&
+         stem.find_first_not_of("0123456789", pages.size()) == std::string::npos;
+}
 inline constexpr const char* kLockFile = ".dlnflow-lock";
 
 // Whether `dir` is a dlnflow results folder: a manifest.json of format dlnflow-results/*, or

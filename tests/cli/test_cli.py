@@ -449,11 +449,19 @@ class StatsPlotCheckInfo(Workspace):
         out = self.path("plots")
         r = dlnflow("plot", self.results, "--out", out)
         self.assertEqual(r.returncode, 0, r.stderr)
-        for name in ("loss.png", "singular_values.png", "event_times.png", "sweep.png"):
+        # The swept scale (alpha over 1e-3 .. 1e3) gives the escape figure; every point is drawn.
+        for name in ("escape.png", "loss.png", "singular_values.png", "event_times.png", "sweep.png"):
             with open(os.path.join(out, name), "rb") as f:
                 data = f.read()
             self.assertTrue(data.startswith(b"\x89PNG\r\n\x1a\n"), name)
             self.assertGreater(len(data), 5000, name)
+        vec = self.path("vector")
+        r = dlnflow("plot", self.results, "--out", vec, "--format", "pdf,svg")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in ("escape", "loss", "event_times"):
+            self.assertTrue(open(os.path.join(vec, name + ".pdf"), "rb").read(5) == b"%PDF-", name)
+            self.assertIn(b"<svg", open(os.path.join(vec, name + ".svg"), "rb").read(4096), name)
+        self.assertEqual(dlnflow("plot", self.results, "--format", "jpg").returncode, 2)
 
     def test_check_prints_the_expanded_sweep_and_every_example_is_valid(self):
         r = dlnflow("check", SWEEP)

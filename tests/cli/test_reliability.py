@@ -77,12 +77,18 @@ class OverwriteRefusals(Folders):
         os.makedirs(os.path.join(out, "plots"))
         open(os.path.join(out, "plots", "loss.png"), "w").write("dlnflow's figure")
         open(os.path.join(out, "plots", "mine.png"), "w").write("my figure")
+        open(os.path.join(out, "plots", "escape.pdf"), "w").write("dlnflow's figure")
+        open(os.path.join(out, "plots", "singular_values-2.svg"), "w").write("dlnflow's figure")
+        open(os.path.join(out, "plots", "singular_values-two.png"), "w").write("my figure")
         r = dlnflow("run", SWEEP, "--out", out, "--overwrite")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("kept 2 entries", r.stderr)
+        self.assertIn("kept 3 entries", r.stderr)
         self.assertEqual(open(os.path.join(out, "notes.txt")).read(), "my notes")
         self.assertEqual(open(os.path.join(out, "plots", "mine.png")).read(), "my figure")
         self.assertFalse(os.path.exists(os.path.join(out, "plots", "loss.png")))
+        for name in ("escape.pdf", "singular_values-2.svg"):
+            self.assertFalse(os.path.exists(os.path.join(out, "plots", name)), name)
+        self.assertEqual(open(os.path.join(out, "plots", "singular_values-two.png")).read(), "my figure")
         self.assertEqual(len(read_summary(out)), 30)
 
 
