@@ -1,4 +1,4 @@
-// The dlnflow executable: run, merge, check, stats, plot, info (docs/cli.md). Exit codes: 0 success,
+// The dlnflow executable: run, merge, check, stats, plot, export, info (docs/cli.md). Exit codes: 0 success,
 // 2 usage or experiment-file error, 3 failure while running, 130 interrupted.
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -212,6 +212,11 @@ int main(int argc, char** argv) {
   plot->add_option("--out", plot_out, "Folder for the figures (default: <results>/plots)");
   std::string plot_format = "png";
   plot->add_option("--format", plot_format, "png, pdf, svg, or several comma-separated");
+  std::string export_dir, export_out;
+  auto* exporter = app.add_subcommand("export", "The recorded time series in long format (CSV, one row per point, "
+                                                "trajectory and time) for pandas");
+  exporter->add_option("results", export_dir, "Results folder")->required();
+  exporter->add_option("--out", export_out, "CSV file (default: <results>/timeseries.csv; - for standard output)");
 
   auto* info = app.add_subcommand("info", "Version, build options, backends and devices");
 
@@ -234,6 +239,7 @@ int main(int argc, char** argv) {
   if (*check) return cli::check(check_file, check_out, check_force);
   if (*stats) return cli::stats(stats_dir, stats_csv, stats_json);
   if (*plot) return cli::plot(plot_dir, plot_out, plot_format);
+  if (*exporter) return cli::export_series(export_dir, export_out);
   if (*info) {
     std::printf("%s\n", build_summary().c_str());
     return cli::kOk;

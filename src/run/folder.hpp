@@ -11,8 +11,9 @@ namespace dlnflow::run {
 
 namespace fs = std::filesystem;
 
-// The files dlnflow writes at the top of a results folder.
-inline const std::vector<std::string> kResultFiles = {"manifest.json", "summary.csv", "trajectories.h5"};
+// The files dlnflow writes at the top of a results folder (timeseries.csv: `dlnflow export`).
+inline const std::vector<std::string> kResultFiles = {"manifest.json", "summary.csv", "trajectories.h5",
+                                                      "timeseries.csv"};
 // Whether `name` is a figure `dlnflow plot` writes into <results>/plots by default
 // (scripts/dlnflow_plot.py): escape, loss, singular_values[-<page>], event_times, sweep, each as
 // .png, .pdf or .svg.

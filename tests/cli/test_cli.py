@@ -463,6 +463,30 @@ class StatsPlotCheckInfo(Workspace):
             self.assertIn(b"<svg", open(os.path.join(vec, name + ".svg"), "rb").read(4096), name)
         self.assertEqual(dlnflow("plot", self.results, "--format", "jpg").returncode, 2)
 
+    def test_export_writes_the_series_in_long_format(self):
+        out = self.path("long.csv")
+        r = dlnflow("export", self.results, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = list(csv.DictReader(open(out)))
+        summary = read_summary(self.results)
+        self.assertEqual(list(rows[0].keys())[:5], ["point", "initialization.alpha", "network.depth", "seed", "trajectory"])
+        with h5py.File(os.path.join(self.results, "trajectories.h5"), "r") as f:
+            want = 0
+            for row in summary:  # every recorded sample of every trajectory, none after it stopped
+                g = f["points"][row["point"]]
+                s = int(row["seed"])
+                want += int(np.sum(g["rank"][s] != -1))
+            self.assertEqual(len(rows), want)
+            for row in rows[:: max(1, len(rows) // 50)]:
+                g = f["points"][row["point"]]
+                s = int(row["seed"])
+                k = int(np.argmin(np.abs(g["time"][:] - float(row["time"]))))
+                self.assertEqual(float(row["time"]), g["time"][k])
+                self.assertTrue(np.array_equal(float(row["loss"]), g["loss"][s, k], equal_nan=True))
+                self.assertTrue(np.array_equal(float(row["sigma1"]), g["spectrum"][s, k, 0], equal_nan=True))
+                self.assertEqual(int(row["rank"]), g["rank"][s, k])
+        self.assertEqual(dlnflow("export", self.path("nothing")).returncode, 2)
+
     def test_check_prints_the_expanded_sweep_and_every_example_is_valid(self):
         r = dlnflow("check", SWEEP)
         self.assertEqual(r.returncode, 0, r.stderr)
