@@ -12,6 +12,9 @@ Writes into DIR/plots (or --out), in each --format (png by default; pdf, svg):
                    singular_values.png, singular_values-2.png, ...)
   event_times      histograms of every event time on log axes, per sweep point, with the count
                    that never crossed ("0/500 crossed" where none did)
+  timeline         with record.critical_points: the saddle-to-saddle timeline of each point, the
+                   distance to the nearest catalogued critical point (log) and which one it is
+                   (the catalogue's labels) against time, for up to 4 trajectories (12 panels a page)
   sweep            final loss, final rank and median event times against the first swept key
 Nothing is dropped silently: every point is drawn, and a panel without data says why.
 """
@@ -181,9 +184,11 @@ def main():
         for g in groups:
             names = [text(n) for n in g["events"].attrs["names"]]
             crit = g["critical_points/loss"][:] if "critical_points" in g else None
+            near = dict(distance=g["critical_points/distance"][:4], nearest=g["critical_points/nearest"][:4],
+                        labels=[text(x) for x in g["critical_points"].attrs["labels"]]) if crit is not None else None
             data.append(dict(label=label(g.attrs, axes), attrs=dict(g.attrs), t=g["time"][:], loss=g["loss"][:],
                              spectrum=g["spectrum"][:], events=g["events/times"][:], names=names,
-                             final_loss=g["final_loss"][:], final_rank=g["final_rank"][:], critical=crit))
+                             final_loss=g["final_loss"][:], final_rank=g["final_rank"][:], critical=crit, near=near))
     warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: diverged or unfinished points
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(data)))
     figs = Figures(out, formats)
@@ -251,6 +256,39 @@ def main():
             if crossed and len(data) <= 12:
                 a.legend(fontsize="x-small")
         figs.save(fig, "event_times")
+
+    timeline = [d for d in data if d["near"] is not None]
+    for page in range(0, len(timeline), PANELS_PER_PAGE):
+        shown = timeline[page:page + PANELS_PER_PAGE]
+        cols = min(3, len(shown))
+        rows = (len(shown) + cols - 1) // cols
+        fig, axs = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.4 * rows), squeeze=False)
+        for a, d in zip(axs.flat, shown):
+            t, near = positive(d["t"]), d["near"]
+            b = a.twinx()
+            used = set()
+            for i, (dist, idx) in enumerate(zip(near["distance"], near["nearest"])):
+                ok = np.isfinite(t) & (idx >= 0)
+                a.plot(t[ok], positive(dist)[ok], color=f"C{i}", lw=1.2, label=f"trajectory {i}")
+                b.step(t[ok], idx[ok], where="post", color=f"C{i}", lw=0.7, ls=":")
+                used |= set(int(x) for x in idx[ok])
+            if used:
+                ticks = sorted(used)
+                b.set_yticks(ticks)
+                b.set_yticklabels([near["labels"][k] for k in ticks], fontsize=6)
+                a.set(xscale="log", yscale="log")
+            else:  # every trajectory stopped (diverged, say) before the first record time
+                a.text(0.5, 0.5, "no state recorded\n(stopped before the first record time)", ha="center", va="center",
+                       transform=a.transAxes)
+                a.set_xticks([]), a.set_yticks([]), b.set_yticks([])
+            a.set(title=d["label"], xlabel="t", ylabel="distance to nearest (solid)")
+        for a in list(axs.flat)[len(shown):]:
+            a.axis("off")
+        axs.flat[0].legend(fontsize="x-small", loc="lower left")
+        pages = (len(timeline) + PANELS_PER_PAGE - 1) // PANELS_PER_PAGE
+        fig.suptitle("saddle-to-saddle timeline: distance to, and (dotted, right) which, catalogued critical point"
+                     + (f", page {page // PANELS_PER_PAGE + 1} of {pages}" if pages > 1 else ""), fontsize=9)
+        figs.save(fig, "timeline" + (f"-{page // PANELS_PER_PAGE + 1}" if page else ""))
 
     numeric = [a for a in axes if isinstance(data[0]["attrs"].get(a), (float, int, np.floating, np.integer))]
     if numeric:

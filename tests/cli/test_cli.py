@@ -450,7 +450,7 @@ class StatsPlotCheckInfo(Workspace):
         r = dlnflow("plot", self.results, "--out", out)
         self.assertEqual(r.returncode, 0, r.stderr)
         # The swept scale (alpha over 1e-3 .. 1e3) gives the escape figure; every point is drawn.
-        for name in ("escape.png", "loss.png", "singular_values.png", "event_times.png", "sweep.png"):
+        for name in ("escape.png", "loss.png", "singular_values.png", "event_times.png", "timeline.png", "sweep.png"):
             with open(os.path.join(out, name), "rb") as f:
                 data = f.read()
             self.assertTrue(data.startswith(b"\x89PNG\r\n\x1a\n"), name)
