@@ -176,6 +176,33 @@ axes."initialization.alpha" = [1e-2, 1e-4, 1e-6]
   }
 }
 
+TEST(ExperimentFile, ZipTablesPairTheirKeysIntoOneDimension) {
+  // alpha (3 values) x one paired dimension (depth with t_final, 2 pairs) = 6 points, the pair
+  // varying fastest as it is written last; never depth 2 with t_final 100.
+  const auto ex = parse_experiment(std::string(kBase) + R"(
+[sweep]
+axes."initialization.alpha" = [1e-2, 1e-4, 1e-6]
+[[sweep.zip]]
+"network.depth" = [2, 3]
+"stop.t_final" = [10.0, 100.0]
+)",
+                                   "exp.toml", ".");
+  ASSERT_EQ(ex.point_count(), 6u);
+  ASSERT_EQ(ex.axes, (std::vector<std::string>{"initialization.alpha", "network.depth", "stop.t_final"}));
+  for (int p = 0; p < 6; ++p) {
+    const SweepPoint pt = ex.point(p);
+    EXPECT_EQ(pt.coordinates[0].number, std::pow(10.0, -2 * (1 + p / 2))) << p;
+    EXPECT_EQ(pt.config.problem->depth(), 2 + p % 2) << p;
+    EXPECT_EQ(pt.config.options.stop.t_final, p % 2 ? 100.0 : 10.0) << p;
+  }
+  const std::string uneven = error_of(std::string(kBase) + "[sweep]\n[[sweep.zip]]\n\"network.depth\" = [2, 3]\n"
+                                                           "\"stop.t_final\" = [10.0]\n");
+  EXPECT_NE(uneven.find("sweep.zip[1].stop.t_final: has 1 values, network.depth has 2"), std::string::npos) << uneven;
+  const std::string twice = error_of(std::string(kBase) + "[sweep]\naxes.\"network.depth\" = [2, 3]\n[[sweep.zip]]\n"
+                                                          "\"network.depth\" = [2, 3]\n\"stop.t_final\" = [1.0, 2.0]\n");
+  EXPECT_NE(twice.find("network.depth: is swept twice"), std::string::npos) << twice;
+}
+
 TEST(ExperimentFile, ErrorsNameThePlaceTheKeyAndTheAcceptedValues) {
   EXPECT_NE(error_of("[problem\nloss = 1").find("exp.toml:1:"), std::string::npos) << error_of("[problem\nloss = 1");
   const std::string typo = replaced(kBase, "alpha = 1e-3", "alpah = 1e-3");

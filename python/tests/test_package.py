@@ -149,6 +149,18 @@ def test_points_follow_the_axes_as_written_and_the_file_lists_them_in_order(smal
         assert np.asarray(f["points/11"].attrs["initialization.alpha"]).dtype == np.float64
 
 
+def test_paired_axes_vary_together(small):
+    doc = dict(small, stop={"t_final": 1.0}, record={"grid": "uniform", "count": 2},
+               sweep={"seeds": 1, "axes": {"initialization.alpha": [1e-1, 1e-2]},
+                      "zip": [{"network.depth": [2, 3, 4], "stop.t_final": [1.0, 2.0, 3.0]}]})
+    res = dlnflow.run(doc, progress=False)
+    s = res.summary
+    assert len(s) == 6
+    assert s["network.depth"].tolist() == [2, 3, 4, 2, 3, 4]
+    assert (s["t_end"] == s["network.depth"] - 1.0).all()  # each depth ran to its own t_final
+    assert res.manifest["experiment"]["sweep"]["zip"] == [["network.depth", "stop.t_final"]]
+
+
 INTERRUPTED_RUN = r"""
 import sys, dlnflow
 doc = {doc!r}

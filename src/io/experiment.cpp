@@ -538,6 +538,7 @@ struct Axis {
   std::string path;
   std::vector<std::shared_ptr<toml::node>> values;
   toml::source_position where;  // of the axis in [sweep.axes]
+  int zip = -1;                 // >= 0: a member of [[sweep.zip]] table `zip`, varying with the others there
 };
 
 std::shared_ptr<toml::node> as_node(const toml::node& n) {
@@ -607,7 +608,8 @@ std::vector<std::shared_ptr<toml::node>> range_values(TableReader r) {
   return out;
 }
 
-void collect_axes(TableReader& r, const toml::table& t, const std::string& prefix, std::vector<Axis>& axes) {
+void collect_axes(TableReader& r, const toml::table& t, const std::string& prefix, std::vector<Axis>& axes,
+                  const std::string& section = "sweep.axes") {
   for (const auto& [k, v] : t) {
     const std::string key(k.str());
     const std::string path = prefix.empty() ? key : prefix + "." + key;
@@ -615,20 +617,20 @@ void collect_axes(TableReader& r, const toml::table& t, const std::string& prefi
     if (v.is_array()) {
       Axis a{path, {}, v.source().begin};
       for (const auto& e : *v.as_array()) {
-        check_literals(e, r.origin(), "sweep.axes." + path);
+        check_literals(e, r.origin(), section + "." + path);
         a.values.push_back(as_node(e));
       }
-      if (a.values.empty()) io::fail_at(r.origin(), &v, "sweep.axes." + path, "has no values");
+      if (a.values.empty()) io::fail_at(r.origin(), &v, section + "." + path, "has no values");
       axes.push_back(std::move(a));
     } else if (v.is_table() && v.as_table()->contains("from")) {
       json ignored;
-      axes.push_back({path, range_values(TableReader(v.as_table(), "sweep.axes." + path, r.origin(), ignored)), v.source().begin});
+      axes.push_back({path, range_values(TableReader(v.as_table(), section + "." + path, r.origin(), ignored)), v.source().begin});
     } else if (v.is_table()) {
       json ignored;
       TableReader sub(v.as_table(), r.key_path(key), r.origin(), ignored);
-      collect_axes(sub, *v.as_table(), path, axes);
+      collect_axes(sub, *v.as_table(), path, axes, section);
     } else {
-      io::fail_at(r.origin(), &v, "sweep.axes." + path,
+      io::fail_at(r.origin(), &v, section + "." + path,
                   "must be a list of values or a range { from = a, to = b, count = n, spacing = \"log\" }");
     }
   }
@@ -676,14 +678,34 @@ struct SweepSource {
   Memo memo;
   Warnings warnings;
 
+  // The sweep's dimensions: an axis of its own, or a [[sweep.zip]] group (the axes of one group
+  // vary together); in the order written, the last fastest. dims[d] lists its axes.
+  std::vector<std::vector<std::size_t>> dims;
+
+  void make_dims() {
+    dims.clear();
+    std::map<int, std::size_t> zip_dim;
+    for (std::size_t k = 0; k < axes.size(); ++k) {
+      if (axes[k].zip >= 0 && zip_dim.count(axes[k].zip)) {
+        dims[zip_dim[axes[k].zip]].push_back(k);
+        continue;
+      }
+      if (axes[k].zip >= 0) zip_dim[axes[k].zip] = dims.size();
+      dims.push_back({k});
+    }
+  }
   std::size_t count() const {
     std::size_t n = 1;
-    for (const auto& a : axes) n *= a.values.size();
+    for (const auto& d : dims) n *= axes[d[0]].values.size();
     return n;
   }
   std::vector<std::size_t> picks(std::size_t p) const {
     std::vector<std::size_t> pick(axes.size());
-    for (std::size_t k = axes.size(); k-- > 0;) pick[k] = p % axes[k].values.size(), p /= axes[k].values.size();
+    for (std::size_t d = dims.size(); d-- > 0;) {
+      const std::size_t n = axes[dims[d][0]].values.size();
+      for (std::size_t k : dims[d]) pick[k] = p % n;
+      p /= n;
+    }
     return pick;
   }
   std::vector<Coordinate> coordinates(std::size_t p) const {
@@ -775,20 +797,53 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
     json ignored;
     TableReader ar(a->as_table(), "sweep.axes", origin, ignored);
     collect_axes(ar, *a->as_table(), "", axes);
-    // In the order they are written (toml++ tables iterate by key name): the last one written
-    // varies fastest, as docs/experiment-file.md says. (A dict from Python is written in its
-    // insertion order.)
-    std::stable_sort(axes.begin(), axes.end(), [](const Axis& x, const Axis& y) {
-      return x.where.line != y.where.line ? x.where.line < y.where.line : x.where.column < y.where.column;
-    });
-    for (std::size_t i = 0; i < axes.size(); ++i)
-      if (axes[i].path.rfind("sweep", 0) == 0 || axes[i].path.rfind("run", 0) == 0 || axes[i].path == "name" ||
-          axes[i].path == "description")
-        io::fail_at(origin, a, "sweep.axes." + axes[i].path, "only keys of the problem, network, initialization, integrator, record and stop sections can be swept");
   }
+  // Paired axes: each [[sweep.zip]] table is one dimension whose keys take their i-th values
+  // together (lists of one length).
+  if (const toml::node* z = sweep.node("zip")) {
+    if (!z->is_array_of_tables())
+      io::fail_at(origin, z, "sweep.zip",
+                  "must be [[sweep.zip]] tables, each of key paths with lists of one length, e.g. \"network.depth\" = [2, 3] "
+                  "and \"stop.t_final\" = [1e3, 1e4]");
+    int k = 0;
+    for (const toml::node& t : *z->as_array()) {
+      const std::string at = "sweep.zip[" + std::to_string(k + 1) + "]";
+      json ignored;
+      TableReader zr(t.as_table(), at, origin, ignored);
+      std::vector<Axis> group;
+      collect_axes(zr, *t.as_table(), "", group, at);
+      if (group.empty()) io::fail_at(origin, &t, at, "names no key to sweep");
+      for (const Axis& g : group)
+        if (g.values.size() != group[0].values.size())
+          io::fail_at(origin, &t, at + "." + g.path,
+                      "has " + std::to_string(g.values.size()) + " values, " + group[0].path + " has " +
+                          std::to_string(group[0].values.size()) + ": the keys of one [[sweep.zip]] table vary together");
+      for (Axis& g : group) {
+        g.zip = k;
+        axes.push_back(std::move(g));
+      }
+      ++k;
+    }
+  }
+  // In the order they are written (toml++ tables iterate by key name): the last one written
+  // varies fastest, as docs/experiment-file.md says. (A dict from Python is written in its
+  // insertion order.)
+  std::stable_sort(axes.begin(), axes.end(), [](const Axis& x, const Axis& y) {
+    return x.where.line != y.where.line ? x.where.line < y.where.line : x.where.column < y.where.column;
+  });
+  std::set<std::string> seen_paths;
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    const std::string where = axes[i].zip >= 0 ? "sweep.zip[" + std::to_string(axes[i].zip + 1) + "]" : "sweep.axes";
+    if (axes[i].path.rfind("sweep", 0) == 0 || axes[i].path.rfind("run", 0) == 0 || axes[i].path == "name" ||
+        axes[i].path == "description")
+      io::fail_at(origin, doc.get("sweep"), where + "." + axes[i].path, "only keys of the problem, network, initialization, integrator, record and stop sections can be swept");
+    if (!seen_paths.insert(axes[i].path).second)
+      io::fail_at(origin, doc.get("sweep"), where + "." + axes[i].path, "is swept twice (in sweep.axes and a [[sweep.zip]], or two of them)");
+  }
+  src->make_dims();
   std::size_t total = 1;
-  for (const auto& a : axes) {
-    total *= a.values.size();
+  for (const auto& d : src->dims) {
+    total *= axes[d[0]].values.size();
     if (total > kMaxPoints) io::fail_at(origin, doc.get("sweep"), "sweep.axes", "expands to more than 1000000 points");
   }
   const double chunks_per_point = std::ceil(static_cast<double>(ex.seeds) / ex.chunk_size);
@@ -799,6 +854,13 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
   sweep.finish();
   auto swept = std::make_shared<std::map<std::string, toml::source_position>>();
   json resolved_axes = json::object();
+  json zipped = json::array();  // the [[sweep.zip]] groups, by key path
+  for (const auto& d : src->dims)
+    if (axes[d[0]].zip >= 0) {
+      json g = json::array();
+      for (std::size_t k : d) g.push_back(axes[k].path);
+      zipped.push_back(g);
+    }
   for (const auto& a : axes) {
     (*swept)[a.path] = a.where;
     json vals = json::array();
@@ -835,7 +897,8 @@ Experiment parse_experiment(const std::string& text, const std::string& source_n
                   {"description", ex.description},
                   {"source", source_name},
                   {"experiment", point0},
-                  {"sweep", {{"seeds", ex.seeds}, {"seed", ex.seed}, {"axes", resolved_axes}, {"points", total}}},
+                  {"sweep", {{"seeds", ex.seeds}, {"seed", ex.seed}, {"axes", resolved_axes}, {"zip", zipped},
+                             {"order", ex.axes}, {"points", total}}},
                   {"run", {{"chunk_size", ex.chunk_size}}}};
   ex.resolved_json = summary.dump();
   ex.sweep = std::move(src);
