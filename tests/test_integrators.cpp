@@ -1,6 +1,7 @@
 // Integrator orders and tolerances against closed forms, grid recording and event location,
 // stop rules, divergence handling, and batch determinism.
 #include "helpers.hpp"
+#include "../src/gpu/batch.hpp"
 
 namespace dlnflow {
 namespace {
@@ -117,6 +118,38 @@ TEST(Integrators, EventTimesAreInterpolated) {
     return L;
   };
   EXPECT_NEAR(loss(r.event_times[1]), 1.0, 1e-7);
+}
+
+TEST(Integrators, GradientNormAndCriticalDistanceEventsAtTheirClosedFormTimes) {
+  // Depth 1 from W = 0 towards S = diag(2, 1): W(t) = S (1 - e^-t), so the gradient norm is
+  // ||W - S|| = sqrt(5) e^-t, and the nearest catalogued critical point (S_J, J a subset of the
+  // modes) is 0 (distance sqrt(5) (1 - e^-t)) early and S (distance sqrt(5) e^-t) late.
+  const Problem p(matrix_approximation_loss(diag({2, 1})), DeepFactorization{{2, 2}});
+  const CriticalPointCatalog catalog(p);
+  ASSERT_EQ(catalog.points().size(), 4u);
+  SolveOptions o = testing::dopri(12, 1e-12, 1e-14);
+  o.record.catalog = &catalog;
+  const double g = 0.1, l = 0.05;
+  o.events = {{EventKind::GradNorm, 0, g, Crossing::Down, false},
+              {EventKind::CriticalDistance, 0, l, Crossing::Up, false},     // leaving the saddle at 0
+              {EventKind::CriticalDistance, 0, l, Crossing::Down, false}};  // arriving at the minimum
+  const std::vector<TrajectorySpec> from_zero{{UserInit{{Mat::Zero(2, 2)}}, 0, 0}};
+  const auto r = solve(p, from_zero, o, Backend::Cpu).trajectories[0];
+  ASSERT_EQ(r.status, Status::Completed) << r.message;
+  EXPECT_NEAR(r.event_times[0], std::log(std::sqrt(5.0) / g), 1e-9);
+  EXPECT_NEAR(r.event_times[1], -std::log(1 - l / std::sqrt(5.0)), 1e-9);
+  EXPECT_NEAR(r.event_times[2], std::log(std::sqrt(5.0) / l), 1e-9);
+  // The same driver on the device math (host-emulated), to the same times.
+  const auto d = gpu::solve_batch_emulated(p, from_zero, o, 1)[0];
+  for (int e = 0; e < 3; ++e) EXPECT_NEAR(d.event_times[e], r.event_times[e], 1e-10) << e;
+  // Without the catalogue the distance event is refused, naming the event.
+  o.record.catalog = nullptr;
+  try {
+    validate(p, o);
+    ADD_FAILURE() << "critical_distance without a catalogue was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("events[2].kind"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Integrators, StopRules) {

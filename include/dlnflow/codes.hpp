@@ -44,10 +44,13 @@ constexpr bool is_adaptive(Method m) { return m == Method::DormandPrince54 || m 
 constexpr bool is_implicit(Method m) { return m == Method::Rodas5P || m == Method::Auto; }
 
 enum class EventKind : int {
-  SingularValue,  // sigma_index(W), 1 = the largest (eigenvalue of W for W = U U^T)
+  SingularValue,     // sigma_index(W), 1 = the largest (eigenvalue of W for W = U U^T)
   Loss,
+  GradNorm,          // sqrt(-dL/dt), the parameter-space gradient norm (as recorded)
+  CriticalDistance,  // distance of W to the nearest catalogued critical point (record.critical_points):
+                     // crossing down = arriving at one, up = leaving it
 };
-const char* to_string(EventKind kind);  // "singular_value", "loss"
+const char* to_string(EventKind kind);  // "singular_value", "loss", "grad_norm", "critical_distance"
 
 enum class Crossing : int { Up, Down, Either };
 const char* to_string(Crossing crossing);  // "up", "down", "either"

@@ -52,7 +52,15 @@ const char* to_string(Method m) {
   return "unknown";
 }
 
-const char* to_string(EventKind k) { return k == EventKind::Loss ? "loss" : "singular_value"; }
+const char* to_string(EventKind k) {
+  switch (k) {
+    case EventKind::Loss: return "loss";
+    case EventKind::GradNorm: return "grad_norm";
+    case EventKind::CriticalDistance: return "critical_distance";
+    case EventKind::SingularValue: break;
+  }
+  return "singular_value";
+}
 
 const char* to_string(Crossing c) { return c == Crossing::Up ? "up" : c == Crossing::Down ? "down" : "either"; }
 

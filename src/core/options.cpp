@@ -61,6 +61,8 @@ void validate(const Problem& problem, const SolveOptions& o) {
     if (ev.kind == EventKind::SingularValue && (ev.index < 1 || ev.index > kmax))
       bad(name + ".index", "must be in [1, " + std::to_string(kmax) + "] (1 = the largest singular value)", ev.index);
     if (!std::isfinite(ev.level)) bad(name + ".level", "must be finite", ev.level);
+    if (ev.kind == EventKind::CriticalDistance && !o.record.catalog)
+      throw InputError(name + ".kind", "critical_distance needs the critical-point catalogue (record.critical_points = true)");
   }
 }
 

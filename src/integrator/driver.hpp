@@ -157,7 +157,7 @@ class Driver {
     while (next < c_.n_times && c_.times[next] <= 0) sample(out, next++, y_);
     bool have_spec = false;
     for (int e = 0; e < c_.n_events; ++e) {
-      const T g = event_value(c_.events[e], y_, loss, have_spec);
+      const T g = event_value(c_.events[e], y_, f0_, loss, have_spec);
       team_.sync();  // every member has read g_prev before one of them writes it
       if (team_.rank() == 0) g_prev[e] = g;
     }
@@ -225,7 +225,7 @@ class Driver {
       T t_stop = t1;
       bool have_spec1 = false;
       for (int e = 0; e < c_.n_events; ++e) {
-        const T g1 = event_value(c_.events[e], y1_, loss1, have_spec1);
+        const T g1 = event_value(c_.events[e], y1_, f1_, loss1, have_spec1);
         const T g0 = g_prev[e];
         T te = ev_t[e];
         if (te != te && crosses(c_.events[e].crossing, g0, g1)) {
@@ -417,8 +417,21 @@ class Driver {
   }
 
   // have_spec: spec_ already holds the spectrum of y (one SVD serves every event at a state).
-  DLNFLOW_HD T event_value(const EventData& e, const T* y, T loss, bool& have_spec) {
+  // f: dy/dt at y (the gradient-norm event's input).
+  DLNFLOW_HD T event_value(const EventData& e, const T* y, const T* f, T loss, bool& have_spec) {
     if (e.kind == EventKind::Loss) return loss - T(e.level);
+    if (e.kind == EventKind::GradNorm) {
+      bool ok = true;
+      const T g = math_.grad_norm(y, f, ok);
+      if (!ok) failed_ = true;
+      return g - T(e.level);
+    }
+    if (e.kind == EventKind::CriticalDistance) {
+      T distance = 0, index = 0;
+      if (!math_.nearest(y, distance, index)) failed_ = true;
+      team_.sync();
+      return distance - T(e.level);
+    }
     if (!have_spec) {
       if (!math_.spectrum(y, spec_)) failed_ = true;
       team_.sync();
@@ -444,9 +457,12 @@ class Driver {
         bool ok = true;
         loss = math_.loss(ys_, fs_, ok);
         if (!ok) failed_ = true;
+      } else if (e.kind == EventKind::GradNorm) {
+        rhs(ys_, fs_, false);  // dy/dt at the trial point
+        team_.sync();
       }
       bool have_spec = false;
-      const T gc = event_value(e, ys_, loss, have_spec);
+      const T gc = event_value(e, ys_, fs_, loss, have_spec);
       if (gc == T(0)) return t0 + cpt * h;
       if ((gc > 0) == (gb > 0)) {
         b = cpt, gb = gc;

@@ -301,14 +301,16 @@ void read_events(TableReader& root, PointConfig& pc) {
     out.push_back(json::object());
     TableReader e((*events)[i].as_table(), where, root.origin(), out.back());
     EventSpec spec;
-    spec.kind = e.named<EventKind>("kind", std::nullopt, {EventKind::SingularValue, EventKind::Loss});
+    spec.kind = e.named<EventKind>("kind", std::nullopt,
+                                   {EventKind::SingularValue, EventKind::Loss, EventKind::GradNorm, EventKind::CriticalDistance});
     if (spec.kind == EventKind::SingularValue) spec.index = static_cast<int>(e.integer("index", std::nullopt, 1, sv_count));
     spec.level = e.real("level", std::nullopt);
     spec.crossing = e.named("crossing", std::optional(Crossing::Either), {Crossing::Up, Crossing::Down, Crossing::Either});
     const std::string crossing = to_string(spec.crossing);
     spec.terminal = e.boolean("terminal", false);
     const std::string fallback =
-        (spec.kind == EventKind::Loss ? std::string("loss") : "sigma" + std::to_string(spec.index)) + "_" + crossing;
+        (spec.kind == EventKind::SingularValue ? "sigma" + std::to_string(spec.index) : std::string(to_string(spec.kind))) +
+        "_" + crossing;
     std::string name = e.text("name", fallback);
     if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != std::string::npos)
       e.fail("name", "must be non-empty and use only letters, digits, '_', '-' and '.' (it names a column), got '" + name + "'");
