@@ -144,6 +144,7 @@ int stats(const std::string& dir, bool csv, bool as_json) {
     std::vector<std::string> coords;
     std::size_t count = 0, converged = 0, diverged = 0;
     std::map<std::string, std::size_t> statuses;
+    std::map<std::string, std::size_t> ends;  // nearest catalogued critical point at t_end (its label)
     std::vector<std::vector<double>> values;
     std::vector<std::array<std::size_t, kMissingKinds>> missing;
   };
@@ -164,6 +165,7 @@ int stats(const std::string& dir, bool csv, bool as_json) {
     ++p.count;
     const std::string& st = f[c_status];
     ++p.statuses[st];
+    if (!f[c_critical].empty() && f[c_critical] != "nan") ++p.ends[f[c_critical]];
     p.converged += st == "loss_converged" || st == "grad_converged";
     p.diverged += st == "diverged";
     for (std::size_t q = 0; q < quantities.size(); ++q) {
@@ -288,6 +290,7 @@ int stats(const std::string& dir, bool csv, bool as_json) {
       for (std::size_t a = 0; a < axes.size(); ++a) j["coordinates"][axes[a]] = p.coords[a];
       j["count"] = p.count;
       j["statuses"] = p.statuses;
+      j["ends_nearest"] = p.ends;  // critical-point label -> trajectories (record.critical_points)
       for (std::size_t q = 0; q < quantities.size(); ++q) {
         const Summary sm = summarize(p.values[q]);
         auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
@@ -342,6 +345,10 @@ int stats(const std::string& dir, bool csv, bool as_json) {
     std::printf("\n  %zu trajectories, %.1f%% converged, %.1f%% diverged; ended:", p.count, 100 * p.converged / n,
                 100 * p.diverged / n);
     for (const auto& [status, k] : p.statuses) std::printf(" %zu %s", k, status.c_str());
+    if (!p.ends.empty()) {
+      std::printf("\n  nearest critical point at the end:");
+      for (const auto& [label, k] : p.ends) std::printf(" %zu at %s", k, label.c_str());
+    }
     std::printf("\n  %-24s %6s %12s %12s %12s %12s  %s\n", "quantity", "n", "mean", "median", "q10", "q90",
                 "missing: not reached / earlier / diverged");
     for (std::size_t q = 0; q < quantities.size(); ++q) {

@@ -440,6 +440,11 @@ class StatsPlotCheckInfo(Workspace):
                                    ("q10", np.quantile(v, 0.1)), ("q90", np.quantile(v, 0.9))):
                     self.assertAlmostEqual(float(st[f"{q}_{name}"]), want, delta=1e-13 * abs(want) + 1e-300,
                                            msg=f"point {st['point']} {q} {name}")
+        st = json.loads(dlnflow("stats", self.results, "--json").stdout)
+        for p in st["points"]:  # where trajectories end: the summary's critical_point column, counted
+            mine = [row["critical_point"] for row in rows if row["point"] == str(p["point"]) and row["critical_point"] not in ("", "nan")]
+            self.assertEqual(p["ends_nearest"], {label: mine.count(label) for label in set(mine)})
+        self.assertTrue(any(p["ends_nearest"] for p in st["points"]))
         table = dlnflow("stats", self.results)
         self.assertEqual(table.returncode, 0)
         self.assertIn("point 5: initialization.alpha = 1000, network.depth = 3", table.stdout)
