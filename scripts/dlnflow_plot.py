@@ -31,6 +31,7 @@ try:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 except ImportError as e:  # the command maps this to its own message and exit code 3
     sys.exit(f"dlnflow plot: {e}; install with: python3 -m pip install numpy h5py matplotlib")
 
@@ -70,6 +71,21 @@ def depth_of(d, axes, manifest_depth):
     if "network.widths" in axes:
         return text(attrs["network.widths"]).count(",")
     return manifest_depth
+
+
+def pages(items, panel_size):
+    """Pages of at most PANELS_PER_PAGE panels, three across: yields (figure, the page's axes
+    paired with its items, page suffix for the file name, page title suffix). Unused axes are off."""
+    count = (len(items) + PANELS_PER_PAGE - 1) // PANELS_PER_PAGE
+    for page in range(count):
+        shown = items[page * PANELS_PER_PAGE:(page + 1) * PANELS_PER_PAGE]
+        cols = min(3, len(shown))
+        rows = (len(shown) + cols - 1) // cols
+        fig, axs = plt.subplots(rows, cols, figsize=(panel_size[0] * cols, panel_size[1] * rows), squeeze=False)
+        for a in list(axs.flat)[len(shown):]:
+            a.axis("off")
+        yield (fig, list(zip(axs.flat, shown)), f"-{page + 1}" if page else "",
+               f", page {page + 1} of {count}" if count > 1 else "")
 
 
 class Figures:
@@ -214,27 +230,22 @@ def main():
     ax.legend(fontsize="small" if len(data) <= 12 else "xx-small", ncol=1 if len(data) <= 12 else 2)
     figs.save(fig, "loss")
 
-    for page in range(0, len(data), PANELS_PER_PAGE):
-        shown = data[page:page + PANELS_PER_PAGE]
-        cols = min(3, len(shown))
-        rows = (len(shown) + cols - 1) // cols
-        fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-        for a, d in zip(axs.flat, shown):
+    for fig, panels, suffix, title in pages(data, (4.2, 3.2)):
+        for a, d in panels:
             med = np.nanmedian(positive(d["spectrum"]), axis=0)
             for i in range(med.shape[1]):
                 a.plot(positive(d["t"]), med[:, i], label=f"sigma{i + 1}")
             a.set(title=d["label"], xlabel="t")
             if (np.isfinite(med) & np.isfinite(positive(d["t"]))[:, None]).any():
                 a.set(xscale="log", yscale="log")
-            else:
-                a.text(0.5, 0.5, "no finite values\n(diverged)", ha="center", va="center", transform=a.transAxes)
-        for a in list(axs.flat)[len(shown):]:
-            a.axis("off")
-        axs.flat[0].legend(fontsize="x-small")
-        pages = (len(data) + PANELS_PER_PAGE - 1) // PANELS_PER_PAGE
-        fig.suptitle("singular values of W (median over seeds)" + (f", page {page // PANELS_PER_PAGE + 1} of {pages}"
-                                                                   if pages > 1 else ""))
-        figs.save(fig, "singular_values" + (f"-{page // PANELS_PER_PAGE + 1}" if page else ""))
+                a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # over a narrow range they collide
+            else:  # every trajectory stopped before the first record time (a terminal event, or diverged)
+                a.text(0.5, 0.5, "nothing recorded\n(stopped before the first\nrecord time, or diverged)", ha="center",
+                       va="center", transform=a.transAxes)
+                a.set_xticks([]), a.set_yticks([])
+        next((a for a, _ in panels if a.get_lines()), panels[0][0]).legend(fontsize="x-small")  # a panel with lines
+        fig.suptitle("singular values of W (median over seeds)" + title)
+        figs.save(fig, "singular_values" + suffix)
 
     if names:
         fig, axs = plt.subplots(1, len(names), figsize=(4.6 * len(names), 3.6), squeeze=False)
@@ -258,12 +269,8 @@ def main():
         figs.save(fig, "event_times")
 
     timeline = [d for d in data if d["near"] is not None]
-    for page in range(0, len(timeline), PANELS_PER_PAGE):
-        shown = timeline[page:page + PANELS_PER_PAGE]
-        cols = min(3, len(shown))
-        rows = (len(shown) + cols - 1) // cols
-        fig, axs = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.4 * rows), squeeze=False)
-        for a, d in zip(axs.flat, shown):
+    for fig, panels, suffix, title in pages(timeline, (4.8, 3.4)):
+        for a, d in panels:
             t, near = positive(d["t"]), d["near"]
             b = a.twinx()
             used = set()
@@ -282,13 +289,10 @@ def main():
                        transform=a.transAxes)
                 a.set_xticks([]), a.set_yticks([]), b.set_yticks([])
             a.set(title=d["label"], xlabel="t", ylabel="distance to nearest (solid)")
-        for a in list(axs.flat)[len(shown):]:
-            a.axis("off")
-        axs.flat[0].legend(fontsize="x-small", loc="lower left")
-        pages = (len(timeline) + PANELS_PER_PAGE - 1) // PANELS_PER_PAGE
+        panels[0][0].legend(fontsize="x-small", loc="lower left")
         fig.suptitle("saddle-to-saddle timeline: distance to, and (dotted, right) which, catalogued critical point"
-                     + (f", page {page // PANELS_PER_PAGE + 1} of {pages}" if pages > 1 else ""), fontsize=9)
-        figs.save(fig, "timeline" + (f"-{page // PANELS_PER_PAGE + 1}" if page else ""))
+                     + title, fontsize=9)
+        figs.save(fig, "timeline" + suffix)
 
     numeric = [a for a in axes if isinstance(data[0]["attrs"].get(a), (float, int, np.floating, np.integer))]
     if numeric:
