@@ -110,7 +110,7 @@ TEST(GpuBatched, EqualsTheCpuBackendTrajectoryByTrajectory) {
 TEST(GpuBatched, AutoChoosesByWorkspaceSize) {
   REQUIRE_GPU();
   SolveOptions o;
-  o.integrator.method = Method::DormandPrince54;  // the GPU has no implicit method
+  o.integrator.method = Method::DormandPrince54;  // the batched path has no implicit method
   o.integrator.dt = 1e-3;
   o.stop.t_final = 0.01;
   GpuOptions automatic;
