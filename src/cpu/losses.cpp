@@ -92,7 +92,29 @@ double LossEvaluator::bures_wasserstein(const Mat& W, Mat* G) {
   return D.squaredNorm() + std::max(t.trace - captured, 0.0);
 }
 
-void LossEvaluator::hessian_vector(const Mat& W, const Mat& E, Mat& dG) {
+void LossEvaluator::linearize(const Mat& W) {
+  const BwTarget* t = problem_.bw();
+  if (!t) return;  // the other losses' Hessians do not depend on W
+  lin_W_ = W;
+  const Mat M = t->sqrt_sigma0 * W;
+  if (t->tau > 0) {
+    const SymEig eig = sym_eig(M * M.transpose() + t->tau * t->sigma0);
+    lin_Q_ = eig.vectors;
+    lin_r_ = eig.values.cwiseSqrt();
+    lin_T_ = t->sqrt_sigma0 * (lin_Q_ * lin_r_.cwiseInverse().asDiagonal() * lin_Q_.transpose()) * t->sqrt_sigma0;
+    lin_T_.diagonal().array() -= 1.0;
+    return;
+  }
+  // The numerical range as bures_wasserstein() cuts it.
+  const ThinSvd svd = thin_svd(M);
+  int r = 0;
+  const double cutoff = 4.0 * std::numeric_limits<double>::epsilon() *
+                        static_cast<double>(std::max(M.rows(), M.cols())) * (svd.s.size() ? svd.s(0) : 0.0);
+  while (r < svd.s.size() && r < rank_bound_ && svd.s(r) > cutoff) ++r;
+  lin_U_ = svd.U.leftCols(r), lin_V_ = svd.V.leftCols(r), lin_s_ = svd.s.head(r);
+}
+
+void LossEvaluator::hessian_vector(const Mat& E, Mat& dG) {
   std::visit(
       [&](const auto& l) {
         using L = std::decay_t<decltype(l)>;
@@ -107,49 +129,42 @@ void LossEvaluator::hessian_vector(const Mat& W, const Mat& E, Mat& dG) {
         } else {
           const BwTarget& t = *problem_.bw();
           if (!(t.tau > 0)) {
-            bw_plain_hessian_vector(W, E, dG);
+            bw_plain_hessian_vector(E, dG);
             return;
           }
           // G = -2 (T - I) W with T = S^{1/2} A^{-1/2} S^{1/2}, A = M M^T + tau S, M = S^{1/2} W:
           // dG = -2 (S^{1/2} dR S^{1/2} W + (T - I) E), dR = D(A^{-1/2})[dA] by the Daleckii-Krein
-          // formula in A's eigenbasis, whose divided differences of x^{-1/2},
-          // -1 / (sqrt(a) sqrt(b) (sqrt(a) + sqrt(b))), have no cancellation.
-          const Mat M = t.sqrt_sigma0 * W, dM = t.sqrt_sigma0 * E;
-          const Mat A = M * M.transpose() + t.tau * t.sigma0;
-          const SymEig eig = sym_eig(A);
-          const Vec r = eig.values.cwiseSqrt();
+          // formula in A's eigenbasis (Q, r^2 kept by linearize), whose divided differences of
+          // x^{-1/2}, -1 / (sqrt(a) sqrt(b) (sqrt(a) + sqrt(b))), have no cancellation.
+          const Mat M = t.sqrt_sigma0 * lin_W_, dM = t.sqrt_sigma0 * E;
+          const Vec& r = lin_r_;
           const Index n = r.size();
-          Mat X = eig.vectors.transpose() * (dM * M.transpose() + M * dM.transpose()) * eig.vectors;
+          Mat X = lin_Q_.transpose() * (dM * M.transpose() + M * dM.transpose()) * lin_Q_;
           for (Index a = 0; a < n; ++a)
             for (Index b = 0; b < n; ++b) X(a, b) *= -1.0 / (r(a) * r(b) * (r(a) + r(b)));
-          const Mat dR = eig.vectors * X * eig.vectors.transpose();
-          Mat T = t.sqrt_sigma0 * (eig.vectors * r.cwiseInverse().asDiagonal() * eig.vectors.transpose()) * t.sqrt_sigma0;
-          T.diagonal().array() -= 1.0;
-          dG = -2.0 * (t.sqrt_sigma0 * dR * t.sqrt_sigma0 * W + T * E);
+          const Mat dR = lin_Q_ * X * lin_Q_.transpose();
+          dG = -2.0 * (t.sqrt_sigma0 * dR * t.sqrt_sigma0 * lin_W_ + lin_T_ * E);
         }
       },
       problem_.loss());
 }
 
 // tau = 0: G = 2 (W - S^{1/2} U_r V_r^T) with the polar factor of M = S^{1/2} W on its numerical
-// range (as bures_wasserstein() cuts it). Its derivative along dM = S^{1/2} E, for M of rank r:
+// range (as bures_wasserstein() cuts it; U_r, s_r, V_r kept by linearize). Its derivative along
+// dM = S^{1/2} E, for M of rank r:
 // U_r K V_r^T + (I - U_r U_r^T) dM V_r S_r^{-1} V_r^T + U_r S_r^{-1} U_r^T dM (I - V_r V_r^T),
 // K_ab = (Om_ab - Om_ba) / (s_a + s_b), Om = U_r^T dM V_r (the rotation part of the polar factor
 // turns at the rate of the skew part of Om over the sum of the singular values).
-void LossEvaluator::bw_plain_hessian_vector(const Mat& W, const Mat& E, Mat& dG) {
+void LossEvaluator::bw_plain_hessian_vector(const Mat& E, Mat& dG) {
   const BwTarget& t = *problem_.bw();
-  const Mat M = t.sqrt_sigma0 * W, dM = t.sqrt_sigma0 * E;
-  const ThinSvd svd = thin_svd(M);
-  int r = 0;
-  const double cutoff = 4.0 * std::numeric_limits<double>::epsilon() *
-                        static_cast<double>(std::max(M.rows(), M.cols())) * (svd.s.size() ? svd.s(0) : 0.0);
-  while (r < svd.s.size() && r < rank_bound_ && svd.s(r) > cutoff) ++r;
-  const Mat U = svd.U.leftCols(r), V = svd.V.leftCols(r);
-  const Vec s = svd.s.head(r);
+  const Mat dM = t.sqrt_sigma0 * E;
+  const Mat &U = lin_U_, &V = lin_V_;
+  const Vec& s = lin_s_;
+  const Index r = s.size();
   const Mat Om = U.transpose() * dM * V;
   Mat K(r, r);
-  for (int a = 0; a < r; ++a)
-    for (int b = 0; b < r; ++b) K(a, b) = (Om(a, b) - Om(b, a)) / (s(a) + s(b));
+  for (Index a = 0; a < r; ++a)
+    for (Index b = 0; b < r; ++b) K(a, b) = (Om(a, b) - Om(b, a)) / (s(a) + s(b));
   const Mat dMV = dM * V, dMtU = dM.transpose() * U;
   const Mat dPolar = U * K * V.transpose() + (dMV - U * (U.transpose() * dMV)) * s.cwiseInverse().asDiagonal() * V.transpose() +
                      U * s.cwiseInverse().asDiagonal() * (dMtU - V * (V.transpose() * dMtU)).transpose();

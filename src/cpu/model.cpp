@@ -135,11 +135,13 @@ void Model::linearize(const double* state) {
   if (problem_.is_symmetric()) {
     rhs_symmetric(lin_state_.data(), lin_dstate_.data(), false);
     lin_W_ = W_, lin_S_ = S_;
+    loss_->linearize(lin_W_);
     return;
   }
   if (widths_.empty()) throw std::invalid_argument("the Jacobian of the end-to-end flow is not implemented");
   rhs_deep(lin_state_.data(), lin_dstate_.data(), false);
   lin_prefix_ = prefix_, lin_back_ = back_;
+  loss_->linearize(lin_prefix_[problem_.depth()]);
 }
 
 void Model::jvp(const double* v, double* out) {
@@ -149,7 +151,7 @@ void Model::jvp(const double* v, double* out) {
     const ConstMap U(state, blocks[0][0], blocks[0][1]), V(v, blocks[0][0], blocks[0][1]);
     dW_.noalias() = V * U.transpose();
     dW_ += dW_.transpose().eval();
-    loss_->hessian_vector(lin_W_, dW_, dG_);
+    loss_->hessian_vector(dW_, dG_);
     MutMap D(out, blocks[0][0], blocks[0][1]);
     D.noalias() = -(0.5 * (dG_ + dG_.transpose())) * U - lin_S_ * V;
     return;
@@ -166,7 +168,7 @@ void Model::jvp(const double* v, double* out) {
     dP[j].noalias() = dir(j) * P[j - 1];
     dP[j].noalias() += factor(j) * dP[j - 1];
   }
-  loss_->hessian_vector(P[N], dP[N], dB[N]);
+  loss_->hessian_vector(dP[N], dB[N]);
   for (int j = N - 1; j >= 1; --j) {
     dB[j].noalias() = dir(j + 1).transpose() * B[j + 1];
     dB[j].noalias() += factor(j + 1).transpose() * dB[j + 1];
