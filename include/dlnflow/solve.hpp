@@ -139,6 +139,7 @@ void validate(const Problem& problem, const SolveOptions& options);
 
 // dy/dt of the flow at a state (the CPU backend's evaluation): minus the parameter gradient for
 // the factorizations, -A_W(grad L1(W)) for the end-to-end flow (docs/theory.md).
+// Throws std::domain_error where an eigensolver or SVD of the loss fails (a state that overflows).
 Vec flow_velocity(const Problem& problem, const Vec& state);
 
 }  // namespace dlnflow

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "data_files.hpp"
 #include "dlnflow/error.hpp"
@@ -333,7 +334,15 @@ void read_events(TableReader& root, PointConfig& pc) {
 void warn_time_scale(const PointConfig& pc, std::uint64_t seed, const std::string& at, Warnings& warnings) {
   const Vec y = initial_state(*pc.problem, pc.init, seed, 0);
   if (y.size() == 0 || !y.allFinite()) return;
-  const Vec f = flow_velocity(*pc.problem, y);
+  Vec f;
+  try {
+    f = flow_velocity(*pc.problem, y);
+  } catch (const std::domain_error& e) {
+    // What the engine would do at the first step: end the trajectory as failed, with this reason.
+    warnings.add("the flow at the initial state" + at + " cannot be evaluated (" + e.what() +
+                 "): the trajectory will stop at its first step (is the initialization scale meant?)");
+    return;
+  }
   const double rate = f.norm() / std::max(y.norm(), std::numeric_limits<double>::min());
   if (!std::isfinite(rate)) {
     warnings.add("the flow at the initial state" + at +

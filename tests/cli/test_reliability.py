@@ -235,6 +235,20 @@ class InputWarnings(Workspace):
         r = dlnflow("check", exp)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("warning: the flow at the initial state overflows", r.stdout)
+        # The BW loss's eigensolver cannot take the overflowed end-to-end matrix: check warns (it
+        # aborted on std::domain_error, found by fuzz_experiment) and run records the trajectory
+        # as failed at t = 0.
+        bw = self.write("bw.toml", '[problem]\nloss = "bures_wasserstein"\nsigma0 = [[2.0, 0.0], [0.0, 1.0]]\n'
+                        'tau = 0.5\n[network]\nwidths = [2, 2, 2]\n[initialization]\nalpha = 1e200\n'
+                        '[stop]\nt_final = 1.0\n')
+        r = dlnflow("check", bw)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: the flow at the initial state cannot be evaluated (symmetric eigensolver did not "
+                      "converge)", r.stdout)
+        r = dlnflow("run", bw, "--out", self.path("bw-out"), "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        row = read_summary(self.path("bw-out"))[0]
+        self.assertEqual((row["status"], row["t_end"]), ("failed", "0"))
         exp = self.write("mid.toml", BASE.replace("alpha = 1e-3", "alpha = 1e30").replace("depth = 2", "depth = 3")
                          .replace('method = "rk4"\ndt = 0.01', 'method = "dopri5"'))
         self.assertIn("will stop at max_steps", dlnflow("check", exp).stdout)
