@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-PAPERS = ["bures_wasserstein", "eftekhari", "bah", "greedy_low_rank", "stiff"]
+PAPERS = ["bures_wasserstein", "eftekhari", "bah", "greedy_low_rank", "stiff", "hessians"]
 
 # What the suite does not check, written under the table so it is never mistaken for everything.
 NOT_COVERED = [
@@ -29,9 +29,6 @@ NOT_COVERED = [
     "(depth → ∞ through the SVD form): no R1MP or convex solver here.",
     "Greedy low-rank Fig. 7: only the noiseless escape-direction counterexample (Lemma J.2) is checked, not the "
     "noise sweep that restores alignment with v₁.",
-    "Hessian spectra at critical points (docs/theory.md §6): the command has no Hessian output; "
-    "they are unit tests (tests/test_one_neuron_layer.cpp, test_riemannian_flow.cpp, test_bures_wasserstein.cpp). "
-    "Here the strict/non-strict distinction is checked through escape-time laws instead.",
 ]
 
 

@@ -40,7 +40,7 @@ struct CriticalStability {
 
 struct StabilityLimits {
   Index max_state = 1024;          // dense Hessians of states up to this size
-  double max_work = 2e10;          // points x state^3 (flops of the eigensolver) in all
+  double max_work = 4e9;           // points x state^3 (about the eigensolver's flops) in all: seconds
 };
 
 // One entry per catalogued point. The end-to-end flow is given the Hessian of the balanced deep

@@ -45,6 +45,23 @@ class Runner:
         name = name or example.replace("/", "_").replace(".toml", "")
         return self.run_text(name, text, os.path.dirname(os.path.join(EXAMPLES, example)))
 
+    def catalog(self, name, text):
+        """`dlnflow catalog --json` of a generated experiment: one entry per distinct problem."""
+        exp = os.path.join(self.scratch, name + ".toml")
+        with open(exp, "w") as f:
+            f.write(text)
+        r = subprocess.run([self.binary, "catalog", exp, "--json"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"dlnflow catalog {name} failed ({r.returncode}): {r.stderr}")
+        return json.loads(r.stdout)
+
+    def stats(self, results):
+        """`dlnflow stats --json` of a results folder."""
+        r = subprocess.run([self.binary, "stats", results.folder, "--json"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"dlnflow stats {results.folder} failed ({r.returncode}): {r.stderr}")
+        return json.loads(r.stdout)
+
     def run_text(self, name, text, data_dir=None):
         """Runs a generated experiment (data files resolved in `data_dir`)."""
         exp = os.path.join(self.scratch, name + ".toml")

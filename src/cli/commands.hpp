@@ -11,5 +11,6 @@ int check(const std::string& experiment_file, const std::string& out_dir, bool f
 int stats(const std::string& results_dir, bool csv, bool json);
 int plot(const std::string& results_dir, const std::string& out_dir, const std::string& formats);
 int export_series(const std::string& results_dir, const std::string& out_file);
+int catalog(const std::string& experiment_file, bool json);
 
 }  // namespace dlnflow::cli

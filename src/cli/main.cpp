@@ -1,4 +1,4 @@
-// The dlnflow executable: run, merge, check, stats, plot, export, info (docs/cli.md). Exit codes: 0 success,
+// The dlnflow executable: run, merge, check, catalog, stats, plot, export, info (docs/cli.md). Exit codes: 0 success,
 // 2 usage or experiment-file error, 3 failure while running, 130 interrupted.
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -218,6 +218,13 @@ int main(int argc, char** argv) {
   exporter->add_option("results", export_dir, "Results folder")->required();
   exporter->add_option("--out", export_out, "CSV file (default: <results>/timeseries.csv; - for standard output)");
 
+  std::string catalog_file;
+  bool catalog_json = false;
+  auto* catalog = app.add_subcommand("catalog", "Every catalogued critical point of an experiment's problems: loss, "
+                                                "Hessian counts, kind (minimum, strict or non-strict saddle), escape rate");
+  catalog->add_option("experiment", catalog_file, "Experiment file (TOML)")->required()->check(CLI::ExistingFile);
+  catalog->add_flag("--json", catalog_json, "As JSON, with every Hessian eigenvalue");
+
   auto* info = app.add_subcommand("info", "Version, build options, backends and devices");
 
   try {
@@ -240,6 +247,7 @@ int main(int argc, char** argv) {
   if (*stats) return cli::stats(stats_dir, stats_csv, stats_json);
   if (*plot) return cli::plot(plot_dir, plot_out, plot_format);
   if (*exporter) return cli::export_series(export_dir, export_out);
+  if (*catalog) return cli::catalog(catalog_file, catalog_json);
   if (*info) {
     std::printf("%s\n", build_summary().c_str());
     return cli::kOk;

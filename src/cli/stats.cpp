@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@
 
 #include "../io/result_files.hpp"
 #include "commands.hpp"
+#include "dlnflow/app/experiment.hpp"
+#include "dlnflow/error.hpp"
+#include "dlnflow/stability.hpp"
 
 namespace dlnflow::cli {
 
@@ -95,7 +99,9 @@ double median_of(std::vector<double> v) {
 // point's trajectories (percentile bootstrap, 400 resamples, a fixed seed).
 struct Fit {
   std::string event, axis, group;  // group: the other swept values it was fitted within
-  std::string law;                 // "power" (slope of ln t against ln 1/a) or "log" (of t against ln 1/a)
+  // "power" (slope of ln t against ln 1/a), "log" (of t against ln 1/a), or "escape" (of t
+  // against ln 1/eps, for starts eps away from a catalogued critical point)
+  std::string law;
   int depth = 0;                   // 0: unknown
   std::size_t points = 0;
   double slope = NAN, lo = NAN, hi = NAN, theory = NAN;
@@ -199,6 +205,82 @@ int stats(const std::string& dir, bool csv, bool as_json) {
     return fixed_depth;
   };
 
+  // The escape law from a catalogued saddle (initialization.kind = "critical_point", swept
+  // epsilon): t = ln(1/eps) / lambda_+ + O(1), lambda_+ from the catalogue's Hessian at the start
+  // point. Read from the experiment file the run recorded, while it is the one that ran.
+  std::string experiment_file, fingerprint;
+  {
+    std::ifstream mf(std::filesystem::path(dir) / "manifest.json");
+    const auto m = nlohmann::json::parse(mf, nullptr, false);
+    if (!m.is_discarded()) experiment_file = m.value("experiment_file", ""), fingerprint = m.value("fingerprint", "");
+  }
+  std::optional<Experiment> ran;
+  struct Known {
+    std::shared_ptr<const Problem> problem;  // keeps the key alive (and unique)
+    std::shared_ptr<const CriticalPointCatalog> catalog;
+    std::vector<CriticalStability> stability;
+  };
+  std::map<const Problem*, Known> known;
+  PointConfig c;  // of the point catalogue_of() read last
+  // The catalogue and its Hessians at a point, and the point's configuration (null where the
+  // experiment file is gone or was edited since the run).
+  auto catalogue_of = [&](long point, const PointConfig*& config) -> const Known* {
+    config = nullptr;
+    if (!ran) {
+      try {
+        ran = load_experiment(experiment_file);
+      } catch (const ExperimentError&) {
+        ran.emplace();
+      }
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(ran->fingerprint));
+      if (fingerprint != hex) ran->name.clear();  // edited since the run: nothing from it
+    }
+    if (ran->name.empty() || point < 0 || static_cast<std::size_t>(point) >= ran->point_count()) return nullptr;
+    c = ran->point(static_cast<std::size_t>(point), false).config;
+    config = &c;
+    auto it = known.find(c.problem.get());
+    if (it == known.end()) {
+      try {
+        auto cat = std::make_shared<const CriticalPointCatalog>(*c.problem);
+        it = known.emplace(c.problem.get(), Known{c.problem, cat, catalog_stability(*c.problem, *cat)}).first;
+      } catch (const InputError&) {
+        return nullptr;
+      }
+    }
+    return &it->second;
+  };
+  auto kind_of = [&](long point, const std::string& label) -> std::string {
+    const PointConfig* at = nullptr;
+    const Known* k = catalogue_of(point, at);
+    if (!k) return "";
+    const auto& pts = k->catalog->points();
+    for (std::size_t i = 0; i < pts.size(); ++i)
+      if (pts[i].label == label) return to_string(k->stability[i].kind);
+    return "";
+  };
+  auto escape_theory = [&](long point, double& slope) -> std::string {
+    slope = NAN;
+    const PointConfig* at = nullptr;
+    const Known* k = catalogue_of(point, at);
+    const auto* start = at ? std::get_if<CriticalPointInit>(&at->init) : nullptr;
+    if (!k || !start) return "";
+    if (start->index < 0 || static_cast<std::size_t>(start->index) >= k->stability.size()) return "";
+    const CriticalStability& st = k->stability[static_cast<std::size_t>(start->index)];
+    char text[160];
+    if (st.kind == CriticalKind::StrictSaddle) {
+      slope = st.escape_slope;
+      std::snprintf(text, sizeof text, "1/lambda_+ = %.4g (strict saddle %d, lambda_+ = %.6g)", slope, start->index, st.rate);
+    } else if (st.kind == CriticalKind::NotComputed) {
+      std::snprintf(text, sizeof text, "none: the Hessian at critical point %d was not computed (%s)", start->index,
+                    st.reason.c_str());
+    } else {
+      std::snprintf(text, sizeof text, "none: critical point %d is a %s%s", start->index, to_string(st.kind),
+                    st.kind == CriticalKind::NonStrictSaddle ? " (escape polynomial in 1/eps, not logarithmic)" : "");
+    }
+    return text;
+  };
+
   // Fits: every event time against every swept scale (a numeric axis with positive values over
   // at least two decades), within each combination of the other swept values, on the points
   // whose median is finite (at least 3 of them).
@@ -231,14 +313,15 @@ int stats(const std::string& dir, bool csv, bool as_json) {
         Fit f;
         f.event = quantities[q].first.substr(2), f.axis = axes[a], f.group = key, f.points = used.size();
         f.depth = same_depth ? depth : 0;
-        f.law = f.depth == 2 ? "log" : "power";
+        const bool escape = axes[a] == "initialization.epsilon";
+        f.law = escape ? "escape" : f.depth == 2 ? "log" : "power";
         auto fit_medians = [&](const std::vector<std::vector<double>>& samples) {
           std::vector<double> x, y;
           for (std::size_t k = 0; k < used.size(); ++k) {
             const double m = median_of(samples[k]);
             if (!(m > 0) || !std::isfinite(m)) continue;
             x.push_back(std::log(1 / std::strtod(points[used[k]].coords[a].c_str(), nullptr)));
-            y.push_back(f.law == "log" ? m : std::log(m));
+            y.push_back(f.law == "power" ? std::log(m) : m);
           }
           return x.size() >= 3 ? slope_of(x, y) : NAN;
         };
@@ -261,7 +344,9 @@ int stats(const std::string& dir, bool csv, bool as_json) {
         }
         std::sort(boot.begin(), boot.end());
         f.lo = quantile(boot, 0.05), f.hi = quantile(boot, 0.95);
-        if (f.depth >= 3) {
+        if (escape) {
+          f.theory_text = escape_theory(used[0], f.theory);
+        } else if (f.depth >= 3) {
           f.theory = 1.0 - 2.0 / f.depth;
           char text[64];
           std::snprintf(text, sizeof text, "1 - 2/N = %.4g (N = %d)", f.theory, f.depth);
@@ -281,7 +366,9 @@ int stats(const std::string& dir, bool csv, bool as_json) {
                                        {"stopped_earlier", "a terminal event or a loss/gradient stop ended it first"},
                                        {"diverged_or_failed", "the trajectory diverged or a matrix function failed"}}},
                           {"fit", "slope of ln(median t) against ln(1/axis) (law power), or of median t against ln(1/axis) "
-                                  "(law log, depth 2); interval: 5%-95% of 400 bootstrap resamples of each point's trajectories"}};
+                                  "(law log, depth 2; law escape, against initialization.epsilon from a catalogued critical point, theory "
+                                  "1/lambda_+ of its Hessian); interval: 5%-95% of 400 bootstrap resamples of each point's "
+                                  "trajectories"}};
     out["axes"] = axes;
     nlohmann::json pts = nlohmann::json::array();
     for (const auto& [index, p] : points) {
@@ -291,6 +378,7 @@ int stats(const std::string& dir, bool csv, bool as_json) {
       j["count"] = p.count;
       j["statuses"] = p.statuses;
       j["ends_nearest"] = p.ends;  // critical-point label -> trajectories (record.critical_points)
+      for (const auto& [label, k] : p.ends) j["ends_kind"][label] = kind_of(index, label);
       for (std::size_t q = 0; q < quantities.size(); ++q) {
         const Summary sm = summarize(p.values[q]);
         auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
@@ -347,7 +435,10 @@ int stats(const std::string& dir, bool csv, bool as_json) {
     for (const auto& [status, k] : p.statuses) std::printf(" %zu %s", k, status.c_str());
     if (!p.ends.empty()) {
       std::printf("\n  nearest critical point at the end:");
-      for (const auto& [label, k] : p.ends) std::printf(" %zu at %s", k, label.c_str());
+      for (const auto& [label, k] : p.ends) {
+        const std::string kind = kind_of(index, label);
+        std::printf(" %zu at %s%s%s%s", k, label.c_str(), kind.empty() ? "" : " (", kind.c_str(), kind.empty() ? "" : ")");
+      }
     }
     std::printf("\n  %-24s %6s %12s %12s %12s %12s  %s\n", "quantity", "n", "mean", "median", "q10", "q90",
                 "missing: not reached / earlier / diverged");
@@ -363,7 +454,7 @@ int stats(const std::string& dir, bool csv, bool as_json) {
   for (const Fit& f : fits) {
     std::printf("  t_%s vs 1/%s%s%s%s: ", f.event.c_str(), f.axis.c_str(), f.group.empty() ? "" : " [", f.group.c_str(),
                 f.group.empty() ? "" : "]");
-    if (f.law == "log")
+    if (f.law != "power")
       std::printf("t = a + b ln(1/%s), b = %.4g [%.4g, %.4g]", f.axis.c_str(), f.slope, f.lo, f.hi);
     else
       std::printf("t ~ (1/%s)^s, s = %.4g [%.4g, %.4g]", f.axis.c_str(), f.slope, f.lo, f.hi);

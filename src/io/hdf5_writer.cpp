@@ -10,11 +10,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
 #include "atomic_file.hpp"
 #include "dlnflow/init.hpp"
+#include "dlnflow/stability.hpp"
 #include "result_files.hpp"
 
 namespace dlnflow::io {
@@ -162,6 +164,9 @@ struct TrajectoriesH5Writer::State {
   std::vector<std::pair<std::string, Handle>> sets;
   hsize_t written = 0;
   bool committed = false;
+  // The catalogue's Hessians, computed once per catalogue (points of a sweep share one; held by
+  // its pointer, so that no later catalogue can take its address).
+  std::map<std::shared_ptr<const CriticalPointCatalog>, std::vector<CriticalStability>> stability;
 
   hid_t set(const std::string& name) const {
     for (const auto& [n, h] : sets)
@@ -231,6 +236,27 @@ void TrajectoriesH5Writer::State::open_point(SweepPoint point) {
     for (const auto& p : pc.catalog->points()) labels.push_back(p.label), values.push_back(p.loss);
     attr_strings(cg, "labels", labels);
     dataset<double>(cg, "loss", {values.size()}, values);
+    auto it = stability.find(pc.catalog);
+    if (it == stability.end()) {
+      if (stability.size() >= 16) stability.clear();
+      it = stability.emplace(pc.catalog, catalog_stability(problem, *pc.catalog)).first;
+    }
+    std::vector<std::string> kinds;
+    std::vector<std::int32_t> neg, zero, pos, order;
+    std::vector<double> rate, slope;
+    for (const auto& st : it->second) {
+      kinds.push_back(to_string(st.kind));
+      neg.push_back(st.negative), zero.push_back(st.zero), pos.push_back(st.positive), order.push_back(st.order);
+      rate.push_back(st.rate), slope.push_back(st.escape_slope);
+    }
+    attr_strings(cg, "kinds", kinds);
+    const hsize_t K = kinds.size();
+    dataset<std::int32_t>(cg, "hessian_negative", {K}, neg);
+    dataset<std::int32_t>(cg, "hessian_zero", {K}, zero);
+    dataset<std::int32_t>(cg, "hessian_positive", {K}, pos);
+    dataset<double>(cg, "rate", {K}, rate);
+    dataset<double>(cg, "escape_slope", {K}, slope);
+    dataset<std::int32_t>(cg, "order", {K}, order);
     make(cg, "critical_points/distance", H5T_NATIVE_DOUBLE, {n, T});
     make(cg, "critical_points/nearest", H5T_NATIVE_INT32, {n, T});
     make(cg, "critical_points/final_nearest", H5T_NATIVE_INT32, {n});
