@@ -126,7 +126,9 @@ class Results:
         return self._matrix_group(point, "states")
 
     def critical_points(self, point=0):
-        """The critical-point catalogue of a point (``record.critical_points``): label and loss."""
+        """The critical-point catalogue of a point (``record.critical_points``): label, loss, and
+        what the Hessian says there (kind, hessian_negative/zero/positive, rate = lambda_+,
+        escape_slope = 1/lambda_+, order; docs/theory.md §6.6)."""
         if self._catalogues is not None:
             if point not in self._catalogues:
                 raise KeyError(f"point {point} recorded no critical points (record.critical_points)")
@@ -140,7 +142,12 @@ class Results:
     @staticmethod
     def _catalogue(g):
         c = g["critical_points"]
-        return pd.DataFrame({"label": [_attr_value(x) for x in c.attrs["labels"]], "loss": c["loss"][()]})
+        table = {"label": [_attr_value(x) for x in c.attrs["labels"]], "loss": c["loss"][()]}
+        if "kinds" in c.attrs:  # files of dlnflow before the catalogue's Hessians have none
+            table["kind"] = [_attr_value(x) for x in c.attrs["kinds"]]
+            for name in ("hessian_negative", "hessian_zero", "hessian_positive", "rate", "escape_slope", "order"):
+                table[name] = c[name][()]
+        return pd.DataFrame(table)
 
     def _build_series(self):
         with h5py.File(self._h5_path, "r") as f:

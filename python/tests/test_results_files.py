@@ -49,8 +49,9 @@ def documented_layout():
         dtype = next((TYPES[w] for w in TYPES if rest.startswith(w)), None)
         for name in (n.strip() for n in names.split(",")):
             datasets[(group + "/" if indent == 8 and group else "") + name] = (len(shape.split(",")), dtype)
-        if "attrs" in rest and group:  # loss (K), attrs labels (K)
-            group_attrs[group] += [rest.split("attrs")[1].split("(")[0].strip()]
+        if "attrs" in rest and group:  # loss (K), attrs labels (K), kinds (K)   what they are
+            listed = re.split(r"\s{2,}", rest.split("attrs")[1].strip())[0]
+            group_attrs[group] += [a.split("(")[0].strip() for a in listed.split(",")]
     return root_attrs, point_attrs, datasets, group_attrs
 
 

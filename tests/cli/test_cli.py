@@ -403,6 +403,63 @@ class StatsFits(Workspace):
         self.assertIn("theory 1 - 2/N = 0.3333 (N = 3)", table.stdout)
         self.assertIn("ended: 6 event_stop", table.stdout)
 
+    def test_escape_from_a_catalogued_saddle_is_fitted_against_ln_1_over_eps_beside_1_over_lambda_plus(self):
+        """examples/bah-riemannian/saddle_escape_epsilon.toml: the theory slope comes from the
+        catalogue's Hessian at the start point, mu+ of docs/theory.md §6.5 in closed form."""
+        out = self.path("eps")
+        r = dlnflow("run", os.path.join(SRC, "examples/bah-riemannian/saddle_escape_epsilon.toml"), "--out", out, "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(dlnflow("stats", out, "--json").stdout)
+        rows = read_summary(out)
+        eps = sorted({float(row["initialization.epsilon"]) for row in rows}, reverse=True)
+        medians = [np.median([float(row["t_escape"]) for row in rows if float(row["initialization.epsilon"]) == e])
+                   for e in eps]
+        want = np.polyfit(np.log(1 / np.array(eps)), medians, 1)[0]  # linear in ln(1/eps)
+        (f,) = [f for f in st["fits"] if f["event"] == "escape"]
+        self.assertEqual((f["axis"], f["law"], f["points"]), ("initialization.epsilon", "escape", 5))
+        self.assertAlmostEqual(f["slope"], want, delta=1e-12)
+        mu = (np.sqrt((2 - 3) ** 2 + 4 * 3 ** 2) - (2 + 3)) / 2
+        self.assertAlmostEqual(f["theory"], 1 / mu, delta=1e-9)
+        self.assertLessEqual(f["interval"][0], 1 / mu)
+        self.assertGreaterEqual(f["interval"][1], 1 / mu)
+        # Every trajectory ends at the minimum, and stats says it is one.
+        self.assertEqual(st["points"][0]["ends_kind"], {"J={1}": "minimum"})
+        self.assertIn("32 at J={1} (minimum)", dlnflow("stats", out).stdout)
+
+
+class Catalog(Workspace):
+    def test_every_point_is_listed_with_its_kind_and_the_file_stores_the_same(self):
+        example = os.path.join(SRC, "examples/bures-wasserstein/critical_values_tau.toml")
+        r = dlnflow("catalog", example)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [line.split() for line in r.stdout.splitlines() if line.strip().split(" ")[0].isdigit()]
+        self.assertEqual(len(rows), 16)  # never truncated (check used to cut at 24)
+        j = json.loads(dlnflow("catalog", example, "--json").stdout)
+        self.assertEqual(len(j), 1)
+        pts = j[0]["critical_points"]
+        self.assertEqual([p["label"] for p in pts], [row[1] for row in rows])
+        # The Hessian's counts add up to the parameters, and its rate is minus its least eigenvalue.
+        for p in pts:
+            self.assertEqual(p["hessian_negative"] + p["hessian_zero"] + p["hessian_positive"], j[0]["parameters"])
+            if p["kind"] == "strict saddle":
+                self.assertAlmostEqual(p["rate"], -min(p["hessian_eigenvalues"]), delta=1e-12)
+                self.assertAlmostEqual(p["escape_slope"], 1 / p["rate"], delta=1e-12)
+        out = self.path("cv")
+        self.assertEqual(dlnflow("run", example, "--out", out, "--quiet").returncode, 0)
+        with h5py.File(os.path.join(out, "trajectories.h5")) as f:
+            cp = f["points/0/critical_points"]
+            kinds = [k.decode() if isinstance(k, bytes) else k for k in cp.attrs["kinds"]]
+            self.assertEqual(kinds, [p["kind"] for p in pts])
+            self.assertEqual(list(cp["hessian_negative"][()]), [p["hessian_negative"] for p in pts])
+            np.testing.assert_array_equal(cp["rate"][()], [p["rate"] for p in pts])
+
+    def test_a_loss_without_a_catalogue_is_refused(self):
+        exp = self.write("s.toml", BASE)  # the square loss: a catalogue
+        r = dlnflow("catalog", os.path.join(SRC, "examples/greedy-low-rank/completion.toml"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no catalogue", r.stderr)
+        self.assertEqual(dlnflow("catalog", exp).returncode, 0)
+
 
 class StatsPlotCheckInfo(Workspace):
     @classmethod
