@@ -5,7 +5,9 @@ Writes into DIR/plots (or --out), in each --format (png by default; pdf, svg):
   escape           every event time against the swept scale (1/alpha, say) on log-log axes: median
                    and 10-90% bars per point, one series per value of the other swept keys (a
                    legend), the fitted power law (dotted) and the theory's slope 1 - 2/N (dashed)
-                   where the depth gives it; "k/n crossed" beside points where some never crossed
+                   where the depth gives it; against initialization.epsilon from a catalogued
+                   saddle, time on a linear axis with t = a + b ln(1/eps) and the catalogue's
+                   1/lambda_+ (dashed); "k/n crossed" beside points where some never crossed
   loss             loss vs time, log axes: median and 10-90% band per sweep point, and the
                    catalogue's critical values (dashed) when record.critical_points was on
   singular_values  median singular values of W vs time, one panel per sweep point (12 a page:
@@ -141,21 +143,27 @@ def escape_figure(figs, data, axes, names, manifest_depth):
                                color=c)
             depths = {depth_of(d, axes, manifest_depth) for d in members}
             N = depths.pop() if len(depths) == 1 else 0
+            escape = key == "initialization.epsilon"  # t = a + ln(1/eps)/lambda_+ from a saddle
             if good.sum() >= 3:  # the fitted law of the medians, as `dlnflow stats` fits it
                 xs = np.geomspace(inv[good].min(), inv[good].max(), 50)
-                if N == 2:  # logarithmic at depth 2: t = a + b ln(1/alpha)
+                if N == 2 or escape:  # logarithmic: t = a + b ln(1/alpha) at depth 2, or from a saddle
                     s, b = np.polyfit(np.log(inv[good]), med[good], 1)
                     a.plot(xs, b + s * np.log(xs), ":", color=c, lw=1, label=f"fit: {s:.3f} per ln(1/{key.split('.')[-1]})")
                 else:
                     s, b = np.polyfit(np.log(inv[good]), np.log(med[good]), 1)
                     a.plot(xs, np.exp(b) * xs ** s, ":", color=c, lw=1, label=f"fit: slope {s:.3f}")
-            if N and N >= 3:
+            slope = members[0].get("escape_slope")
+            if escape and slope:
+                x0, y0 = inv[good][-1], med[good][-1]
+                xs = np.geomspace(inv[good].min(), inv[good].max(), 50)
+                a.plot(xs, y0 + slope * np.log(xs / x0), "--", color=c, lw=1, label=f"theory 1/lambda+ = {slope:.4g}")
+            elif N and N >= 3 and not escape:
                 theory = 1 - 2 / N
                 x0, y0 = inv[good][-1], med[good][-1]  # anchored at the smallest scale
                 xs = np.geomspace(inv[good].min(), inv[good].max(), 50)
                 a.plot(xs, y0 * (xs / x0) ** theory, "--", color=c, lw=1, label=f"theory 1-2/N = {theory:.3f}")
-        if drawn:
-            a.set(xscale="log", yscale="log")
+        if drawn:  # a logarithmic law is a line on a linear time axis
+            a.set(xscale="log", yscale="linear" if key == "initialization.epsilon" else "log")
         else:
             a.text(0.5, 0.5, "no trajectory crossed", ha="center", va="center", transform=a.transAxes)
         a.set(title=f"t_{name}: median, 10-90%", xlabel=f"1 / {key}", ylabel="time")
@@ -202,7 +210,15 @@ def main():
             crit = g["critical_points/loss"][:] if "critical_points" in g else None
             near = dict(distance=g["critical_points/distance"][:4], nearest=g["critical_points/nearest"][:4],
                         labels=[text(x) for x in g["critical_points"].attrs["labels"]]) if crit is not None else None
+            # The start's escape slope 1/lambda_+ (docs/theory.md §6.6), for starts eps away from a
+            # catalogued critical point.
+            start = json.loads(text(g.attrs["experiment"])).get("initialization", {})
+            escape_slope = None
+            if crit is not None and start.get("kind") == "critical_point" and "escape_slope" in g["critical_points"]:
+                v = float(g["critical_points/escape_slope"][int(start.get("index", 0))])
+                escape_slope = v if np.isfinite(v) else None
             data.append(dict(label=label(g.attrs, axes), attrs=dict(g.attrs), t=g["time"][:], loss=g["loss"][:],
+                             escape_slope=escape_slope,
                              spectrum=g["spectrum"][:], events=g["events/times"][:], names=names,
                              final_loss=g["final_loss"][:], final_rank=g["final_rank"][:], critical=crit, near=near))
     warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: diverged or unfinished points
