@@ -60,6 +60,7 @@ double quantile(std::vector<double> v, double q) {  // v sorted
 struct Summary {
   std::size_t n = 0;
   double mean = NAN, median = NAN, q10 = NAN, q90 = NAN;
+  double median_lo = NAN, median_hi = NAN;  // 90% bootstrap interval of the median
 };
 
 Summary summarize(std::vector<double> v) {
@@ -72,6 +73,18 @@ Summary summarize(std::vector<double> v) {
   for (double x : v) sum += x;
   s.mean = sum / static_cast<double>(v.size());
   s.median = quantile(v, 0.5), s.q10 = quantile(v, 0.1), s.q90 = quantile(v, 0.9);
+  // 5% and 95% of the medians of 400 resamples (with replacement; fixed seed: the same output
+  // for the same folder), as the fits' intervals are made.
+  std::mt19937_64 rng(2026);
+  std::uniform_int_distribution<std::size_t> pick(0, v.size() - 1);
+  std::vector<double> medians(400), r(v.size());
+  for (double& m : medians) {
+    for (double& x : r) x = v[pick(rng)];
+    std::sort(r.begin(), r.end());
+    m = quantile(r, 0.5);
+  }
+  std::sort(medians.begin(), medians.end());
+  s.median_lo = quantile(medians, 0.05), s.median_hi = quantile(medians, 0.95);
   return s;
 }
 
@@ -382,7 +395,8 @@ int stats(const std::string& dir, bool csv, bool as_json) {
       for (std::size_t q = 0; q < quantities.size(); ++q) {
         const Summary sm = summarize(p.values[q]);
         auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
-        nlohmann::json e = {{"n", sm.n}, {"mean", num(sm.mean)}, {"median", num(sm.median)}, {"q10", num(sm.q10)}, {"q90", num(sm.q90)}};
+        nlohmann::json e = {{"n", sm.n}, {"mean", num(sm.mean)}, {"median", num(sm.median)}, {"q10", num(sm.q10)}, {"q90", num(sm.q90)},
+                            {"median_interval", {num(sm.median_lo), num(sm.median_hi)}}};
         if (is_event(q))
           e["missing"] = {{"not_reached", p.missing[q][NotReached]},
                           {"stopped_earlier", p.missing[q][StoppedEarlier]},
@@ -440,11 +454,14 @@ int stats(const std::string& dir, bool csv, bool as_json) {
         std::printf(" %zu at %s%s%s%s", k, label.c_str(), kind.empty() ? "" : " (", kind.c_str(), kind.empty() ? "" : ")");
       }
     }
-    std::printf("\n  %-24s %6s %12s %12s %12s %12s  %s\n", "quantity", "n", "mean", "median", "q10", "q90",
-                "missing: not reached / earlier / diverged");
+    std::printf("\n  %-24s %6s %12s %12s %25s %12s %12s  %s\n", "quantity", "n", "mean", "median", "(90% interval)", "q10",
+                "q90", "missing: not reached / earlier / diverged");
     for (std::size_t q = 0; q < quantities.size(); ++q) {
       const Summary s = summarize(p.values[q]);
-      std::printf("  %-24s %6zu %12.5g %12.5g %12.5g %12.5g", quantities[q].first.c_str(), s.n, s.mean, s.median, s.q10, s.q90);
+      char interval[64] = "";
+      if (s.n) std::snprintf(interval, sizeof interval, "[%.5g, %.5g]", s.median_lo, s.median_hi);
+      std::printf("  %-24s %6zu %12.5g %12.5g %25s %12.5g %12.5g", quantities[q].first.c_str(), s.n, s.mean, s.median,
+                  interval, s.q10, s.q90);
       if (is_event(q))
         std::printf("  %zu / %zu / %zu", p.missing[q][NotReached], p.missing[q][StoppedEarlier], p.missing[q][DivergedOrFailed]);
       std::printf("\n");

@@ -422,6 +422,14 @@ class StatsFits(Workspace):
         self.assertAlmostEqual(f["theory"], 1 / mu, delta=1e-9)
         self.assertLessEqual(f["interval"][0], 1 / mu)
         self.assertGreaterEqual(f["interval"][1], 1 / mu)
+        # The median's bootstrap interval: around the median, inside the 10-90% range (n = 32), and
+        # a point for a sample constant to roundoff (every final loss is the minimum's 1.5).
+        for p in st["points"]:
+            q = p["quantities"]["t_escape"]
+            lo, hi = q["median_interval"]
+            self.assertTrue(q["q10"] <= lo <= q["median"] <= hi <= q["q90"], q)
+            for bound in p["quantities"]["final_loss"]["median_interval"]:
+                self.assertAlmostEqual(bound, 1.5, delta=1e-12)
         # Every trajectory ends at the minimum, and stats says it is one.
         self.assertEqual(st["points"][0]["ends_kind"], {"J={1}": "minimum"})
         self.assertIn("32 at J={1} (minimum)", dlnflow("stats", out).stdout)
