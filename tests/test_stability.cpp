@@ -156,6 +156,26 @@ TEST(Stability, NonStrictSaddleOrderAlongTheEscapeDirection) {
   }
 }
 
+// Catalogued points the parameters cannot hold or where they are not critical: said, not thrown,
+// and the minimum is the least loss among the points they do hold.
+TEST(Stability, PointsOutsideTheParametrizationAreNotComputedAndNotMinima) {
+  const Problem sym(whitened(diag({3, -1})), SymmetricFactorization{2, 2});  // diag(3, -1) is no U U^T
+  const CriticalPointCatalog cs(sym);
+  const auto ss = catalog_stability(sym, cs);
+  EXPECT_EQ(ss[index_of(cs, "J={1,2}")].kind, CriticalKind::NotComputed);
+  EXPECT_NE(ss[index_of(cs, "J={1,2}")].reason.find("positive semidefinite"), std::string::npos);
+  // The PSD minimum of 1/2 ||U U^T - diag(3, -1)||^2 is diag(3, 0) (loss 1/2): a minimum here.
+  EXPECT_EQ(ss[index_of(cs, "J={1}")].kind, CriticalKind::Minimum);
+
+  // Depth 1: W itself is the parameter, and only the full-rank point is critical for it.
+  const Problem one(whitened(diag({3, 2})), DeepFactorization{{2, 2}});
+  const CriticalPointCatalog c1(one);
+  const auto s1 = catalog_stability(one, c1);
+  EXPECT_EQ(s1[index_of(c1, "J={1,2}")].kind, CriticalKind::Minimum);
+  EXPECT_NE(s1[index_of(c1, "J={1}")].reason.find("not a critical point"), std::string::npos);
+  EXPECT_TRUE(std::isnan(s1[index_of(c1, "J={1}")].escape_slope));
+}
+
 TEST(Stability, SaysWhyWhereItComputesNothing) {
   const Problem bw0(BuresWassersteinLoss{diag({4, 1}), 0.0}, DeepFactorization{{2, 2, 2}});
   const CriticalPointCatalog c(bw0);

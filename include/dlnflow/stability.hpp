@@ -2,6 +2,7 @@
 // parameters being integrated, at the point's balanced factorization (docs/theory.md §6.6).
 #pragma once
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -31,10 +32,11 @@ struct CriticalStability {
   // linearized flow (0 otherwise): a start eps away along that direction leaves after
   // ln(1/eps) / lambda_+ + O(1), so escape_slope = 1 / lambda_+ (NaN where there is none).
   double rate = 0.0;
-  double escape_slope = 0.0;
+  double escape_slope = std::numeric_limits<double>::quiet_NaN();
   // At a non-strict saddle: the order, in the parameters, of the first term of the loss that
   // decreases away from the point (theory, docs/theory.md §6.6): N for the square loss, 2N for
-  // the Bures-Wasserstein loss with tau > 0, at depth N. 0 elsewhere.
+  // the Bures-Wasserstein loss with tau > 0, for the deep factorization of depth N (and the
+  // end-to-end flow). 0 elsewhere (the symmetric factorization: not derived).
   int order = 0;
 };
 
@@ -44,8 +46,9 @@ struct StabilityLimits {
 };
 
 // One entry per catalogued point. The end-to-end flow is given the Hessian of the balanced deep
-// factorization it stands for (same depth, hidden widths its rank cap). Throws InputError for a
-// problem without a catalogue (as CriticalPointCatalog does).
+// factorization it stands for (same depth, hidden widths its rank cap). A point where nothing can
+// be said (not twice differentiable, not critical for these parameters, not representable by
+// them, beyond the limits) is NotComputed with the reason; nothing throws for a point.
 std::vector<CriticalStability> catalog_stability(const Problem& problem, const CriticalPointCatalog& catalog,
                                                  const StabilityLimits& limits = {});
 

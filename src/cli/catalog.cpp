@@ -43,7 +43,9 @@ int catalog(const std::string& file, bool json) {
     auto [it, fresh] = index.emplace(key, groups.size());
     if (fresh) {
       Group g;
-      for (const auto& c : p.coordinates) g.coordinates += (g.coordinates.empty() ? "" : ", ") + c.path + " = " + c.text;
+      for (const auto& c : p.coordinates)  // only what decides the catalogue
+        if (c.path.rfind("problem.", 0) == 0 || c.path.rfind("network.", 0) == 0)
+          g.coordinates += (g.coordinates.empty() ? "" : ", ") + c.path + " = " + c.text;
       g.problem = p.config.problem;
       g.loss = r["problem"].value("loss", "?");
       g.parametrization = r["network"].value("parametrization", "?");

@@ -75,13 +75,18 @@ Summary summarize(std::vector<double> v) {
   s.median = quantile(v, 0.5), s.q10 = quantile(v, 0.1), s.q90 = quantile(v, 0.9);
   // 5% and 95% of the medians of 400 resamples (with replacement; fixed seed: the same output
   // for the same folder), as the fits' intervals are made.
+  // Beyond 10^5 values a point's median is known far better than its spread: not resampled.
+  if (v.size() > 100000) return s;
   std::mt19937_64 rng(2026);
   std::uniform_int_distribution<std::size_t> pick(0, v.size() - 1);
   std::vector<double> medians(400), r(v.size());
+  const std::size_t h = (v.size() - 1) / 2;
   for (double& m : medians) {
     for (double& x : r) x = v[pick(rng)];
-    std::sort(r.begin(), r.end());
-    m = quantile(r, 0.5);
+    // The median as quantile(r, 0.5) takes it: the middle value, or the mean of the middle two.
+    std::nth_element(r.begin(), r.begin() + h, r.end());
+    m = r[h];
+    if (v.size() % 2 == 0) m = 0.5 * (m + *std::min_element(r.begin() + h + 1, r.end()));
   }
   std::sort(medians.begin(), medians.end());
   s.median_lo = quantile(medians, 0.05), s.median_hi = quantile(medians, 0.95);
@@ -272,26 +277,25 @@ int stats(const std::string& dir, bool csv, bool as_json) {
       if (pts[i].label == label) return to_string(k->stability[i].kind);
     return "";
   };
-  auto escape_theory = [&](long point, double& slope) -> std::string {
-    slope = NAN;
+  auto escape_theory = [&](long point, double& slope, bool& non_strict) -> std::string {
+    slope = NAN, non_strict = false;
     const PointConfig* at = nullptr;
     const Known* k = catalogue_of(point, at);
     const auto* start = at ? std::get_if<CriticalPointInit>(&at->init) : nullptr;
     if (!k || !start) return "";
     if (start->index < 0 || static_cast<std::size_t>(start->index) >= k->stability.size()) return "";
     const CriticalStability& st = k->stability[static_cast<std::size_t>(start->index)];
-    char text[160];
+    const std::string where = "critical point " + std::to_string(start->index);
     if (st.kind == CriticalKind::StrictSaddle) {
       slope = st.escape_slope;
+      char text[96];
       std::snprintf(text, sizeof text, "1/lambda_+ = %.4g (strict saddle %d, lambda_+ = %.6g)", slope, start->index, st.rate);
-    } else if (st.kind == CriticalKind::NotComputed) {
-      std::snprintf(text, sizeof text, "none: the Hessian at critical point %d was not computed (%s)", start->index,
-                    st.reason.c_str());
-    } else {
-      std::snprintf(text, sizeof text, "none: critical point %d is a %s%s", start->index, to_string(st.kind),
-                    st.kind == CriticalKind::NonStrictSaddle ? " (escape polynomial in 1/eps, not logarithmic)" : "");
+      return text;
     }
-    return text;
+    if (st.kind == CriticalKind::NotComputed) return "none: the Hessian at " + where + " was not computed (" + st.reason + ")";
+    non_strict = st.kind == CriticalKind::NonStrictSaddle;
+    return "none: " + where + " is a " + to_string(st.kind) +
+           (non_strict ? " (escape polynomial in 1/eps: the power law is fitted)" : "");
   };
 
   // Fits: every event time against every swept scale (a numeric axis with positive values over
@@ -327,7 +331,9 @@ int stats(const std::string& dir, bool csv, bool as_json) {
         f.event = quantities[q].first.substr(2), f.axis = axes[a], f.group = key, f.points = used.size();
         f.depth = same_depth ? depth : 0;
         const bool escape = axes[a] == "initialization.epsilon";
-        f.law = escape ? "escape" : f.depth == 2 ? "log" : "power";
+        bool non_strict = false;
+        std::string escape_text = escape ? escape_theory(used[0], f.theory, non_strict) : "";
+        f.law = escape && !non_strict ? "escape" : f.depth == 2 ? "log" : "power";
         auto fit_medians = [&](const std::vector<std::vector<double>>& samples) {
           std::vector<double> x, y;
           for (std::size_t k = 0; k < used.size(); ++k) {
@@ -358,7 +364,7 @@ int stats(const std::string& dir, bool csv, bool as_json) {
         std::sort(boot.begin(), boot.end());
         f.lo = quantile(boot, 0.05), f.hi = quantile(boot, 0.95);
         if (escape) {
-          f.theory_text = escape_theory(used[0], f.theory);
+          f.theory_text = escape_text;
         } else if (f.depth >= 3) {
           f.theory = 1.0 - 2.0 / f.depth;
           char text[64];

@@ -1,9 +1,11 @@
 #include "dlnflow/stability.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 
+#include "../core/bw_target.hpp"
 #include "dlnflow/error.hpp"
 #include "dlnflow/init.hpp"
 #include "dlnflow/matfun.hpp"
@@ -36,6 +38,9 @@ Problem factorized(const Problem& problem) {
   return problem;
 }
 
+const char* const kNotSmooth =
+    "the loss with tau = 0 is not twice differentiable at a rank-deficient point (use tau > 0)";
+
 bool is_bw(const Problem& p) { return std::holds_alternative<BuresWassersteinLoss>(p.loss()); }
 
 }  // namespace
@@ -54,32 +59,58 @@ std::vector<CriticalStability> catalog_stability(const Problem& problem, const C
                  " numbers)";
     return out;
   }
-  double min_loss = std::numeric_limits<double>::infinity();
-  for (const auto& pt : points) min_loss = std::min(min_loss, pt.loss);
   const double tau = is_bw(p) ? std::get<BuresWassersteinLoss>(p.loss()).tau : 0.0;
-  const Index bw_size = is_bw(p) ? p.rows() : 0;
+  // tau = 0: L1 is smooth in the parameters where W keeps the largest rank it can have (the
+  // rank bound, or the rank of Sigma0), and not where it has less.
+  Index smooth_rank = 0;
+  if (is_bw(p)) {
+    smooth_rank = std::min<Index>(p.rank_bound(), (p.bw()->lambda.array() > 0.0).count());
+  }
 
   Model model(p);
   Mat J(n, n);
-  Vec e = Vec::Zero(n);
+  Vec e = Vec::Zero(n), f(n);
   for (std::size_t i = 0; i < points.size(); ++i) {
     CriticalStability& s = out[i];
-    if (is_bw(p) && tau == 0.0 && static_cast<Index>(points[i].J.size()) < bw_size) {
+    if (is_bw(p) && tau == 0.0 && static_cast<Index>(points[i].J.size()) < smooth_rank) {
       // [BW] §3.1: L1 = B^2(W W^T, Sigma0) is not differentiable where Sigma0^{1/2} W W^T
       // Sigma0^{1/2} changes rank, and its Hessian blows up there (docs/theory.md §8).
-      s.reason = "the loss with tau = 0 is not twice differentiable at a rank-deficient point (use tau > 0)";
+      s.reason = kNotSmooth;
       continue;
     }
-    const Vec y = initial_state(p, CriticalPointInit{static_cast<int>(i), 0.0}, 0, 0);
-    // The flows descend the loss: their Jacobian at a critical point is minus its Hessian.
-    model.linearize(y.data());
-    for (Index j = 0; j < n; ++j) {
-      e(j) = 1.0;
-      model.jvp(e.data(), J.col(j).data());
-      e(j) = 0.0;
+    try {
+      // A point the parametrization cannot hold (a symmetric factorization of an indefinite
+      // or non-symmetric W) or a loss that cannot be evaluated there: said, not fatal.
+      const Vec y = initial_state(p, CriticalPointInit{static_cast<int>(i), 0.0}, 0, 0);
+      model.rhs(y, f, false);
+      // The flows descend the loss: their Jacobian at a critical point is minus its Hessian.
+      model.linearize(y.data());
+      for (Index j = 0; j < n; ++j) {
+        e(j) = 1.0;
+        model.jvp(e.data(), J.col(j).data());
+        e(j) = 0.0;
+      }
+      // At depth 1 (or where the rank bound cuts a mode) a catalogued W need not be critical for
+      // the parameters: its gradient is then of the order of the Hessian times the state.
+      const double grad_tol = 1e-8 * std::max(1.0, J.norm() * std::max(1.0, y.norm()));
+      if (!(f.norm() <= grad_tol)) {
+        char text[160];
+        std::snprintf(text, sizeof text, "not a critical point of this parametrization (gradient norm %.3g)", f.norm());
+        s.reason = text;
+        continue;
+      }
+    } catch (const std::exception& ex) {
+      s.reason = std::string("these parameters cannot hold it or evaluate the loss there: ") + ex.what();
+      continue;
     }
     const Mat H = -0.5 * (J + J.transpose());
-    Vec ev = sym_eig(H).values;
+    Vec ev;
+    try {
+      ev = sym_eig(H).values;
+    } catch (const std::domain_error& ex) {
+      s.reason = std::string("the Hessian's eigensolver failed: ") + ex.what();
+      continue;
+    }
     std::sort(ev.data(), ev.data() + ev.size());
     s.eigenvalues = ev;
     const double scale = ev.size() ? std::max(std::fabs(ev(0)), std::fabs(ev(ev.size() - 1))) : 0.0;
@@ -90,16 +121,25 @@ std::vector<CriticalStability> catalog_stability(const Problem& problem, const C
       s.rate = -ev(0);
       s.escape_slope = 1.0 / s.rate;
     } else {
-      s.escape_slope = std::numeric_limits<double>::quiet_NaN();
-      const bool lowest = points[i].loss <= min_loss + 1e-10 * std::max(1.0, std::fabs(min_loss));
-      s.kind = lowest ? CriticalKind::Minimum : CriticalKind::NonStrictSaddle;
-      // Away from a top-k point (k below the rank bound) a new mode must enter every factor:
-      // the change of W is of order N in the parameters. The square loss's end-to-end gradient
-      // is nonzero along it (order N); the BW loss with tau > 0 is critical in W too, its
-      // second-order term is the first (order 2N) (docs/theory.md §6.6).
-      if (!lowest && std::holds_alternative<DeepFactorization>(p.parametrization()))
-        s.order = (is_bw(p) ? 2 : 1) * p.depth();
+      s.kind = CriticalKind::Minimum;  // or a non-strict saddle: decided below, against the others
     }
+  }
+  // The least loss among the points these parameters hold as critical points (a catalogued W
+  // they cannot represent, or where they are not critical, is no minimum of theirs).
+  double min_loss = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < points.size(); ++i)
+    if (out[i].kind != CriticalKind::NotComputed || out[i].reason.rfind(kNotSmooth, 0) == 0)
+      min_loss = std::min(min_loss, points[i].loss);
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    CriticalStability& s = out[i];
+    if (s.kind != CriticalKind::Minimum) continue;
+    if (points[i].loss <= min_loss + 1e-10 * std::max(1.0, std::fabs(min_loss))) continue;
+    s.kind = CriticalKind::NonStrictSaddle;
+    // Away from a top-k point (k below the rank bound) a new mode must enter every factor:
+    // the change of W is of order N in the parameters. The square loss's end-to-end gradient
+    // is nonzero along it (order N); the BW loss with tau > 0 is critical in W too, its
+    // second-order term is the first (order 2N) (docs/theory.md §6.6).
+    if (std::holds_alternative<DeepFactorization>(p.parametrization())) s.order = (is_bw(p) ? 2 : 1) * p.depth();
   }
   return out;
 }

@@ -446,6 +446,14 @@ class Catalog(Workspace):
         self.assertEqual(len(j), 1)
         pts = j[0]["critical_points"]
         self.assertEqual([p["label"] for p in pts], [row[1] for row in rows])
+        # [BW] Thm 4.4 / Prop D.8 with docs/theory.md §6.6: one minimum (all four modes), the greedy
+        # sets J = {1..k} non-strict saddles of order 2N = 4, every other set a strict saddle.
+        greedy = {"J={}", "J={1}", "J={1,2}", "J={1,2,3}"}
+        for p in pts:
+            want = ("minimum" if p["label"] == "J={1,2,3,4}" else "non-strict saddle" if p["label"] in greedy
+                    else "strict saddle")
+            self.assertEqual(p["kind"], want, p["label"])
+            self.assertEqual(p["order"], 4 if want == "non-strict saddle" else 0)
         # The Hessian's counts add up to the parameters, and its rate is minus its least eigenvalue.
         for p in pts:
             self.assertEqual(p["hessian_negative"] + p["hessian_zero"] + p["hessian_positive"], j[0]["parameters"])
