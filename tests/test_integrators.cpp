@@ -152,6 +152,35 @@ TEST(Integrators, GradientNormAndCriticalDistanceEventsAtTheirClosedFormTimes) {
   }
 }
 
+TEST(Integrators, LinearAndDistanceEventsAtTheirClosedFormTimes) {
+  // Depth 1 from W = 0 towards S = diag(2, 1): W(t) = S (1 - e^-t). With C = [[1, 1], [0, 3]],
+  // <C, W> = 5 (1 - e^-t) reaches 4 at t = ln 5; ||W - S|| = sqrt(5) e^-t falls to 0.01 at
+  // ln(sqrt(5) / 0.01); ||W - 0|| = sqrt(5) (1 - e^-t) rises to 1 at -ln(1 - 1/sqrt(5)).
+  const Problem p(matrix_approximation_loss(diag({2, 1})), DeepFactorization{{2, 2}});
+  SolveOptions o = testing::dopri(12, 1e-12, 1e-14);
+  EventSpec linear{EventKind::Linear, 0, 4.0, Crossing::Up, false, testing::mat(2, 2, {1, 1, 0, 3})};
+  EventSpec to_s{EventKind::Distance, 0, 0.01, Crossing::Down, false, diag({2, 1})};
+  EventSpec from_0{EventKind::Distance, 0, 1.0, Crossing::Up, false, Mat::Zero(2, 2)};
+  o.events = {linear, to_s, from_0};
+  const std::vector<TrajectorySpec> from_zero{{UserInit{{Mat::Zero(2, 2)}}, 0, 0}};
+  const auto r = solve(p, from_zero, o, Backend::Cpu).trajectories[0];
+  ASSERT_EQ(r.status, Status::Completed) << r.message;
+  EXPECT_NEAR(r.event_times[0], std::log(5.0), 1e-9);
+  EXPECT_NEAR(r.event_times[1], std::log(std::sqrt(5.0) / 0.01), 1e-9);
+  EXPECT_NEAR(r.event_times[2], -std::log(1 - 1 / std::sqrt(5.0)), 1e-9);
+  // The same driver on the device math (host-emulated), each event reading its own matrix.
+  const auto d = gpu::solve_batch_emulated(p, from_zero, o, 1)[0];
+  for (int e = 0; e < 3; ++e) EXPECT_NEAR(d.event_times[e], r.event_times[e], 1e-10) << e;
+  // A matrix of the wrong shape is refused, naming the event.
+  o.events[1].matrix = Mat::Zero(3, 2);
+  try {
+    validate(p, o);
+    ADD_FAILURE() << "a 3x2 event matrix for a 2x2 W was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("events[2].matrix"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Integrators, StopRules) {
   const Problem p(matrix_approximation_loss(diag({3, 2, 1})), SymmetricFactorization{3, 3});
   const Vec tiny = initial_state(p, ScaledIdentityInit{1e-20, ScaleOn::EndToEnd}, 0, 0);

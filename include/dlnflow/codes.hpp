@@ -49,8 +49,11 @@ enum class EventKind : int {
   GradNorm,          // sqrt(-dL/dt), the parameter-space gradient norm (as recorded)
   CriticalDistance,  // distance of W to the nearest catalogued critical point (record.critical_points):
                      // crossing down = arriving at one, up = leaving it
+  Linear,            // <C, W> = sum_ij C_ij W_ij for the event's matrix C (EventSpec::matrix)
+  Distance,          // ||W - M||_F to the event's matrix M
 };
-const char* to_string(EventKind kind);  // "singular_value", "loss", "grad_norm", "critical_distance"
+// "singular_value", "loss", "grad_norm", "critical_distance", "linear", "distance"
+const char* to_string(EventKind kind);
 
 enum class Crossing : int { Up, Down, Either };
 const char* to_string(Crossing crossing);  // "up", "down", "either"

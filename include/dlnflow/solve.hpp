@@ -42,6 +42,7 @@ struct EventSpec {
   double level = 0.0;
   Crossing crossing = Crossing::Either;
   bool terminal = false;    // stop the trajectory at the first crossing
+  Mat matrix;               // linear: C of <C, W>; distance: M of ||W - M||_F (rows x cols of W)
 };
 
 struct RecordConfig {

@@ -57,9 +57,10 @@ struct FlowData {
 template <class T>
 struct CatalogData {
   int count = 0;
+  int events = 0;               // the linear and distance events' matrices, after the points
   bool stiefel_free = false;
   const T* matrices = nullptr;  // one after another
-  const int* offsets = nullptr; // count + 1 entries into `matrices`
+  const int* offsets = nullptr; // count + events + 1 entries into `matrices`
   const int* ranks = nullptr;   // |J| of each point (stiefel_free only)
 };
 

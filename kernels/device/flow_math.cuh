@@ -1,6 +1,6 @@
 // The device backend's linear algebra for the trajectory driver (src/integrator/driver.hpp): a
 // Problem's flow on a team (flows.cuh), its spectrum, the distance to the critical-point
-// catalogue, and for the implicit methods its Jacobian-vector products (flow_jvp.cuh) and frozen
+// catalogue and the events' matrices, and for the implicit methods its Jacobian-vector products (flow_jvp.cuh) and frozen
 // Jacobian (frozen_jacobian.cuh). The CPU backend's counterpart is src/cpu/eigen_math.hpp; the
 // driver is the same.
 #pragma once
@@ -66,6 +66,18 @@ class FlowMath {
     return frozen_.refresh(team_, [&](const T* in, T* out) { return jvp(in, out); }, f_.sketch);
   }
   DLNFLOW_HD void precondition(T hg, const T* r, T* z) { frozen_.apply(team_, hg, r, z); }
+
+  // <C, W> or ||W - M||_F for the slot-th event matrix (stored after the catalogue's points).
+  DLNFLOW_HD_NOINLINE T matrix_event(const T* y, bool distance, int slot) {
+    end_to_end(team_, f_, y, W_, flow_);
+    team_.sync();
+    const T* C = cat_.matrices + cat_.offsets[cat_.count + slot];
+    T part = 0;
+    for (int l = team_.rank(); l < f_.rows * f_.cols; l += team_.size())
+      part += distance ? (W_[l] - C[l]) * (W_[l] - C[l]) : C[l] * W_[l];
+    const T v = team_sum(team_, part, scratch_);
+    return distance ? std::sqrt(v) : v;
+  }
 
   // Nearest catalogued critical point (catalog.cpp nearest): plain Frobenius distance, or for
   // the BW loss ||W||^2 + ||A||^2 - 2 ||W^T A||_* minimized over the free Stiefel factor.

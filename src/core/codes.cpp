@@ -57,6 +57,8 @@ const char* to_string(EventKind k) {
     case EventKind::Loss: return "loss";
     case EventKind::GradNorm: return "grad_norm";
     case EventKind::CriticalDistance: return "critical_distance";
+    case EventKind::Linear: return "linear";
+    case EventKind::Distance: return "distance";
     case EventKind::SingularValue: break;
   }
   return "singular_value";

@@ -36,8 +36,12 @@ DriverOptions::DriverOptions(const SolveOptions& o) {
   c.keep_states = o.record.keep_states;
   c.n_times = static_cast<int>(o.record.times.size());
   c.times = o.record.times.empty() ? nullptr : o.record.times.data();
-  for (const EventSpec& s : o.events)  // the driver counts singular values from 0
-    events.push_back({s.kind, s.kind == EventKind::SingularValue ? s.index - 1 : 0, s.level, s.crossing, s.terminal});
+  int slot = 0;  // of the linear and distance events' matrices, in event order
+  for (const EventSpec& s : o.events) {  // the driver counts singular values from 0
+    const bool matrix = s.kind == EventKind::Linear || s.kind == EventKind::Distance;
+    events.push_back({s.kind, s.kind == EventKind::SingularValue ? s.index - 1 : matrix ? slot++ : 0, s.level,
+                      s.crossing, s.terminal});
+  }
   c.n_events = static_cast<int>(events.size());
   c.events = events.data();
 }

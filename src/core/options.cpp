@@ -61,6 +61,13 @@ void validate(const Problem& problem, const SolveOptions& o) {
     if (ev.kind == EventKind::SingularValue && (ev.index < 1 || ev.index > kmax))
       bad(name + ".index", "must be in [1, " + std::to_string(kmax) + "] (1 = the largest singular value)", ev.index);
     if (!std::isfinite(ev.level)) bad(name + ".level", "must be finite", ev.level);
+    if (ev.kind == EventKind::Linear || ev.kind == EventKind::Distance) {
+      if (ev.matrix.rows() != problem.rows() || ev.matrix.cols() != problem.cols())
+        throw InputError(name + ".matrix", "has shape " + std::to_string(ev.matrix.rows()) + "x" +
+                                               std::to_string(ev.matrix.cols()) + ", W is " + std::to_string(problem.rows()) +
+                                               "x" + std::to_string(problem.cols()));
+      if (!ev.matrix.allFinite()) throw InputError(name + ".matrix", "has a non-finite entry");
+    }
     if (ev.kind == EventKind::CriticalDistance && !o.record.catalog)
       throw InputError(name + ".kind", "critical_distance needs the critical-point catalogue (record.critical_points = true)");
   }

@@ -9,13 +9,19 @@
 #include <string>
 
 #include "dlnflow/catalog.hpp"
+#include "dlnflow/solve.hpp"
 #include "model.hpp"
 
 namespace dlnflow::cpu {
 
 class EigenMath {
  public:
-  EigenMath(Model& model, const CriticalPointCatalog* catalog) : model_(model), catalog_(catalog) {}
+  // events: the run's events; the linear and distance ones' matrices are taken in their order.
+  EigenMath(Model& model, const CriticalPointCatalog* catalog, const std::vector<EventSpec>& events = {})
+      : model_(model), catalog_(catalog) {
+    for (const EventSpec& e : events)
+      if (e.kind == EventKind::Linear || e.kind == EventKind::Distance) event_matrices_.push_back(&e.matrix);
+  }
 
   template <class W>
   void layout(W&) {}  // Model owns its scratch
@@ -65,6 +71,13 @@ class EigenMath {
     return ok;
   }
 
+  // <C, W> or ||W - M||_F for the slot-th event matrix.
+  double matrix_event(const double* y, bool distance, int slot) {
+    const Mat& C = *event_matrices_[static_cast<std::size_t>(slot)];
+    const Mat W = model_.end_to_end(y);
+    return distance ? (W - C).norm() : W.cwiseProduct(C).sum();
+  }
+
   // The linearization an implicit step needs (src/integrator/rosenbrock.hpp): exact
   // Jacobian-vector products from Model, and a preconditioner from a frozen Jacobian kept as its
   // eigendecomposition J = Q diag(lambda) Q^T (what is frozen: src/integrator/frozen_jacobian.hpp).
@@ -105,6 +118,7 @@ class EigenMath {
 
   Model& model_;
   const CriticalPointCatalog* catalog_;
+  std::vector<const Mat*> event_matrices_;
   std::string error_;
   Mat q_;          // eigenvectors of the frozen Jacobian (empty: no preconditioner)
   Vec lambda_;     // its eigenvalues

@@ -16,7 +16,7 @@ namespace dlnflow {
 namespace cpu {
 
 Runner::Runner(Model& model, const SolveOptions& options, const CriticalPointCatalog* catalog)
-    : model_(model), options_(options), driver_(options), math_(model, catalog),
+    : model_(model), options_(options), driver_(options), math_(model, catalog, options.events),
       layout_(integrator::output_layout(driver_.config, math_.state(), math_.spectrum_size())),
       work_(static_cast<std::size_t>(Driver::workspace(driver_.config, math_, 1, kAlign))),
       out_(static_cast<std::size_t>(layout_.stride())) {}

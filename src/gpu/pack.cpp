@@ -81,20 +81,26 @@ void pack_loss(const Problem& problem, kernels::PackedRun& run) {
              problem.loss());
 }
 
-// The catalogue's matrices (or the Stiefel factors its distance needs) and their ranks.
-void pack_catalog(const CriticalPointCatalog& catalog, kernels::PackedRun& run) {
+// The catalogue's matrices (or the Stiefel factors its distance needs) and their ranks, then the
+// linear and distance events' matrices, in event order (column-major, as W).
+void pack_matrices(const CriticalPointCatalog* catalog, const std::vector<EventSpec>& events, kernels::PackedRun& run) {
   auto& v = run.values;
   auto& cd = run.catalog;
-  cd.count = static_cast<int>(catalog.points().size());
-  cd.stiefel_free = catalog.stiefel_free();
+  cd.count = catalog ? static_cast<int>(catalog->points().size()) : 0;
+  cd.stiefel_free = catalog && catalog->stiefel_free();
+  std::vector<const Mat*> mats;
+  for (int i = 0; i < cd.count; ++i)
+    mats.push_back(cd.stiefel_free ? &catalog->stiefel_factors()[i] : &catalog->points()[i].W);
+  for (const EventSpec& e : events)
+    if (e.kind == EventKind::Linear || e.kind == EventKind::Distance) mats.push_back(&e.matrix), ++cd.events;
+  if (mats.empty()) return;
   run.cat_matrices = static_cast<long long>(v.size());
   run.cat_offsets = static_cast<long long>(run.ints.size());
   std::vector<int> offsets{0}, ranks;
-  for (int i = 0; i < cd.count; ++i) {
-    const Mat& M = cd.stiefel_free ? catalog.stiefel_factors()[i] : catalog.points()[i].W;
-    append(v, M);
-    offsets.push_back(offsets.back() + static_cast<int>(M.size()));
-    ranks.push_back(static_cast<int>(M.cols()));
+  for (std::size_t i = 0; i < mats.size(); ++i) {
+    append(v, *mats[i]);
+    offsets.push_back(offsets.back() + static_cast<int>(mats[i]->size()));
+    if (static_cast<int>(i) < cd.count) ranks.push_back(static_cast<int>(mats[i]->cols()));
   }
   run.ints.insert(run.ints.end(), offsets.begin(), offsets.end());
   run.cat_ranks = static_cast<long long>(run.ints.size());
@@ -118,7 +124,7 @@ kernels::PackedRun pack_run(const Problem& problem, const SolveOptions& o) {
     run.times = static_cast<long long>(run.values.size());
     run.values.insert(run.values.end(), o.record.times.begin(), o.record.times.end());
   }
-  if (o.record.catalog) pack_catalog(*o.record.catalog, run);
+  pack_matrices(o.record.catalog, o.events, run);
   // The implicit methods: the linearization's workspace, and the range finder's start for the
   // frozen Jacobian, the CPU's matrix (src/core/sketch.hpp).
   f.linearize = is_implicit(o.integrator.method) && f.param != device::ParamKind::EndToEnd;

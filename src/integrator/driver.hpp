@@ -15,6 +15,7 @@
 //   T balance_defect(const T* y)
 //   bool retract(T* y)                                    back onto the rank cap (a no-op elsewhere)
 //   bool nearest(const T* y, T& distance, T& index)       the nearest catalogued critical point
+//   T matrix_event(const T* y, bool distance, int slot)   <C, W> or ||W - M||_F, slot-th event matrix
 // `ok` false (a method returning false) means a matrix function failed: the trajectory ends
 // Failed at its last accepted state.
 // A Math that also linearizes its flow (the four methods rosenbrock.hpp lists, and
@@ -46,7 +47,8 @@ struct Linearizes<M, decltype(void(&M::linearizable))> {
 
 struct EventData {
   EventKind kind = EventKind::Loss;
-  int index = 0;  // singular value, 0-based (the public API's 1-based index minus one)
+  int index = 0;  // singular value, 0-based (the public API's 1-based index minus one); for linear
+                  // and distance events, which of the run's event matrices (in event order)
   double level = 0;
   Crossing crossing = Crossing::Either;
   bool terminal = false;
@@ -431,6 +433,11 @@ class Driver {
       if (!math_.nearest(y, distance, index)) failed_ = true;
       team_.sync();
       return distance - T(e.level);
+    }
+    if (e.kind == EventKind::Linear || e.kind == EventKind::Distance) {
+      const T v = math_.matrix_event(y, e.kind == EventKind::Distance, e.index);
+      team_.sync();
+      return v - T(e.level);
     }
     if (!have_spec) {
       if (!math_.spectrum(y, spec_)) failed_ = true;

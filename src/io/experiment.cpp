@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "../core/bw_target.hpp"
 #include "data_files.hpp"
 #include "dlnflow/error.hpp"
 #include "dlnflow/app/experiment.hpp"
@@ -290,7 +291,72 @@ void read_record(TableReader r, double t_final, PointConfig& pc,
   r.finish();
 }
 
-void read_events(TableReader& root, PointConfig& pc) {
+// A problem quantity an event level may name: target.sigma<k> (the k-th singular value of
+// Cyx Cxx^{-1/2}, the target's own for matrix approximation; docs/theory.md §6.1) or
+// sigma0.lambda<k> (the k-th eigenvalue of the BW target), k from 1; nullopt for other names.
+std::optional<double> problem_quantity(const Problem& problem, const std::string& name, std::string& why) {
+  auto index_after = [&](const std::string& prefix) -> int {
+    if (name.rfind(prefix, 0) != 0 || name.size() == prefix.size()) return 0;
+    const std::string digits = name.substr(prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 6) return 0;
+    return std::stoi(digits);
+  };
+  if (const int k = index_after("target.sigma")) {
+    const auto* sq = std::get_if<SquareLoss>(&problem.loss());
+    if (!sq) return why = "target.sigma<k> needs a square loss", std::nullopt;
+    Vec s;
+    try {
+      s = thin_svd(sq->Cyx * spd_inv_sqrt(sq->Cxx)).s;
+    } catch (const std::domain_error&) {
+      return why = "target.sigma<k> needs Cxx positive definite", std::nullopt;
+    }
+    if (k > s.size()) return why = name + ": the target has " + std::to_string(s.size()) + " singular values", std::nullopt;
+    return s(k - 1);
+  }
+  if (const int k = index_after("sigma0.lambda")) {
+    if (!problem.bw()) return why = "sigma0.lambda<k> needs the Bures-Wasserstein loss", std::nullopt;
+    const Vec& l = problem.bw()->lambda;
+    if (k > l.size()) return why = name + ": Sigma0 has " + std::to_string(l.size()) + " eigenvalues", std::nullopt;
+    return l(k - 1);
+  }
+  return std::nullopt;
+}
+
+// An event's level: a number, or { of = "<key path or problem quantity>", times = a, plus = b }
+// for a * value + b, the value being this point's (a swept one, say initialization.alpha).
+double read_level(TableReader& e, const json& document, const Problem& problem) {
+  const toml::node* n = e.node("level");
+  if (!n || !n->is_table()) return e.real("level", std::nullopt);
+  TableReader l = e.table("level");
+  const std::string of = l.text("of", std::nullopt);
+  const double times = l.real("times", 1.0), plus = l.real("plus", 0.0);
+  l.finish();
+  std::string why;
+  double value = NAN;
+  if (const auto q = problem_quantity(problem, of, why)) {
+    value = *q;
+  } else {
+    if (!why.empty()) l.fail("of", why);
+    const json* at = &document;
+    std::size_t start = 0;
+    while (at && start <= of.size()) {
+      const std::size_t dot = std::min(of.find('.', start), of.size());
+      const std::string key = of.substr(start, dot - start);
+      at = at->is_object() && at->contains(key) ? &(*at)[key] : nullptr;
+      start = dot + 1;
+    }
+    if (!at || !at->is_number())
+      l.fail("of", "'" + of + "' is neither a number in this experiment (a key path such as initialization.alpha) "
+                   "nor a problem quantity (target.sigma<k>, sigma0.lambda<k>)");
+    value = at->get<double>();
+  }
+  const double level = times * value + plus;
+  if (!std::isfinite(level)) l.fail("of", "gives a level that is not finite");
+  e.resolved()["level_value"] = level;
+  return level;
+}
+
+void read_events(TableReader& root, PointConfig& pc, const std::string& dir) {
   const toml::array* events = root.array("events");
   json& out = root.resolved()["events"];
   out = json::array();
@@ -303,9 +369,18 @@ void read_events(TableReader& root, PointConfig& pc) {
     TableReader e((*events)[i].as_table(), where, root.origin(), out.back());
     EventSpec spec;
     spec.kind = e.named<EventKind>("kind", std::nullopt,
-                                   {EventKind::SingularValue, EventKind::Loss, EventKind::GradNorm, EventKind::CriticalDistance});
+                                   {EventKind::SingularValue, EventKind::Loss, EventKind::GradNorm, EventKind::CriticalDistance,
+                                    EventKind::Linear, EventKind::Distance});
     if (spec.kind == EventKind::SingularValue) spec.index = static_cast<int>(e.integer("index", std::nullopt, 1, sv_count));
-    spec.level = e.real("level", std::nullopt);
+    if (spec.kind == EventKind::Linear || spec.kind == EventKind::Distance) {
+      const io::Shape w{pc.problem->rows(), pc.problem->cols()};
+      spec.matrix = *io::read_matrix(e, "matrix", dir, true, w);
+      if (spec.matrix.rows() != w.rows || spec.matrix.cols() != w.cols)
+        e.fail("matrix", "is " + std::to_string(spec.matrix.rows()) + "x" + std::to_string(spec.matrix.cols()) +
+                             "; W is " + std::to_string(w.rows) + "x" + std::to_string(w.cols));
+      if (!spec.matrix.allFinite()) e.fail("matrix", "has a non-finite entry");
+    }
+    spec.level = read_level(e, root.resolved(), *pc.problem);
     spec.crossing = e.named("crossing", std::optional(Crossing::Either), {Crossing::Up, Crossing::Down, Crossing::Either});
     const std::string crossing = to_string(spec.crossing);
     spec.terminal = e.boolean("terminal", false);
@@ -521,7 +596,7 @@ PointOut read_point(const toml::table& doc, const Origin& origin, const std::str
     Memo::bound(memo.catalog);
     return memo.catalog[keys.network] = std::make_shared<const CriticalPointCatalog>(*pc.problem);
   });
-  read_events(root, pc);
+  read_events(root, pc, dir);
   root.finish();
 
   if (validate) {

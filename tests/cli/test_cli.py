@@ -435,6 +435,75 @@ class StatsFits(Workspace):
         self.assertIn("32 at J={1} (minimum)", dlnflow("stats", out).stdout)
 
 
+MATRIX_EVENTS = """name = "matrix-events"
+[problem]
+loss = "matrix_approximation"
+target = [[2.0, 0.0], [0.0, 1.0]]
+[network]
+widths = [2, 2]
+[initialization]
+kind = "identity"
+alpha = 1e-3
+[integrator]
+method = "dopri5"
+rtol = 1e-12
+atol = 1e-14
+[stop]
+t_final = 12.0
+[[events]]
+name = "half_sigma2"
+kind = "singular_value"
+index = 2
+level = { of = "target.sigma2", times = 0.5 }
+crossing = "up"
+[[events]]
+name = "near_target"
+kind = "distance"
+matrix = [[2.0, 0.0], [0.0, 1.0]]
+level = 0.01
+crossing = "down"
+[[events]]
+name = "trace"
+kind = "linear"
+matrix = [[1.0, 0.0], [0.0, 1.0]]
+level = { of = "initialization.alpha", times = 100, plus = 0.5 }
+crossing = "up"
+[sweep]
+axes."initialization.alpha" = [1e-3, 1e-2]
+"""
+
+
+class MatrixEventsAndLevels(Workspace):
+    def test_linear_distance_and_derived_levels_at_their_closed_form_times(self):
+        """Depth 1 from alpha I towards Z = diag(2, 1): W(t) = Z + (alpha I - Z) e^-t."""
+        out = self.path("m")
+        r = dlnflow("run", self.write("m.toml", MATRIX_EVENTS), "--out", out, "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for row in read_summary(out):
+            a = float(row["initialization.alpha"])
+            # sigma2 = 1 + (a - 1) e^-t reaches half of Z's sigma2 = 1: e^-t = 0.5 / (1 - a).
+            self.assertAlmostEqual(float(row["t_half_sigma2"]), math.log((1 - a) / 0.5), delta=1e-9)
+            # ||W - Z|| = ||a I - Z|| e^-t falls to 0.01.
+            self.assertAlmostEqual(float(row["t_near_target"]), math.log(math.hypot(a - 2, a - 1) / 0.01), delta=1e-9)
+            # tr W = 3 + (2a - 3) e^-t rises to 100 a + 0.5.
+            self.assertAlmostEqual(float(row["t_trace"]), math.log((3 - 2 * a) / (3 - 100 * a - 0.5)), delta=1e-9)
+
+    def test_bad_matrices_and_levels_are_named_where_written(self):
+        cases = {
+            'matrix = [[1.0, 0.0], [0.0, 1.0]]\nlevel = { of = "initialization.alpha", times = 100, plus = 0.5 }':
+                ('matrix = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]\nlevel = 1.0', "events[3].matrix: is 2x3; W is 2x2"),
+            'level = { of = "target.sigma2", times = 0.5 }':
+                ('level = { of = "target.sigma7" }', "target.sigma7: the target has 2 singular values"),
+            'level = 0.01':
+                ('level = { of = "stop.nothing" }', "'stop.nothing' is neither a number in this experiment"),
+        }
+        for old, (new, message) in cases.items():
+            r = dlnflow("check", self.write("bad.toml", MATRIX_EVENTS.replace(old, new)))
+            self.assertEqual(r.returncode, 2, new)
+            self.assertIn(message, r.stderr)
+            self.assertIn("bad.toml:", r.stderr)
+
+
 class Catalog(Workspace):
     def test_every_point_is_listed_with_its_kind_and_the_file_stores_the_same(self):
         example = os.path.join(SRC, "examples/bures-wasserstein/critical_values_tau.toml")
