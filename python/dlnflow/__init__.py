@@ -13,7 +13,7 @@ from . import _core
 from ._arrays import Problem, solve
 from ._errors import DlnflowError, DlnflowWarning, GpuError, InputError, RunError, UsageError
 from ._results import Results, load
-from ._run import check, run
+from ._run import catalog, check, run
 
 _core._bind_errors(InputError, UsageError, GpuError, RunError)
 
@@ -30,5 +30,5 @@ def gpu_available():
     return tuple(_core.gpu_available())
 
 
-__all__ = ["run", "load", "check", "Results", "Problem", "solve", "DlnflowError", "InputError", "UsageError",
+__all__ = ["run", "load", "check", "catalog", "Results", "Problem", "solve", "DlnflowError", "InputError", "UsageError",
            "GpuError", "RunError", "DlnflowWarning", "build_info", "gpu_available", "__version__"]

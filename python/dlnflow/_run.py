@@ -4,6 +4,7 @@ import shutil
 import tempfile
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from . import _core, _experiment
@@ -129,3 +130,22 @@ def check(experiment, out=None, threads=None):
             "points": pd.DataFrame(rows).set_index("point"),
             "critical_points": pd.DataFrame(cp, columns=["label", "loss"]),
             "estimate": est, "warnings": list(info["warnings"])}
+
+
+def catalog(experiment):
+    """Every catalogued critical point of the experiment's problems, with what the Hessian of the
+    loss in the network's parameters says there (``dlnflow catalog``; docs/theory.md §6.6).
+
+    Returns a DataFrame, one row per critical point of each distinct ``[problem]`` and
+    ``[network]``: ``points`` (the sweep points sharing that catalogue, a tuple), ``index`` (what
+    ``initialization.index`` takes), ``label``, ``rank``, ``loss``, ``kind`` (minimum, strict
+    saddle, non-strict saddle, not computed), ``hessian_negative``/``hessian_zero``/
+    ``hessian_positive``, ``rate`` (lambda_+), ``escape_slope`` (1/lambda_+), ``order``,
+    ``reason`` (why not computed) and ``hessian_eigenvalues`` (an array). Raises
+    :class:`dlnflow.InputError` for a loss without a catalogue.
+    """
+    ex, _ = _experiment.prepare(experiment)
+    rows = _core.catalog(ex)
+    for r in rows:
+        r["hessian_eigenvalues"] = np.asarray(r["hessian_eigenvalues"])
+    return pd.DataFrame(rows)

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <thread>
 
+#include "dlnflow/app/catalog.hpp"
 #include "dlnflow/app/experiment.hpp"
 #include "dlnflow/app/run.hpp"
 #include "dlnflow/dlnflow.hpp"
@@ -219,6 +220,31 @@ nb::dict problem_info(const ExperimentHandle& h) {
   return d;
 }
 
+// The catalogues of the sweep (dlnflow/app/catalog.hpp): one row per (group, critical point).
+nb::list catalog(const ExperimentHandle& h) {
+  const auto groups = catalog_groups(h.get());
+  nb::list rows;
+  for (const CatalogGroup& g : groups) {
+    const auto& pts = g.catalog->points();
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+      const CriticalStability& s = g.stability[i];
+      nb::dict r;
+      r["points"] = nb::tuple(nb::cast(g.points));
+      r["index"] = i;
+      r["label"] = pts[i].label;
+      r["rank"] = pts[i].J.size();
+      r["loss"] = pts[i].loss;
+      r["kind"] = std::string(to_string(s.kind));
+      r["hessian_negative"] = s.negative, r["hessian_zero"] = s.zero, r["hessian_positive"] = s.positive;
+      r["rate"] = s.rate, r["escape_slope"] = s.escape_slope, r["order"] = s.order;
+      r["reason"] = s.reason;
+      r["hessian_eigenvalues"] = std::vector<double>(s.eigenvalues.data(), s.eigenvalues.data() + s.eigenvalues.size());
+      rows.append(r);
+    }
+  }
+  return rows;
+}
+
 template <class T>
 nb::ndarray<nb::numpy, T> owned(std::vector<T>&& v, std::initializer_list<std::size_t> shape) {
   auto* heap = new std::vector<T>(std::move(v));
@@ -343,6 +369,7 @@ NB_MODULE(_core, m) {
   m.def("run", &python::run, "experiment"_a, "out_dir"_a, "backend"_a, "threads"_a, "resume"_a, "overwrite"_a, "force"_a,
         "progress"_a.none());
   m.def("problem_info", &python::problem_info, "experiment"_a);
+  m.def("catalog", &python::catalog, "experiment"_a);
   m.def("solve_states", &python::solve_states, "experiment"_a, "states"_a, "backend"_a, "threads"_a, "progress"_a.none());
   m.def("build_summary", &build_summary);
   m.def("gpu_available", [] {

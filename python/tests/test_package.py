@@ -15,6 +15,7 @@ import tomli_w
 import xarray as xr
 
 import dlnflow
+from conftest import ROOT
 
 
 def write_toml(path, doc):
@@ -131,6 +132,30 @@ def test_python_and_the_command_give_identical_numbers(small, tmp_path, cli):
         for name in ["/"] + [f"points/{p}" for p in range(2)]:
             assert dict(fa[name].attrs).keys() == dict(fb[name].attrs).keys()
     assert "points/0/loss" in seen and "points/1/final_state/W3" in seen
+
+
+def test_the_catalogue_agrees_with_the_command_and_the_saddle_rate_of_theory(tmp_path, cli):
+    """dlnflow.catalog against `dlnflow catalog --json`, and the autoencoder saddle e2 e2^T's
+    mu+ = (sqrt((l2 - l1)^2 + 4 l1^2) - (l1 + l2))/2 (docs/theory.md §6.5) in closed form; a run
+    stores the same kinds and rates and Results.critical_points reads them back."""
+    example = os.path.join(ROOT, "examples", "bah-riemannian", "saddle_escape_epsilon.toml")
+    table = dlnflow.catalog(example)
+    cmd = json.loads(subprocess.run([cli, "catalog", example, "--json"], check=True, capture_output=True,
+                                    text=True).stdout)
+    (group,) = cmd
+    assert list(table["label"]) == [c["label"] for c in group["critical_points"]]
+    assert list(table["kind"]) == [c["kind"] for c in group["critical_points"]]
+    assert all(p == tuple(group["points"]) for p in table["points"])
+    for row, c in zip(table.itertuples(), group["critical_points"]):
+        np.testing.assert_array_equal(row.hessian_eigenvalues, c["hessian_eigenvalues"])
+    mu = (math.sqrt((2 - 3) ** 2 + 4 * 3 ** 2) - (2 + 3)) / 2
+    assert table.set_index("label").loc["J={2}", "rate"] == pytest.approx(mu, abs=1e-12)
+    res = dlnflow.run(example, progress=False, backend="cpu")
+    stored = res.critical_points(0)
+    assert list(stored["kind"]) == list(table["kind"])
+    np.testing.assert_array_equal(stored["rate"], table["rate"])
+    with pytest.raises(dlnflow.InputError, match="no catalogue"):
+        dlnflow.catalog(os.path.join(ROOT, "examples", "greedy-low-rank", "completion.toml"))
 
 
 def test_points_follow_the_axes_as_written_and_the_file_lists_them_in_order(small, tmp_path):

@@ -2,11 +2,10 @@
 // with what the Hessian says about it (dlnflow/stability.hpp). Never truncated.
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "dlnflow/app/experiment.hpp"
+#include "dlnflow/app/catalog.hpp"
 #include "dlnflow/error.hpp"
 #include "dlnflow/stability.hpp"
 
@@ -16,57 +15,26 @@ namespace {
 
 nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
-// Points share a catalogue where their problem and network sections resolve the same.
-struct Group {
-  std::vector<int> points;
-  std::string coordinates;  // of its first point
-  std::shared_ptr<const Problem> problem;
-  std::string loss, parametrization;
-};
-
 }  // namespace
 
 int catalog(const std::string& file, bool json) {
-  Experiment ex;
+  std::vector<CatalogGroup> groups;
   try {
-    ex = load_experiment(file);
+    groups = catalog_groups(load_experiment(file));
   } catch (const ExperimentError& e) {
     std::fprintf(stderr, "dlnflow: %s\n", e.what());
     return kUsage;
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "dlnflow: %s: %s\n", file.c_str(), e.what());
+    return kUsage;
   }
-  std::map<std::string, std::size_t> index;
-  std::vector<Group> groups;
-  for (std::size_t i = 0; i < ex.point_count(); ++i) {
-    const SweepPoint p = ex.point(i);
-    const auto r = nlohmann::json::parse(p.config.resolved_json);
-    const std::string key = r["problem"].dump() + r["network"].dump();
-    auto [it, fresh] = index.emplace(key, groups.size());
-    if (fresh) {
-      Group g;
-      for (const auto& c : p.coordinates)  // only what decides the catalogue
-        if (c.path.rfind("problem.", 0) == 0 || c.path.rfind("network.", 0) == 0)
-          g.coordinates += (g.coordinates.empty() ? "" : ", ") + c.path + " = " + c.text;
-      g.problem = p.config.problem;
-      g.loss = r["problem"].value("loss", "?");
-      g.parametrization = r["network"].value("parametrization", "?");
-      groups.push_back(std::move(g));
-    }
-    groups[it->second].points.push_back(p.index);
-  }
-
   nlohmann::json out = nlohmann::json::array();
-  for (const Group& g : groups) {
-    std::string points;
+  for (const CatalogGroup& g : groups) {
+    std::string points, coordinates;
     for (std::size_t k = 0; k < g.points.size(); ++k) points += (k ? ", " : "") + std::to_string(g.points[k]);
-    std::unique_ptr<CriticalPointCatalog> cat;
-    try {
-      cat = std::make_unique<CriticalPointCatalog>(*g.problem);
-    } catch (const InputError& e) {
-      std::fprintf(stderr, "dlnflow: %s: point %d: no catalogue: %s\n", file.c_str(), g.points.front(), e.what());
-      return kUsage;
-    }
-    const auto st = catalog_stability(*g.problem, *cat);
-    const auto& pts = cat->points();
+    for (const auto& c : g.coordinates) coordinates += (coordinates.empty() ? "" : ", ") + c.path + " = " + c.text;
+    const auto& st = g.stability;
+    const auto& pts = g.catalog->points();
     if (json) {
       nlohmann::json cj = nlohmann::json::array();
       for (std::size_t i = 0; i < pts.size(); ++i) {
@@ -83,7 +51,7 @@ int catalog(const std::string& file, bool json) {
       continue;
     }
     std::printf("points %s%s%s: loss %s, parametrization %s, depth %d: %zu critical points\n", points.c_str(),
-                g.coordinates.empty() ? "" : " (", g.coordinates.empty() ? "" : (g.coordinates + ")").c_str(),
+                coordinates.empty() ? "" : " (", coordinates.empty() ? "" : (coordinates + ")").c_str(),
                 g.loss.c_str(), g.parametrization.c_str(), g.problem->depth(), pts.size());
     std::printf("  %5s  %-14s %13s  %-17s %5s %5s %5s  %11s  %11s  %5s\n", "index", "label", "loss", "kind", "neg",
                 "zero", "pos", "lambda_+", "1/lambda_+", "order");
