@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Figures of a dlnflow results folder (called by `dlnflow plot DIR`).
 
-Writes into DIR/plots (or --out), in each --format (png by default; pdf, svg):
+Writes into DIR/plots (or --out), in each --format (png by default; pdf, svg), and with --data
+FILE what each figure draws (panel titles, axes, every line's points, texts) as JSON:
   escape           every event time against the swept scale (1/alpha, say) on log-log axes: median
                    and 10-90% bars per point, one series per value of the other swept keys (a
                    legend), the fitted power law (dotted) and the theory's slope 1 - 2/N (dashed)
                    where the depth gives it; against initialization.epsilon from a catalogued
                    saddle, time on a linear axis with t = a + b ln(1/eps) and the catalogue's
-                   1/lambda_+ (dashed); "k/n crossed" beside points where some never crossed
+                   1/lambda_+ (dashed); "k/n crossed" beside points where some never crossed;
+                   with three or more swept keys, a row of panels per value of the last one
+                   (4 rows a page: escape.png, escape-2.png, ...)
   loss             loss vs time, log axes: median and 10-90% band per sweep point, and the
                    catalogue's critical values (dashed) when record.critical_points was on
   singular_values  median singular values of W vs time, one panel per sweep point (12 a page:
@@ -90,11 +93,33 @@ def pages(items, panel_size):
                f", page {page + 1} of {count}" if count > 1 else "")
 
 
+def drawn_data(fig):
+    """What a figure draws, panel by panel: titles, axis labels and scales, every line's label
+    and points (markers, fits, theory lines and error-bar centres alike) and the texts."""
+    def num(v):
+        return [float(x) if np.isfinite(x) else None for x in np.asarray(v, dtype=float)]
+    panels = []
+    for a in fig.axes:
+        if not a.axison:
+            continue
+        # An error bar's label is its container's; its centres are the container's first line.
+        owner = {id(c.lines[0]): c.get_label() for c in a.containers if getattr(c, "lines", None) and c.lines[0]}
+        panels.append({"title": a.get_title(), "xlabel": a.get_xlabel(), "ylabel": a.get_ylabel(),
+                       "xscale": a.get_xscale(), "yscale": a.get_yscale(),
+                       "lines": [{"label": owner.get(id(ln), ln.get_label()), "x": num(ln.get_xdata()),
+                                  "y": num(ln.get_ydata())}
+                                 for ln in a.get_lines()],
+                       "texts": [t.get_text() for t in a.texts]})
+    return panels
+
+
 class Figures:
     def __init__(self, out, formats):
         self.out, self.formats, self.written = out, formats, []
+        self.data = {}  # figure name -> drawn_data (--data)
 
     def save(self, fig, name):
+        self.data[name] = drawn_data(fig)
         fig.tight_layout()
         for ext in self.formats:
             path = os.path.join(self.out, f"{name}.{ext}")
@@ -104,18 +129,34 @@ class Figures:
 
 
 def escape_figure(figs, data, axes, names, manifest_depth):
-    """Event times against the swept scale, series by the other swept keys."""
+    """Event times against the swept scale, series by the other swept keys; with three or more
+    swept keys, one row of panels per value of the last of them (facets), 4 rows a page."""
     scales = [a for a in axes if is_scale([d["attrs"][a] for d in data])]
     if not scales or not names:
         return
-    key = scales[0]
+    # The initialization scale when it is swept (the laws are in it), else the first scale.
+    key = next((a for a in ("initialization.alpha", "initialization.epsilon") if a in scales), scales[0])
     others = [a for a in axes if a != key]
+    facet = others.pop() if len(others) >= 2 else None
+    facets = {}
+    for d in data:
+        facets.setdefault(fmt(d["attrs"][facet]) if facet else "", []).append(d)
+    facet_items = list(facets.items())
+    for page in range(0, len(facet_items), 4):
+        shown = facet_items[page:page + 4]
+        fig, grid = plt.subplots(len(shown), len(names), figsize=(5.2 * len(names), 4.2 * len(shown)), squeeze=False)
+        for row, (fval, fdata) in enumerate(shown):
+            escape_panels(grid[row], fdata, key, others, names, axes, manifest_depth,
+                          f"{facet.split('.')[-1]} = {fval}: " if facet else "")
+        figs.save(fig, "escape" + (f"-{page // 4 + 1}" if page else ""))
+
+
+def escape_panels(row_axes, data, key, others, names, axes, manifest_depth, title_prefix):
     series = {}
     for d in data:
         series.setdefault(tuple(fmt(d["attrs"][a]) for a in others), []).append(d)
-    fig, axs = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.2), squeeze=False)
     colors = plt.cm.tab10(np.arange(len(series)) % 10)
-    for e, (a, name) in enumerate(zip(axs.flat, names)):
+    for e, (a, name) in enumerate(zip(row_axes, names)):
         drawn = False
         for (skey, members), c in zip(series.items(), colors):
             inv = np.array([1 / float(d["attrs"][key]) for d in members])
@@ -166,10 +207,9 @@ def escape_figure(figs, data, axes, names, manifest_depth):
             a.set(xscale="log", yscale="linear" if key == "initialization.epsilon" else "log")
         else:
             a.text(0.5, 0.5, "no trajectory crossed", ha="center", va="center", transform=a.transAxes)
-        a.set(title=f"t_{name}: median, 10-90%", xlabel=f"1 / {key}", ylabel="time")
+        a.set(title=f"{title_prefix}t_{name}: median, 10-90%", xlabel=f"1 / {key}", ylabel="time")
         if drawn:
             a.legend(fontsize="x-small")
-    figs.save(fig, "escape")
 
 
 def main():
@@ -177,6 +217,7 @@ def main():
     p.add_argument("results")
     p.add_argument("--out")
     p.add_argument("--format", default="png", help="comma-separated: png, pdf, svg")
+    p.add_argument("--data", help="also write what every figure draws (lines, labels, texts) as JSON to this file")
     args = p.parse_args()
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
@@ -328,6 +369,9 @@ def main():
             a.set(title=title, xlabel=key, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
         figs.save(fig, "sweep")
 
+    if args.data:
+        with open(args.data, "w") as fh:
+            json.dump(figs.data, fh)
     for w in figs.written:
         print(w)
     return 0

@@ -212,6 +212,8 @@ int main(int argc, char** argv) {
   plot->add_option("--out", plot_out, "Folder for the figures (default: <results>/plots)");
   std::string plot_format = "png";
   plot->add_option("--format", plot_format, "png, pdf, svg, or several comma-separated");
+  std::string plot_data;
+  plot->add_option("--data", plot_data, "Also write what every figure draws (lines, labels, texts) as JSON to this file");
   std::string export_dir, export_out;
   auto* exporter = app.add_subcommand("export", "The recorded time series in long format (CSV, one row per point, "
                                                 "trajectory and time) for pandas");
@@ -245,7 +247,7 @@ int main(int argc, char** argv) {
   if (*merge) return merge_command(merge_file, merge_shards, mo);
   if (*check) return cli::check(check_file, check_out, check_force);
   if (*stats) return cli::stats(stats_dir, stats_csv, stats_json);
-  if (*plot) return cli::plot(plot_dir, plot_out, plot_format);
+  if (*plot) return cli::plot(plot_dir, plot_out, plot_format, plot_data);
   if (*exporter) return cli::export_series(export_dir, export_out);
   if (*catalog) return cli::catalog(catalog_file, catalog_json);
   if (*info) {

@@ -64,11 +64,12 @@ bool is_results(const std::string& dir) {
 
 }  // namespace
 
-int plot(const std::string& dir, const std::string& out_dir, const std::string& formats) {
+int plot(const std::string& dir, const std::string& out_dir, const std::string& formats, const std::string& data_file) {
   if (!is_results(dir)) return kUsage;
   std::vector<std::string> args{dir};
   if (!out_dir.empty()) args.insert(args.end(), {"--out", out_dir});
   if (!formats.empty()) args.insert(args.end(), {"--format", formats});
+  if (!data_file.empty()) args.insert(args.end(), {"--data", data_file});
   return run_script("dlnflow_plot.py", args);
 }
 

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 inline const std::vector<std::string> kResultFiles = {"manifest.json", "summary.csv", "trajectories.h5",
                                                       "timeseries.csv"};
 // Whether `name` is a figure `dlnflow plot` writes into <results>/plots by default
-// (scripts/dlnflow_plot.py): escape, loss, singular_values[-<page>], event_times,
+// (scripts/dlnflow_plot.py): escape[-<page>], loss, singular_values[-<page>], event_times,
 // timeline[-<page>], sweep, each as .png, .pdf or .svg.
 inline bool is_plot_file(const std::string& name) {
   const auto dot = name.rfind('.');
@@ -24,7 +24,7 @@ inline bool is_plot_file(const std::string& name) {
   if (ext != "png" && ext != "pdf" && ext != "svg") return false;
   for (const char* s : {"escape", "loss", "singular_values", "event_times", "timeline", "sweep"})
     if (stem == s) return true;
-  for (const std::string pages : {"singular_values-", "timeline-"})
+  for (const std::string pages : {"escape-", "singular_values-", "timeline-"})
     if (stem.size() > pages.size() && stem.compare(0, pages.size(), pages) == 0 &&
         stem.find_first_not_of("0123456789", pages.size()) == std::string::npos)
       return true;

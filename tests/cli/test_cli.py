@@ -539,6 +539,46 @@ class MatrixEventsAndLevels(Workspace):
             self.assertIn("bad.toml:", r.stderr)
 
 
+class PlotData(Workspace):
+    def test_the_escape_figure_draws_the_medians_the_fit_and_the_saddle_theory_in_facets(self):
+        """Three swept keys (epsilon, rtol, X): a row of panels per X, a series per rtol; the drawn
+        medians are numpy's of summary.csv, the theory line has the slope 1/mu+ of each X's saddle
+        (docs/theory.md §6.5), checked from the data --data writes, not the pixels."""
+        text = open(os.path.join(SRC, "examples/bah-riemannian/saddle_escape_epsilon.toml")).read()
+        x2 = "[[2.0, 0.0, 0.0], [0.0, 1.4142135623730951, 0.0], [0.0, 0.0, 1.0]]"
+        x1 = "[[1.7320508075688772, 0.0, 0.0], [0.0, 1.4142135623730951, 0.0], [0.0, 0.0, 1.0]]"
+        text = text.replace("seeds = 32", f'seeds = 8\naxes."integrator.rtol" = [1e-10, 1e-9]\naxes."problem.X" = [{x1}, {x2}]')
+        out = self.path("three")
+        r = dlnflow("run", self.write("three.toml", text), "--out", out, "--quiet")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        data_file = self.path("drawn.json")
+        r = dlnflow("plot", out, "--data", data_file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")  # no warnings
+        panels = json.load(open(data_file))["escape"]
+        self.assertEqual(len(panels), 2)  # one per X
+        rows = read_summary(out)
+        for panel, (x, l1) in zip(panels, ((x1, 3.0), (x2, 4.0))):
+            self.assertTrue(panel["title"].startswith("X = "), panel["title"])
+            self.assertEqual((panel["xscale"], panel["yscale"]), ("log", "linear"))
+            mu = (math.sqrt((2 - l1) ** 2 + 4 * l1 ** 2) - (l1 + 2)) / 2
+            xc = x.replace(" ", "").replace(".0,", ",").replace(".0]", "]")
+            for rtol in ("1e-10", "1e-09"):
+                mine = [row for row in rows if row["integrator.rtol"] == rtol and
+                        row["problem.X"].replace(" ", "").replace(".0,", ",").replace(".0]", "]") == xc]
+                eps = sorted({float(row["initialization.epsilon"]) for row in mine}, reverse=True)
+                want = [np.median([float(row["t_escape"]) for row in mine if float(row["initialization.epsilon"]) == e])
+                        for e in eps]
+                (dots,) = [ln for ln in panel["lines"] if ln["label"] == f"rtol={rtol}"]
+                np.testing.assert_allclose(dots["x"], [1 / e for e in eps], rtol=1e-12)
+                np.testing.assert_allclose(dots["y"], want, rtol=1e-12)
+            theory = [ln for ln in panel["lines"] if ln["label"].startswith("theory 1/lambda+")]
+            self.assertEqual(len(theory), 2)
+            for ln in theory:
+                slope = (ln["y"][-1] - ln["y"][0]) / math.log(ln["x"][-1] / ln["x"][0])
+                self.assertAlmostEqual(slope, 1 / mu, delta=1e-9)
+
+
 class Catalog(Workspace):
     def test_every_point_is_listed_with_its_kind_and_the_file_stores_the_same(self):
         example = os.path.join(SRC, "examples/bures-wasserstein/critical_values_tau.toml")

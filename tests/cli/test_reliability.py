@@ -79,6 +79,7 @@ class OverwriteRefusals(Folders):
         open(os.path.join(out, "plots", "mine.png"), "w").write("my figure")
         open(os.path.join(out, "plots", "escape.pdf"), "w").write("dlnflow's figure")
         open(os.path.join(out, "plots", "singular_values-2.svg"), "w").write("dlnflow's figure")
+        open(os.path.join(out, "plots", "escape-3.png"), "w").write("dlnflow's figure")
         open(os.path.join(out, "plots", "singular_values-two.png"), "w").write("my figure")
         r = dlnflow("run", SWEEP, "--out", out, "--overwrite")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -86,7 +87,7 @@ class OverwriteRefusals(Folders):
         self.assertEqual(open(os.path.join(out, "notes.txt")).read(), "my notes")
         self.assertEqual(open(os.path.join(out, "plots", "mine.png")).read(), "my figure")
         self.assertFalse(os.path.exists(os.path.join(out, "plots", "loss.png")))
-        for name in ("escape.pdf", "singular_values-2.svg"):
+        for name in ("escape.pdf", "singular_values-2.svg", "escape-3.png"):
             self.assertFalse(os.path.exists(os.path.join(out, "plots", name)), name)
         self.assertEqual(open(os.path.join(out, "plots", "singular_values-two.png")).read(), "my figure")
         self.assertEqual(len(read_summary(out)), 30)
