@@ -114,18 +114,50 @@ def drawn_data(fig):
 
 
 class Figures:
+    """Saves figures, each laid out and rendered in a forked child (as many at once as there
+    are cores) while the next one is built: rendering is most of the time a figure takes."""
+
     def __init__(self, out, formats):
         self.out, self.formats, self.written = out, formats, []
         self.data = {}  # figure name -> drawn_data (--data)
+        self.children = []
+        self.parallel = hasattr(os, "fork") and (os.cpu_count() or 1) > 1
 
     def save(self, fig, name):
         self.data[name] = drawn_data(fig)
-        fig.tight_layout()
-        for ext in self.formats:
-            path = os.path.join(self.out, f"{name}.{ext}")
-            fig.savefig(path, dpi=120)
-            self.written.append(path)
+        paths = [os.path.join(self.out, f"{name}.{ext}") for ext in self.formats]
+        self.written += paths
+        if self.parallel:
+            while len(self.children) >= (os.cpu_count() or 1):
+                self.reap(self.children.pop(0))
+            pid = os.fork()
+            if pid:
+                self.children.append(pid)
+                plt.close(fig)
+                return
+            status = 1
+            try:
+                self.render(fig, paths)
+                status = 0
+            finally:
+                os._exit(status)
+        self.render(fig, paths)
         plt.close(fig)
+
+    @staticmethod
+    def render(fig, paths):
+        fig.tight_layout()
+        for path in paths:
+            fig.savefig(path, dpi=120)
+
+    def reap(self, pid):
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            raise RuntimeError("a figure could not be rendered (its child process failed)")
+
+    def finish(self):
+        while self.children:
+            self.reap(self.children.pop(0))
 
 
 def escape_figure(figs, data, axes, names, manifest_depth):
@@ -369,6 +401,7 @@ def main():
             a.set(title=title, xlabel=key, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
         figs.save(fig, "sweep")
 
+    figs.finish()
     if args.data:
         with open(args.data, "w") as fh:
             json.dump(figs.data, fh)
