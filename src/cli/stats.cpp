@@ -273,8 +273,15 @@ int stats(const std::string& dir, bool csv, bool as_json) {
     const Known* k = catalogue_of(point, at);
     if (!k) return "";
     const auto& pts = k->catalog->points();
-    for (std::size_t i = 0; i < pts.size(); ++i)
-      if (pts[i].label == label) return to_string(k->stability[i].kind);
+    double least = INFINITY;
+    for (const auto& p : pts) least = std::min(least, p.loss);
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+      if (pts[i].label != label) continue;
+      if (k->stability[i].kind != CriticalKind::NotComputed) return to_string(k->stability[i].kind);
+      // Without a Hessian (the BW loss at tau = 0, say) the loss still tells a point above the
+      // least catalogued value from the minimum.
+      return pts[i].loss > least ? "saddle, Hessian not computed" : "least loss, Hessian not computed";
+    }
     return "";
   };
   auto escape_theory = [&](long point, double& slope, bool& non_strict) -> std::string {
