@@ -139,7 +139,11 @@ class Figures:
             try:
                 self.render(fig, paths)
                 status = 0
+            except BaseException:  # said here: os._exit would swallow it
+                import traceback
+                traceback.print_exc()
             finally:
+                sys.stderr.flush()
                 os._exit(status)
         self.render(fig, paths)
         plt.close(fig)
@@ -302,11 +306,13 @@ def main():
     escape_figure(figs, data, axes, names, manifest_depth)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = False
     for d, c in zip(data, colors):
         t = positive(d["t"])
         loss = positive(d["loss"])
         if not (np.isfinite(loss) & np.isfinite(t)).any():
-            continue  # every trajectory of this point diverged before the first record time
+            continue  # diverged before the first record time, or a loss of exactly 0 throughout
+        drawn = True
         med = np.nanmedian(loss, axis=0)
         lo, hi = np.nanquantile(loss, 0.1, axis=0), np.nanquantile(loss, 0.9, axis=0)
         ax.plot(t, med, color=c, label=d["label"])
@@ -315,17 +321,27 @@ def main():
     if crit is not None and all(d["critical"] is not None and np.array_equal(d["critical"], crit) for d in data):
         for i, v in enumerate(np.unique(crit[crit > 0])):
             ax.axhline(v, color="0.5", ls="--", lw=0.8, label="critical values" if i == 0 else None)
-    ax.set(xscale="log", yscale="log", xlabel="time t", ylabel="loss", title="loss: median and 10-90% band")
-    ax.legend(fontsize="small" if len(data) <= 12 else "xx-small", ncol=1 if len(data) <= 12 else 2)
+    ax.set(xlabel="time t", ylabel="loss", title="loss: median and 10-90% band")
+    if drawn:
+        ax.set(xscale="log", yscale="log")
+    else:
+        ax.text(0.5, 0.5, "no positive loss at a positive record time\n(0 throughout, or stopped first)",
+                ha="center", va="center", transform=ax.transAxes)
+    if any(not h.get_label().startswith("_") and h.get_label() for h in ax.get_legend_handles_labels()[0]):
+        ax.legend(fontsize="small" if len(data) <= 12 else "xx-small", ncol=1 if len(data) <= 12 else 2)
     figs.save(fig, "loss")
 
     for fig, panels, suffix, title in pages(data, (4.2, 3.2)):
         for a, d in panels:
             med = np.nanmedian(positive(d["spectrum"]), axis=0)
+            t = positive(d["t"])
+            at = t[(np.isfinite(med) & np.isfinite(t)[:, None]).any(axis=1)]  # times with a value
             for i in range(med.shape[1]):
-                a.plot(positive(d["t"]), med[:, i], label=f"sigma{i + 1}")
+                a.plot(t, med[:, i], "." if len(at) == 1 else "-", label=f"sigma{i + 1}")
             a.set(title=d["label"], xlabel="t")
-            if (np.isfinite(med) & np.isfinite(positive(d["t"]))[:, None]).any():
+            if len(at):
+                if len(at) == 1:  # one record time (the others after a terminal event): a decade around it
+                    a.set_xlim(at[0] / 3, at[0] * 3)
                 a.set(xscale="log", yscale="log")
                 a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # over a narrow range they collide
             else:  # every trajectory stopped before the first record time (a terminal event, or diverged)
@@ -362,17 +378,23 @@ def main():
         for a, d in panels:
             t, near = positive(d["t"]), d["near"]
             b = a.twinx()
-            used = set()
+            used, any_distance = set(), False
             for i, (dist, idx) in enumerate(zip(near["distance"], near["nearest"])):
                 ok = np.isfinite(t) & (idx >= 0)
                 a.plot(t[ok], positive(dist)[ok], color=f"C{i}", lw=1.2, label=f"trajectory {i}")
                 b.step(t[ok], idx[ok], where="post", color=f"C{i}", lw=0.7, ls=":")
                 used |= set(int(x) for x in idx[ok])
+                any_distance |= bool(np.isfinite(positive(dist)[ok]).any())
             if used:
                 ticks = sorted(used)
                 b.set_yticks(ticks)
                 b.set_yticklabels([near["labels"][k] for k in ticks], fontsize=6)
-                a.set(xscale="log", yscale="log")
+                a.set(xscale="log")
+                if any_distance:
+                    a.set(yscale="log")
+                else:  # exactly at a catalogued point throughout: no distance to draw on log axes
+                    a.text(0.5, 0.5, "distance 0 at every record time", ha="center", va="center",
+                           transform=a.transAxes, fontsize=8)
             else:  # every trajectory stopped (diverged, say) before the first record time
                 a.text(0.5, 0.5, "no state recorded\n(stopped before the first record time)", ha="center", va="center",
                        transform=a.transAxes)

@@ -8,7 +8,8 @@ reports one row per claim. Run them all to refresh docs/validation.md:
     scripts/validate.py --only bw-escape-timing   # one study (--only never writes docs/)
     scripts/validate.py --list          # the study names
 
-Exit status 1 when any claim fails its check. Tolerances come from the theory and the
+Every run is also drawn by `dlnflow plot` (--no-plots: not), which must finish without a word on
+stderr. Exit status 1 when any claim fails its check. Tolerances come from the theory and the
 integrator's tolerance, never from a previous run. On a machine with a usable GPU the command
 runs there (--backend auto); --backend cpu forces the CPU. The studies live in
 scripts/validation/, one module per paper.
@@ -69,6 +70,8 @@ def write_doc(path, claims, seconds, runner, full):
         "Each study runs experiment files of `examples/<paper>/` with `dlnflow run` and compares the",
         "result with the theory summarized in `docs/theory.md`; tolerances come from the theory and the",
         "integrator's tolerance. CI runs the same studies at reduced size (`ctest -R validation`).",
+        f"Every run is also drawn by `dlnflow plot`, which must write its figures without a warning "
+        f"({runner.plotted} results folders here).",
         "",
         "| paper | claim | setup | prediction | measured | verdict | figure |",
         "|---|---|---|---|---|---|---|",
@@ -91,6 +94,7 @@ def main():
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/validation.md and its figures")
     ap.add_argument("--bin", default=os.environ.get("DLNFLOW_BIN"))
     ap.add_argument("--backend", default="auto", choices=["auto", "cpu", "gpu"])
+    ap.add_argument("--no-plots", action="store_true", help="do not draw every run with `dlnflow plot`")
     args = ap.parse_args()
     if args.list:
         print("\n".join(names_all))
@@ -109,7 +113,7 @@ def main():
     t0 = time.time()
     claims = []
     with tempfile.TemporaryDirectory(prefix="dlnflow-validate-") as scratch:
-        runner = Runner(binary, scratch, args.backend, args.full)
+        runner = Runner(binary, scratch, args.backend, args.full, plots=not args.no_plots)
         for name in names:
             t1 = time.time()
             got = studies[name](runner, figdir)
@@ -121,7 +125,8 @@ def main():
         if write:
             write_doc(os.path.join(ROOT, "docs", "validation.md"), claims, seconds, runner, args.full)
     failed = [c for c in claims if not c.ok]
-    print(f"validate.py: {len(claims) - len(failed)} of {len(claims)} claims confirmed in {time.time() - t0:.1f} s")
+    print(f"validate.py: {len(claims) - len(failed)} of {len(claims)} claims confirmed in {time.time() - t0:.1f} s"
+          + (f"; {runner.plotted} results folders plotted without a warning" if runner.plotted else ""))
     return 1 if failed else 0
 
 

@@ -22,9 +22,10 @@ class Claim:
 class Runner:
     """Runs experiment files with the dlnflow command into a scratch folder."""
 
-    def __init__(self, binary, scratch, backend, full):
+    def __init__(self, binary, scratch, backend, full, plots=True):
         self.binary, self.scratch, self.backend, self.full = binary, scratch, backend, full
         self.backends_used = set()
+        self.plots, self.plotted = plots, 0
 
     def text(self, example, reduce=None, replace=None):
         """The text of examples/<example>; `reduce` maps 'key = value' lines to their reduced
@@ -79,7 +80,19 @@ class Runner:
         if r.returncode != 0:
             raise RuntimeError(f"dlnflow run {name} failed ({r.returncode}): {r.stderr}")
         self.backends_used.add(json.load(open(os.path.join(out, "manifest.json")))["device"])
+        self.plot(name, out)
         return Results(out)
+
+    def plot(self, name, out):
+        """Every study's results drawn by `dlnflow plot`, which must say nothing on stderr (issue
+        #17: figures for every example, without warnings); what it drew is kept beside them."""
+        if not self.plots:
+            return
+        r = subprocess.run([self.binary, "plot", out, "--data", os.path.join(out, "plots", "drawn.json")],
+                           capture_output=True, text=True)
+        if r.returncode != 0 or r.stderr.strip():
+            raise RuntimeError(f"dlnflow plot {name} ({r.returncode}): {r.stderr}")
+        self.plotted += 1
 
 
 class Results:
