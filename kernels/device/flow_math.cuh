@@ -67,6 +67,12 @@ class FlowMath {
   }
   DLNFLOW_HD void precondition(T hg, const T* r, T* z) { frozen_.apply(team_, hg, r, z); }
 
+  DLNFLOW_HD int product_size() const { return f_.rows * f_.cols; }
+  DLNFLOW_HD bool product(const T* y, T* W) {
+    end_to_end(team_, f_, y, W, flow_);
+    return true;
+  }
+
   // <C, W> or ||W - M||_F for the slot-th event matrix (stored after the catalogue's points).
   DLNFLOW_HD_NOINLINE T matrix_event(const T* y, bool distance, int slot) {
     end_to_end(team_, f_, y, W_, flow_);

@@ -71,6 +71,13 @@ class EigenMath {
     return ok;
   }
 
+  int product_size() const { return static_cast<int>(model_.problem().rows() * model_.problem().cols()); }
+  bool product(const double* y, double* W) {
+    const Mat P = model_.end_to_end(y);
+    std::copy(P.data(), P.data() + P.size(), W);
+    return true;
+  }
+
   // <C, W> or ||W - M||_F for the slot-th event matrix.
   double matrix_event(const double* y, bool distance, int slot) {
     const Mat& C = *event_matrices_[static_cast<std::size_t>(slot)];

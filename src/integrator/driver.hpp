@@ -16,6 +16,7 @@
 //   bool retract(T* y)                                    back onto the rank cap (a no-op elsewhere)
 //   bool nearest(const T* y, T& distance, T& index)       the nearest catalogued critical point
 //   T matrix_event(const T* y, bool distance, int slot)   <C, W> or ||W - M||_F, slot-th event matrix
+//   int product_size() const; bool product(const T* y, T* W)   W itself (rows x cols, column-major)
 // `ok` false (a method returning false) means a matrix function failed: the trajectory ends
 // Failed at its last accepted state.
 // A Math that also linearizes its flow (the four methods rosenbrock.hpp lists, and
@@ -108,6 +109,13 @@ class Driver {
     T* scratch = ws.take(team_size);
     T* ev_t = ws.take(c.n_events);    // first crossing time of each event
     T* g_prev = ws.take(c.n_events);  // each event function at the last accepted state
+    T* g_new = ws.take(c.n_events);   // ... and at the step's end
+    // For singular-value events: W and its spectrum where the spectrum was last computed, and W
+    // now (spectrum_unchanged). Sized by the event count alone: the events themselves may not be
+    // readable where the workspace is measured (the device's packed run binds them later).
+    T* w_ref = c.n_events ? ws.take(math.product_size()) : nullptr;
+    T* w_now = c.n_events ? ws.take(math.product_size()) : nullptr;
+    T* spec_ref = c.n_events ? ws.take(math.spectrum_size()) : nullptr;
     if constexpr (Linearizes<Math>::value) {
       ImplicitState im;
       if (is_implicit(c.step.method)) {
@@ -119,7 +127,8 @@ class Driver {
     math.layout(ws);
     if (d) {
       d->y_ = y, d->f0_ = f0, d->y1_ = y1, d->f1_ = f1, d->ys_ = ys, d->fs_ = fs, d->s_ = s;
-      d->spec_ = spec, d->scratch_ = scratch, d->ev_t_ = ev_t, d->g_prev_ = g_prev;
+      d->spec_ = spec, d->scratch_ = scratch, d->ev_t_ = ev_t, d->g_prev_ = g_prev, d->g_new_ = g_new;
+      d->w_ref_ = w_ref, d->w_now_ = w_now, d->spec_ref_ = spec_ref;
     }
   }
 
@@ -165,6 +174,7 @@ class Driver {
     }
     team_.sync();
     if (failed_) return fail(out, ev_t, start);
+    if (have_spec) keep_spectrum_reference(y_);
 
     const bool adaptive = is_adaptive(c_.step.method);
     bool can_linearize = false;
@@ -225,9 +235,20 @@ class Driver {
       }
       bool stop_event = false;
       T t_stop = t1;
-      bool have_spec1 = false;
+      // Every event function at y1 first (locating a crossing evaluates the spectrum elsewhere),
+      // without an SVD where Weyl's inequality shows no singular value crossed its level.
+      bool have_spec1 = spectrum_unchanged(y1_, ev_t);
+      const bool reused = have_spec1;
       for (int e = 0; e < c_.n_events; ++e) {
-        const T g1 = event_value(c_.events[e], y1_, f1_, loss1, have_spec1);
+        const T g = event_value(c_.events[e], y1_, f1_, loss1, have_spec1);
+        team_.sync();
+        if (team_.rank() == 0) g_new_[e] = g;
+      }
+      team_.sync();
+      if (failed_) return fail(out, ev_t, k);
+      if (have_spec1 && !reused) keep_spectrum_reference(y1_);
+      for (int e = 0; e < c_.n_events; ++e) {
+        const T g1 = g_new_[e];
         const T g0 = g_prev[e];
         T te = ev_t[e];
         if (te != te && crosses(c_.events[e].crossing, g0, g1)) {
@@ -418,6 +439,47 @@ class Driver {
     return !(team_max(team_, bad, scratch_) > 0);
   }
 
+  // Weyl: |sigma_i(W) - sigma_i(W_ref)| <= ||W - W_ref||_2 <= ||W - W_ref||_F (eigenvalues alike for
+  // W = U U^T). Where ||W - W_ref||_F is below every unfired singular-value event's distance
+  // from its level at the reference, none of them has changed sign since: spec_ takes the
+  // reference's values (right in sign, which is all a crossing test reads; locating one
+  // evaluates afresh) and the step needs no SVD. On a plateau W barely moves for thousands of
+  // steps. Returns whether spec_ was so filled.
+  DLNFLOW_HD bool spectrum_unchanged(const T* y, const T* ev_t) {
+    if (!w_ref_ || !have_ref_) return false;
+    T margin = T(INFINITY);
+    for (int e = 0; e < c_.n_events; ++e) {
+      const EventData& ev = c_.events[e];
+      if (ev.kind == EventKind::SingularValue && ev_t[e] != ev_t[e]) {
+        const T m = std::fabs(spec_ref_[ev.index] - T(ev.level));
+        margin = m < margin ? m : margin;
+      }
+    }
+    bool ok = !(margin < T(INFINITY));  // every one has fired: their values no longer matter
+    if (!ok) {
+      if (!math_.product(y, w_now_)) return false;
+      team_.sync();
+      T sq = 0;
+      for (int l = team_.rank(); l < math_.product_size(); l += team_.size()) {
+        const T d = w_now_[l] - w_ref_[l];
+        sq += d * d;
+      }
+      ok = std::sqrt(team_sum(team_, sq, scratch_)) < margin;  // NaN: not shown
+    }
+    if (ok) {
+      for (int i = team_.rank(); i < math_.spectrum_size(); i += team_.size()) spec_[i] = spec_ref_[i];
+      team_.sync();
+    }
+    return ok;
+  }
+  // spec_ holds the spectrum of y: the reference of spectrum_unchanged.
+  DLNFLOW_HD void keep_spectrum_reference(const T* y) {
+    if (!w_ref_) return;
+    have_ref_ = math_.product(y, w_ref_);
+    for (int i = team_.rank(); i < math_.spectrum_size(); i += team_.size()) spec_ref_[i] = spec_[i];
+    team_.sync();
+  }
+
   // have_spec: spec_ already holds the spectrum of y (one SVD serves every event at a state).
   // f: dy/dt at y (the gradient-norm event's input).
   DLNFLOW_HD T event_value(const EventData& e, const T* y, const T* f, T loss, bool& have_spec) {
@@ -577,7 +639,9 @@ class Driver {
   const Tableau t_;
   const int n_;
   T *y_ = nullptr, *f0_ = nullptr, *y1_ = nullptr, *f1_ = nullptr, *ys_ = nullptr, *fs_ = nullptr;
-  T *spec_ = nullptr, *scratch_ = nullptr, *ev_t_ = nullptr, *g_prev_ = nullptr;
+  T *spec_ = nullptr, *scratch_ = nullptr, *ev_t_ = nullptr, *g_prev_ = nullptr, *g_new_ = nullptr;
+  T *w_ref_ = nullptr, *w_now_ = nullptr, *spec_ref_ = nullptr;  // singular-value events only
+  bool have_ref_ = false;
   Stages<T> s_{};
   // The implicit method (auto and rodas5p), only where the Math linearizes (so that the fused
   // GPU kernel carries none of it): its stages and the power iteration's vectors; then which
