@@ -60,8 +60,20 @@ double quantile(std::vector<double> v, double q) {  // v sorted
 struct Summary {
   std::size_t n = 0;
   double mean = NAN, median = NAN, q10 = NAN, q90 = NAN;
-  double median_lo = NAN, median_hi = NAN;  // 90% bootstrap interval of the median
+  // 90% bootstrap intervals of the median and of the 10% and 90% quantiles
+  double median_lo = NAN, median_hi = NAN, q10_lo = NAN, q10_hi = NAN, q90_lo = NAN, q90_hi = NAN;
 };
+
+// quantile() of v as if sorted, in linear time (v is reordered).
+double select_quantile(std::vector<double>& v, double q) {
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(lo), v.end());
+  const double a = v[lo];
+  if (lo + 1 >= v.size() || pos == static_cast<double>(lo)) return a;
+  const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(lo) + 1, v.end());
+  return a + (pos - static_cast<double>(lo)) * (b - a);
+}
 
 Summary summarize(std::vector<double> v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
@@ -73,23 +85,21 @@ Summary summarize(std::vector<double> v) {
   for (double x : v) sum += x;
   s.mean = sum / static_cast<double>(v.size());
   s.median = quantile(v, 0.5), s.q10 = quantile(v, 0.1), s.q90 = quantile(v, 0.9);
-  // 5% and 95% of the medians of 400 resamples (with replacement; fixed seed: the same output
-  // for the same folder), as the fits' intervals are made.
-  // Beyond 10^5 values a point's median is known far better than its spread: not resampled.
+  // 5% and 95% of the medians (and 10%, 90% quantiles) of 400 resamples (with replacement; fixed
+  // seed: the same output for the same folder), as the fits' intervals are made. Beyond 10^5
+  // values a point's quantiles are known far better than its spread: not resampled.
   if (v.size() > 100000) return s;
   std::mt19937_64 rng(2026);
   std::uniform_int_distribution<std::size_t> pick(0, v.size() - 1);
-  std::vector<double> medians(400), r(v.size());
-  const std::size_t h = (v.size() - 1) / 2;
-  for (double& m : medians) {
+  std::vector<double> med(400), lo(400), hi(400), r(v.size());
+  for (std::size_t k = 0; k < med.size(); ++k) {
     for (double& x : r) x = v[pick(rng)];
-    // The median as quantile(r, 0.5) takes it: the middle value, or the mean of the middle two.
-    std::nth_element(r.begin(), r.begin() + h, r.end());
-    m = r[h];
-    if (v.size() % 2 == 0) m = 0.5 * (m + *std::min_element(r.begin() + h + 1, r.end()));
+    med[k] = select_quantile(r, 0.5), lo[k] = select_quantile(r, 0.1), hi[k] = select_quantile(r, 0.9);
   }
-  std::sort(medians.begin(), medians.end());
-  s.median_lo = quantile(medians, 0.05), s.median_hi = quantile(medians, 0.95);
+  for (auto* b : {&med, &lo, &hi}) std::sort(b->begin(), b->end());
+  s.median_lo = quantile(med, 0.05), s.median_hi = quantile(med, 0.95);
+  s.q10_lo = quantile(lo, 0.05), s.q10_hi = quantile(lo, 0.95);
+  s.q90_lo = quantile(hi, 0.05), s.q90_hi = quantile(hi, 0.95);
   return s;
 }
 
@@ -409,7 +419,9 @@ int stats(const std::string& dir, bool csv, bool as_json) {
         const Summary sm = summarize(p.values[q]);
         auto num = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
         nlohmann::json e = {{"n", sm.n}, {"mean", num(sm.mean)}, {"median", num(sm.median)}, {"q10", num(sm.q10)}, {"q90", num(sm.q90)},
-                            {"median_interval", {num(sm.median_lo), num(sm.median_hi)}}};
+                            {"median_interval", {num(sm.median_lo), num(sm.median_hi)}},
+                            {"q10_interval", {num(sm.q10_lo), num(sm.q10_hi)}},
+                            {"q90_interval", {num(sm.q90_lo), num(sm.q90_hi)}}};
         if (is_event(q))
           e["missing"] = {{"not_reached", p.missing[q][NotReached]},
                           {"stopped_earlier", p.missing[q][StoppedEarlier]},

@@ -463,8 +463,12 @@ class StatsFits(Workspace):
             q = p["quantities"]["t_escape"]
             lo, hi = q["median_interval"]
             self.assertTrue(q["q10"] <= lo <= q["median"] <= hi <= q["q90"], q)
-            for bound in p["quantities"]["final_loss"]["median_interval"]:
+            fl = p["quantities"]["final_loss"]
+            for bound in fl["median_interval"] + fl["q10_interval"] + fl["q90_interval"]:
                 self.assertAlmostEqual(bound, 1.5, delta=1e-12)
+            # The quantiles' intervals are ordered as the quantiles are.
+            self.assertLessEqual(q["q10_interval"][0], q["median_interval"][0])
+            self.assertLessEqual(q["median_interval"][1], q["q90_interval"][1])
         # Every trajectory ends at the minimum, and stats says it is one.
         self.assertEqual(st["points"][0]["ends_kind"], {"J={1}": "minimum"})
         self.assertIn("32 at J={1} (minimum)", dlnflow("stats", out).stdout)
@@ -577,6 +581,18 @@ class PlotData(Workspace):
             for ln in theory:
                 slope = (ln["y"][-1] - ln["y"][0]) / math.log(ln["x"][-1] / ln["x"][0])
                 self.assertAlmostEqual(slope, 1 / mu, delta=1e-9)
+
+
+    def test_the_examples_the_validation_does_not_run_plot_without_warnings(self):
+        """scripts/validate.py draws every results folder of its studies; these two examples are in
+        none of them."""
+        for example in ("quickstart.toml", "bures-wasserstein/saddle_escape.toml"):
+            out = self.path(example.replace("/", "_"))
+            r = dlnflow("run", os.path.join(SRC, "examples", example), "--out", out, "--quiet")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = dlnflow("plot", out, "--data", os.path.join(out, "drawn.json"))
+            self.assertEqual((r.returncode, r.stderr), (0, ""), example)
+            self.assertIn("loss", json.load(open(os.path.join(out, "drawn.json"))))
 
 
 class Catalog(Workspace):
