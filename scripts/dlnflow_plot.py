@@ -29,6 +29,11 @@ import os
 import sys
 import warnings
 
+# One thread in this process, so that forking a child per figure is safe (and Python 3.12+ has
+# nothing to warn about): BLAS pools would start threads at numpy's import.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 try:
     import h5py
     import numpy as np
@@ -113,6 +118,16 @@ def drawn_data(fig):
     return panels
 
 
+def single_threaded():
+    """Whether this process runs one thread (Linux /proc; elsewhere assumed not): forking is
+    only safe then."""
+    try:
+        with open("/proc/self/status") as fh:
+            return any(line.split() == ["Threads:", "1"] for line in fh)
+    except OSError:
+        return False
+
+
 class Figures:
     """Saves figures, each laid out and rendered in a forked child (as many at once as there
     are cores) while the next one is built: rendering is most of the time a figure takes."""
@@ -121,7 +136,7 @@ class Figures:
         self.out, self.formats, self.written = out, formats, []
         self.data = {}  # figure name -> drawn_data (--data)
         self.children = []
-        self.parallel = hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+        self.parallel = hasattr(os, "fork") and (os.cpu_count() or 1) > 1 and single_threaded()
 
     def save(self, fig, name):
         self.data[name] = drawn_data(fig)

@@ -43,6 +43,7 @@ DriverOptions::DriverOptions(const SolveOptions& o) {
                       s.crossing, s.terminal});
   }
   c.n_events = static_cast<int>(events.size());
+  for (const EventSpec& s : o.events) c.n_spectrum_events += s.kind == EventKind::SingularValue ? 1 : 0;
   c.events = events.data();
 }
 

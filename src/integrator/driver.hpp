@@ -32,6 +32,7 @@
 #include "team.hpp"
 #include "workspace.hpp"
 
+#include <limits>
 #include <type_traits>
 
 namespace dlnflow::integrator {
@@ -64,6 +65,7 @@ struct DriverConfig {
   int n_times = 0;
   const T* times = nullptr;
   int n_events = 0;
+  int n_spectrum_events = 0;  // of them singular-value events (sizes the SVD skip's buffers)
   const EventData* events = nullptr;
   bool keep_states = false;
 };
@@ -111,11 +113,12 @@ class Driver {
     T* g_prev = ws.take(c.n_events);  // each event function at the last accepted state
     T* g_new = ws.take(c.n_events);   // ... and at the step's end
     // For singular-value events: W and its spectrum where the spectrum was last computed, and W
-    // now (spectrum_unchanged). Sized by the event count alone: the events themselves may not be
-    // readable where the workspace is measured (the device's packed run binds them later).
-    T* w_ref = c.n_events ? ws.take(math.product_size()) : nullptr;
-    T* w_now = c.n_events ? ws.take(math.product_size()) : nullptr;
-    T* spec_ref = c.n_events ? ws.take(math.spectrum_size()) : nullptr;
+    // now (spectrum_unchanged). Sized by their count, not by reading the events: those may not
+    // be readable where the workspace is measured (the device's packed run binds them later).
+    const bool sv = c.n_spectrum_events > 0;
+    T* w_ref = sv ? ws.take(math.product_size()) : nullptr;
+    T* w_now = sv ? ws.take(math.product_size()) : nullptr;
+    T* spec_ref = sv ? ws.take(math.spectrum_size()) : nullptr;
     if constexpr (Linearizes<Math>::value) {
       ImplicitState im;
       if (is_implicit(c.step.method)) {
@@ -444,27 +447,34 @@ class Driver {
   // from its level at the reference, none of them has changed sign since: spec_ takes the
   // reference's values (right in sign, which is all a crossing test reads; locating one
   // evaluates afresh) and the step needs no SVD. On a plateau W barely moves for thousands of
-  // steps. Returns whether spec_ was so filled.
+  // steps. The rounding of the products W, of order eps ||W|| (the symmetric spectrum comes from
+  // U, not from the rounded U U^T), is added to the distance; a margin that is not a number
+  // shows nothing. Returns whether spec_ was so filled.
   DLNFLOW_HD bool spectrum_unchanged(const T* y, const T* ev_t) {
     if (!w_ref_ || !have_ref_) return false;
+    bool active = false;
     T margin = T(INFINITY);
     for (int e = 0; e < c_.n_events; ++e) {
       const EventData& ev = c_.events[e];
       if (ev.kind == EventKind::SingularValue && ev_t[e] != ev_t[e]) {
         const T m = std::fabs(spec_ref_[ev.index] - T(ev.level));
-        margin = m < margin ? m : margin;
+        active = true;
+        if (m != m || m < margin) margin = m;  // NaN stays
       }
     }
-    bool ok = !(margin < T(INFINITY));  // every one has fired: their values no longer matter
-    if (!ok) {
+    bool ok = !active;  // every one has fired: their values no longer matter
+    if (active) {
       if (!math_.product(y, w_now_)) return false;
       team_.sync();
-      T sq = 0;
+      T sq = 0, norms = 0;
       for (int l = team_.rank(); l < math_.product_size(); l += team_.size()) {
         const T d = w_now_[l] - w_ref_[l];
         sq += d * d;
+        norms += w_now_[l] * w_now_[l] + w_ref_[l] * w_ref_[l];
       }
-      ok = std::sqrt(team_sum(team_, sq, scratch_)) < margin;  // NaN: not shown
+      const T dist = std::sqrt(team_sum(team_, sq, scratch_));
+      const T slack = T(64) * std::numeric_limits<T>::epsilon() * std::sqrt(team_sum(team_, norms, scratch_));
+      ok = dist + slack < margin;  // NaN anywhere: not shown
     }
     if (ok) {
       for (int i = team_.rank(); i < math_.spectrum_size(); i += team_.size()) spec_[i] = spec_ref_[i];
