@@ -81,7 +81,9 @@ std::vector<CriticalStability> catalog_stability(const Problem& problem, const C
     try {
       // A point the parametrization cannot hold (a symmetric factorization of an indefinite
       // or non-symmetric W) or a loss that cannot be evaluated there: said, not fatal.
-      const Vec y = initial_state(p, CriticalPointInit{static_cast<int>(i), 0.0}, 0, 0);
+      // The balanced factorization of the point, as initialization.kind = "critical_point" builds
+      // it (from the catalogue in hand, not a new one per point).
+      const Vec y = initial_state(p, BalancedInit{points[i].W, false}, 0, 0);
       model.rhs(y, f, false);
       // The flows descend the loss: their Jacobian at a critical point is minus its Hessian.
       model.linearize(y.data());
