@@ -23,6 +23,12 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import sysconfig, os, sys; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
   2>/dev/null || need+=(python3-dev)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+# An externally managed Python (PEP 668, Debian 12) gets a virtual environment (python-env.sh),
+# which needs the venv module.
+if command -v python3 >/dev/null && ! python3 -c 'import ensurepip' 2>/dev/null &&
+   python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")))'; then
+  need+=(python3-venv)
+fi
 command -v cmake >/dev/null || need+=(cmake)
 command -v ninja >/dev/null || need+=(ninja-build)
 command -v g++ >/dev/null || need+=(g++)
@@ -41,6 +47,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# shellcheck source=scripts/python-env.sh
+source "$(dirname "$0")/python-env.sh"
 for arg in "$@"; do
   case "$arg" in
     --test) modules=(numpy h5py matplotlib) ;;

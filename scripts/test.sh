@@ -17,14 +17,18 @@ for arg in "$@"; do
   esac
 done
 scripts/install-deps.sh --test
+# shellcheck source=scripts/python-env.sh
+source scripts/python-env.sh  # .venv/ first on PATH where the system Python is externally managed
 build=${DLNFLOW_BUILD_DIR:-build}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLNFLOW_CUDA="${DLNFLOW_CUDA:-AUTO}" >/dev/null
 cmake --build "$build" --parallel "$(nproc)"
 ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)"
 # The Python package as a user installs it (pip, scikit-build-core, nanobind: the engine compiled
-# once more into dlnflow._core, in build/python-*, kept between runs), then its tests and the
-# notebook of examples/ (docs/python.md). pytest's "no tests ran" (exit 5) fails this script too.
-python3 -m pip install -q ".[test]"
+# once more into dlnflow._core, in build/python-*, kept between runs and rebuilt only where it
+# changed, which needs a build without pip's isolation), then its tests and the notebook of
+# examples/ (docs/python.md). pytest's "no tests ran" (exit 5) fails this script too.
+python3 -m pip install -q "scikit-build-core>=0.10" "nanobind>=2.0"
+python3 -m pip install -q --no-build-isolation ".[test]"
 DLNFLOW_BIN="$(pwd)/$build/dlnflow" python3 -m pytest -q python/tests
 scripts/fuzz.sh --replay
 scripts/fuzz.sh --seconds 60

@@ -3,7 +3,7 @@
     import dlnflow
     res = dlnflow.run("examples/quickstart.toml")         # or a dict with the file's schema
     res.summary                                           # pandas.DataFrame, one row per trajectory
-    res.series                                            # xarray.Dataset (point, seed, time)
+    res.series                                            # xarray.Dataset (point, trajectory, time)
     dlnflow.load("results/quickstart")                    # any results folder, the command's too
 
 The engine is the one the ``dlnflow`` command runs (one schema, the same numbers); see

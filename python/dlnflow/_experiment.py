@@ -1,5 +1,6 @@
 """Experiments as the engine reads them: a dict with exactly the schema of the experiment file
 (docs/experiment-file.md), a path to a TOML file, or TOML text."""
+import datetime
 import os
 from collections.abc import Mapping
 
@@ -22,6 +23,9 @@ def _plain(value, where):
             out[k] = _plain(v, f"{where}.{k}" if where else k)
         return out
     if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if v is None:  # TOML has no null; in a dict None means "the default", in a list nothing
+                raise InputError(f"<dict>: {where}[{i}]: None in a list (TOML has no null: leave the entry out)")
         return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, np.ndarray):
         return _plain(value.tolist(), where)
@@ -33,6 +37,9 @@ def _plain(value, where):
         return float(value)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if not isinstance(value, (str, bool, int, float, datetime.date, datetime.time)):
+        raise InputError(f"<dict>: {where or 'the experiment'}: {type(value).__name__!r} is not a type the "
+                         f"experiment file can hold (numbers, strings, booleans, lists, tables)")
     return value
 
 
@@ -47,7 +54,9 @@ def prepare(experiment):
     if isinstance(experiment, Mapping):
         try:
             text = tomli_w.dumps(_plain(experiment, ""))
-        except (TypeError, ValueError) as e:  # what TOML cannot hold (None inside a list, say)
+        except InputError:
+            raise
+        except (TypeError, ValueError) as e:  # anything else TOML cannot hold
             raise InputError(f"<dict>: {e}") from None
         return _core.parse(text, "<dict>", os.getcwd()), text
     if isinstance(experiment, os.PathLike) or (isinstance(experiment, str) and (

@@ -55,6 +55,7 @@ class Results:
         self._catalogues = None  # in memory: point -> DataFrame
         with h5py.File(self._h5_path, "r") as f:
             self.axes = [_attr_value(a) for a in f.attrs.get("axes", [])]
+            self._type_summary(f)
         if in_memory:  # everything read before the temporary folder goes
             self._series = self._build_series()
             self._matrices, self._catalogues = {}, {}
@@ -67,11 +68,40 @@ class Results:
                     if "critical_points" in g:
                         self._catalogues[int(name)] = self._catalogue(g)
 
+    def _type_summary(self, f):
+        """Columns typed by what they hold, not by the values a CSV reader sees: times and losses
+        are floats even where every one is integral (t_end = 100), a swept value takes its type
+        from the experiment (alpha = [1.0, 2.0] is float; the CSV writes 1 and 2)."""
+        df = self.summary
+        for c in df.columns:
+            if c in _FLOAT or c == "critical_distance" or (c.startswith("t_") and c != "t_end"):
+                df[c] = df[c].astype(float)
+        groups = [f["points"][n] for n in _point_groups(f)]
+        for a in self.axes:
+            if a not in df.columns:
+                continue
+            kinds = {type(_attr_value(g.attrs[a])) for g in groups if a in g.attrs}
+            if kinds == {float} or kinds == {int, float}:
+                df[a] = df[a].astype(float)
+            elif kinds == {int}:
+                df[a] = df[a].astype("int64")
+
     def __repr__(self):
         where = self.path or "in memory"
         t = self.manifest.get("trajectories", {})
         return (f"<dlnflow.Results {self.manifest.get('experiment', {}).get('name', '')!r}: "
                 f"{t.get('done')} of {t.get('total')} trajectories, {self.manifest.get('status')}, {where}>")
+
+    @property
+    def backend(self):
+        """Where the latest session ran: ``"cpu"`` or ``"gpu"``."""
+        return self.manifest.get("backend")
+
+    @property
+    def backend_reason(self):
+        """Why ``backend="auto"`` ran on the CPU (no usable GPU, or a point the GPU backend does not
+        cover), as the command says it on stderr; None where it did not fall back."""
+        return self.manifest.get("backend_reason")
 
     @property
     def complete(self):
@@ -237,6 +267,7 @@ def load(path):
     if not os.path.isfile(os.path.join(path, "manifest.json")):
         raise UsageError(f"{path} is not a dlnflow results folder (no manifest.json)")
     if not os.path.isfile(os.path.join(path, "trajectories.h5")):
-        raise UsageError(f"{path} has no trajectories.h5 yet (a run stopped before writing it: resume it, "
-                         f"or `dlnflow run ... --resume`, to write the data files from its checkpoints)")
+        raise UsageError(f"{path} has no trajectories.h5 yet (a run stopped before writing it): resume it, "
+                         f"dlnflow.run(experiment, out={path!r}, resume=True), to write the data files from its "
+                         f"checkpoints")
     return Results(path)

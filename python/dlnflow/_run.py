@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _experiment
-from ._errors import DlnflowWarning, UsageError
+from ._errors import DlnflowWarning, GpuError, UsageError, python_wording
 from ._results import Results
 
 
@@ -81,8 +81,11 @@ def run(experiment, out=None, backend="auto", threads=None, progress=True, resum
             bar.update(done - bar.n)
 
     try:
-        outcome = _core.run(ex, target, _backend(backend), int(threads or 0), bool(resume), bool(overwrite), bool(force),
-                            tick if bar is not None else None)
+        try:
+            outcome = _core.run(ex, target, _backend(backend), int(threads or 0), bool(resume), bool(overwrite),
+                                bool(force), tick if bar is not None else None)
+        except (UsageError, GpuError) as e:
+            raise type(e)(python_wording(str(e))) from None
         if bar is not None:
             tick(outcome["done"], outcome["total"])
         if outcome["interrupted"] or outcome["by_user"]:  # by_user alone: Ctrl-C as the last chunk finished

@@ -199,6 +199,7 @@ nb::dict run(const ExperimentHandle& h, const std::string& out_dir, const std::s
   d["done"] = out.done, d["total"] = out.total, d["diverged"] = out.diverged, d["reused"] = out.reused;
   d["seconds"] = out.seconds;
   d["backend"] = out.backend;
+  d["backend_reason"] = out.backend_reason;
   nb::list unfinished;
   for (const auto& [status, n] : out.unfinished) unfinished.append(nb::make_tuple(status, n));
   d["unfinished"] = unfinished;

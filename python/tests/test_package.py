@@ -70,13 +70,72 @@ def test_the_error_classes_name_what_is_wrong(small, tmp_path):
     with pytest.raises(dlnflow.UsageError, match="backend"):
         dlnflow.run(small, backend="tpu", progress=False)
     if not dlnflow.gpu_available()[0]:  # as the command: a request this machine cannot carry out
-        with pytest.raises(dlnflow.UsageError, match="backend gpu"):
+        with pytest.raises(dlnflow.UsageError, match='backend="gpu"'):
             dlnflow.run(small, backend="gpu", progress=False)
     with pytest.raises(dlnflow.UsageError, match="manifest"):
         dlnflow.load(foreign)
     with pytest.raises(FileNotFoundError):
         dlnflow.run(str(tmp_path / "missing.toml"), progress=False)
     assert issubclass(dlnflow.InputError, ValueError) and issubclass(dlnflow.InputError, dlnflow.DlnflowError)
+
+
+def test_errors_give_python_advice_and_name_the_key_path(small, tmp_path):
+    # The engine's messages name the command's options; from Python they name run()'s arguments.
+    out = tmp_path / "done"
+    dlnflow.run(small, out=out, progress=False)
+    with pytest.raises(dlnflow.UsageError) as err:
+        dlnflow.run(small, out=out, progress=False)
+    assert "resume=True" in str(err.value) and "overwrite=True" in str(err.value), str(err.value)
+    assert "--" not in str(err.value), str(err.value)
+    # What TOML cannot hold is an InputError naming where it is, not a serializer's TypeError.
+    bad = dict(small, sweep=dict(small["sweep"], axes={"initialization.alpha": [1e-2, None]}))
+    with pytest.raises(dlnflow.InputError, match=r"sweep\.axes\.initialization\.alpha\[1\]"):
+        dlnflow.check(bad)
+    with pytest.raises(dlnflow.InputError, match=r"stop\.t_final: 'object' is not a type"):
+        dlnflow.check(dict(small, stop={"t_final": object()}))
+
+
+def test_a_failure_while_running_is_a_run_error_and_the_folder_resumes(small, tmp_path):
+    # A directory where trajectories.h5 is to be written (overwrite keeps what dlnflow did not
+    # write): the run computes every chunk, then cannot place the file. RunError, [exit 3] of the
+    # command; the checkpoints stay, and once the obstacle is gone resume writes the data files.
+    out = tmp_path / "blocked"
+    first = dlnflow.run(small, out=out, progress=False)
+    (out / "trajectories.h5").unlink()
+    (out / "trajectories.h5").mkdir()
+    (out / "trajectories.h5" / "theirs.txt").write_text("not dlnflow's")
+    with pytest.raises(dlnflow.RunError, match="trajectories.h5"):
+        dlnflow.run(small, out=out, overwrite=True, progress=False)
+    assert (out / "trajectories.h5" / "theirs.txt").read_text() == "not dlnflow's"
+    (out / "trajectories.h5" / "theirs.txt").unlink()
+    (out / "trajectories.h5").rmdir()
+    resumed = dlnflow.run(small, out=out, resume=True, progress=False)
+    assert resumed.complete
+    assert_same_results(first, resumed)
+
+
+def test_summary_columns_are_typed_by_the_experiment(small):
+    # alpha = 1.0 and 2.0 are floats, though summary.csv writes them as 1 and 2; t_end is a float
+    # though every trajectory ends at t_final = 1 exactly.
+    ex = dict(small, stop={"t_final": 1.0}, events=[],
+              sweep=dict(small["sweep"], axes={"initialization.alpha": [1.0, 2.0], "network.depth": [2, 3]}))
+    res = dlnflow.run(ex, progress=False)
+    s = res.summary
+    assert list(s["t_end"]) == [1.0] * len(s) and s["t_end"].dtype == np.float64
+    assert s["initialization.alpha"].dtype == np.float64, s.dtypes
+    assert s["network.depth"].dtype == np.int64, s.dtypes
+    assert res.series["initialization.alpha"].dtype == s["initialization.alpha"].dtype
+    assert s["final_loss"].dtype == np.float64 and s["steps"].dtype == np.int64
+
+
+def test_auto_says_why_it_ran_on_the_cpu(small):
+    res = dlnflow.run(small, progress=False)  # backend="auto"
+    usable, why = dlnflow.gpu_available()
+    assert res.backend in ("cpu", "gpu")
+    if not usable:  # a machine without a GPU: the command's reason, in the results
+        assert res.backend == "cpu" and res.backend_reason == why and why
+    assert (res.backend == "cpu") == (res.backend_reason is not None)
+    assert dlnflow.run(small, backend="cpu", progress=False).backend_reason is None  # asked for: no fallback
 
 
 def test_warnings_arrive_as_python_warnings(small):

@@ -47,8 +47,10 @@ std::string cpu_model() {
 
 // "cpu" or "gpu", decided once for the whole run before anything is written: every sweep point
 // runs on the same backend. --backend gpu without a usable device (or with a point the GPU
-// backend does not cover) is a usage error; auto falls back to the CPU and says why.
-std::string choose_backend(const Experiment& ex, const RunOptions& opt, bool say) {
+// backend does not cover) is a usage error; auto falls back to the CPU and says why (on stderr
+// unless quiet, and in *reason, which the manifest keeps).
+std::string choose_backend(const Experiment& ex, const RunOptions& opt, bool say, std::string* reason) {
+  reason->clear();
   if (opt.backend == Backend::Cpu) return "cpu";
   std::string why;
   bool ok = gpu_available(&why);
@@ -62,6 +64,7 @@ std::string choose_backend(const Experiment& ex, const RunOptions& opt, bool say
   if (ok) return "gpu";
   if (opt.backend == Backend::Gpu) throw UsageError("--backend gpu: " + why + "; use --backend cpu (or auto)");
   if (say) std::fprintf(stderr, "dlnflow: running on the CPU: %s\n", why.c_str());
+  *reason = why;
   return "cpu";
 }
 
@@ -280,6 +283,8 @@ json& open_session(RunContext& rc, run::PreparedFolder& f) {
   meta["device"] = rc.outcome.backend == "gpu"
                        ? cuda_device_name() + " (CUDA, --gpu-path " + to_string(rc.opt.gpu.path) + ")"
                        : cpu_model() + " (" + std::to_string(rc.threads) + " threads)";
+  if (rc.outcome.backend_reason.empty()) meta.erase("backend_reason");  // a resume may run where the first session could not
+  else meta["backend_reason"] = rc.outcome.backend_reason;
   meta["threads"] = rc.threads;
   meta["ranks"] = rc.comm.size();
   json session = {{"started", run::now_iso()}, {"backend", rc.outcome.backend}, {"threads", rc.threads},
@@ -410,7 +415,7 @@ RunOutcome run::run_experiment(const Experiment& ex, const RunOptions& opt, cons
   if (opt.shard_count > 0 && comm.distributed()) throw UsageError("--shard and mpirun do not mix: shard with one process each");
   RunContext rc{ex, opt, hooks, comm, {opt.shard_index, opt.shard_count}, run::ChunkPlan(ex), opt.out_dir, 1, {}};
   rc.outcome.ranks = comm.size();
-  rc.outcome.backend = choose_backend(ex, opt, rc.root() && !opt.quiet);
+  rc.outcome.backend = choose_backend(ex, opt, rc.root() && !opt.quiet, &rc.outcome.backend_reason);
   rc.threads = opt.threads > 0 ? opt.threads : default_threads(comm);
   for (std::int64_t id = 0; id < rc.plan.size(); ++id)
     if (rc.shard.owns(id)) rc.outcome.total += static_cast<std::size_t>(rc.plan[id].count);

@@ -47,6 +47,7 @@ struct RunOutcome {
   std::size_t done = 0, total = 0, diverged = 0, reused = 0;  // reused: loaded from checkpoints
   double seconds = 0.0;
   std::string backend;
+  std::string backend_reason;                      // why --backend auto ran on the CPU ("" otherwise)
   int ranks = 1;                                   // MPI processes that computed
   // Status -> count for trajectories that neither finished the flow nor diverged (step_underflow,
   // max_steps, failed): what the closing line reports beside the diverged count.
