@@ -21,39 +21,41 @@ bool EigenMath::refresh_preconditioner() {
     if (shape == integrator::FrozenShape::Sketched) {
       const int k = integrator::frozen_columns(n, rows, cols);
       if (sketch_.rows() != n || sketch_.cols() != k) sketch_ = frozen_jacobian_sketch(n, k);
-      Mat Z(n, k);
+      images_.resize(n, k);
       auto image = [&](const Mat& X) {
-        for (int c = 0; c < k; ++c) model_.jvp(X.col(c).data(), Z.col(c).data());
+        for (int c = 0; c < k; ++c) model_.jvp(X.col(c).data(), images_.col(c).data());
       };
-      auto orthonormal = [&](const Mat& X) -> Mat {
-        Eigen::HouseholderQR<Mat> qr(X);
-        return qr.householderQ() * Mat::Identity(n, k);
+      auto orthonormalize_images = [&] {  // basis_ = the thin Q of images_
+        qr_.compute(images_);
+        basis_.setIdentity(n, k);
+        qr_.householderQ().applyThisOnTheLeft(basis_, householder_work_);  // (its identity shortcut needs a square dst)
       };
       image(sketch_);
-      Mat Q = orthonormal(Z);
-      image(Q);
-      Q = orthonormal(Z);
-      image(Q);
-      const Mat B = Q.transpose() * Z;
-      Eigen::SelfAdjointEigenSolver<Mat> eig(0.5 * (B + B.transpose()));
-      if (eig.info() != Eigen::Success) throw std::domain_error("the frozen Jacobian's eigensolver did not converge");
-      q_ = Q * eig.eigenvectors();
-      lambda_ = eig.eigenvalues();
+      orthonormalize_images();
+      image(basis_);
+      orthonormalize_images();
+      image(basis_);
+      small_.noalias() = basis_.transpose() * images_;
+      small_ = 0.5 * (small_ + small_.transpose()).eval();
+      eig_.compute(small_);
+      if (eig_.info() != Eigen::Success) throw std::domain_error("the frozen Jacobian's eigensolver did not converge");
+      q_.noalias() = basis_ * eig_.eigenvectors();
+      lambda_ = eig_.eigenvalues();
       return 0.0;
     }
-    Mat J(n, n);
+    images_.resize(n, n);
     Vec e = Vec::Zero(n);
     for (int i = 0; i < n; ++i) {
       e(i) = 1.0;
-      model_.jvp(e.data(), J.col(i).data());
+      model_.jvp(e.data(), images_.col(i).data());
       e(i) = 0.0;
     }
     // Symmetric up to rounding (a gradient flow); the symmetric part is the one to invert.
-    const Mat S = 0.5 * (J + J.transpose());
-    Eigen::SelfAdjointEigenSolver<Mat> eig(S);
-    if (eig.info() != Eigen::Success) throw std::domain_error("the frozen Jacobian's eigensolver did not converge");
-    q_ = eig.eigenvectors();
-    lambda_ = eig.eigenvalues();
+    small_ = 0.5 * (images_ + images_.transpose());
+    eig_.compute(small_);
+    if (eig_.info() != Eigen::Success) throw std::domain_error("the frozen Jacobian's eigensolver did not converge");
+    q_ = eig_.eigenvectors();
+    lambda_ = eig_.eigenvalues();
     return 0.0;
   });
   tmp_.resize(lambda_.size());

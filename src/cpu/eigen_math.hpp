@@ -5,6 +5,8 @@
 // which is what makes CPU-vs-GPU parity mean something.
 #pragma once
 
+#include <Eigen/Eigenvalues>
+#include <Eigen/QR>
 #include <stdexcept>
 #include <string>
 
@@ -131,6 +133,13 @@ class EigenMath {
   Vec lambda_;     // its eigenvalues
   Vec tmp_;
   Mat sketch_;     // the range finder's start (src/core/sketch.hpp), drawn once
+  // A refresh's work, kept from one to the next: allocated afresh, these few-hundred-kilobyte
+  // matrices went to the system and back each time, and the page faults of that were an eighth
+  // of an implicit run's time (the stiff benchmark, depth 4).
+  Mat images_, basis_, small_;
+  Vec householder_work_;
+  Eigen::HouseholderQR<Mat> qr_;
+  Eigen::SelfAdjointEigenSolver<Mat> eig_;
 };
 
 }  // namespace dlnflow::cpu

@@ -9,6 +9,8 @@
 // the solves start to need many iterations (the Jacobian has moved away from it).
 #pragma once
 
+#include <type_traits>
+
 #include "krylov.hpp"
 #include "step_control.hpp"
 #include "steppers.hpp"
@@ -114,11 +116,21 @@ DLNFLOW_HD_NOINLINE ImplicitOutcome rosenbrock_step(const Team& team, const Rose
       rhs(s.u, s.fu, false);
       fi = s.fu;
     }
-    for (int q = team.rank(); q < n; q += team.size()) {
-      T acc = hg * fi[q];
-      for (int j = 0; j < i; ++j)
-        if (t.c[i][j] != 0) acc += T(t.gamma * t.c[i][j]) * s.k[j][q];
-      s.r[q] = acc;
+    if constexpr (std::is_same_v<Team, HostTeam>) {  // term by term, vectorized (combine in steppers.hpp)
+      for (int q = 0; q < n; ++q) s.r[q] = hg * fi[q];
+      for (int j = 0; j < i; ++j) {
+        if (t.c[i][j] == 0) continue;
+        const T cj = T(t.gamma * t.c[i][j]);
+        const T* kj = s.k[j];
+        for (int q = 0; q < n; ++q) s.r[q] += cj * kj[q];
+      }
+    } else {
+      for (int q = team.rank(); q < n; q += team.size()) {
+        T acc = hg * fi[q];
+        for (int j = 0; j < i; ++j)
+          if (t.c[i][j] != 0) acc += T(t.gamma * t.c[i][j]) * s.k[j][q];
+        s.r[q] = acc;
+      }
     }
     team.sync();
     const KrylovResult kr =
@@ -158,6 +170,18 @@ DLNFLOW_HD_NOINLINE ImplicitOutcome rosenbrock_step(const Team& team, const Rose
 // After an accepted step: the dense-output vectors h_r = sum_j hd[r][j] k_j.
 template <class Team, class T>
 DLNFLOW_HD void rosenbrock_dense(const Team& team, const RosenbrockTableau& t, int n, const RosenbrockStages<T>& s) {
+  if constexpr (std::is_same_v<Team, HostTeam>) {  // term by term, vectorized (combine in steppers.hpp)
+    for (int r = 0; r < 3; ++r) {
+      T* out = s.hd[r];
+      for (int q = 0; q < n; ++q) out[q] = 0;
+      for (int j = 0; j < t.stages; ++j) {
+        const T c = T(t.hd[r][j]);
+        const T* kj = s.k[j];
+        for (int q = 0; q < n; ++q) out[q] += c * kj[q];
+      }
+    }
+    return;
+  }
   for (int q = team.rank(); q < n; q += team.size())
     for (int r = 0; r < 3; ++r) {
       T acc = 0;

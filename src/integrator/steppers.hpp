@@ -8,6 +8,8 @@
 #include "team.hpp"
 #include "workspace.hpp"
 
+#include <type_traits>
+
 namespace dlnflow::integrator {
 
 // The stage vectors of one step (n entries each): k[1] .. k[s-1] (k_1 is the caller's f(y)),
@@ -38,6 +40,26 @@ DLNFLOW_HD void combine(const Team& team, int n, T* out, const T* base, T h, con
   if (nonzero == 1 && divisor == 1) {
     const T hc = h * T(coef[only]);
     for (int i = team.rank(); i < n; i += team.size()) out[i] = base ? base[i] + hc * k[only][i] : hc * k[only][i];
+  } else if constexpr (std::is_same_v<Team, HostTeam>) {
+    // The same sums term by term over whole vectors: the loop over entries then vectorizes (with
+    // the stages inside it, it did not; this was the largest single cost of an implicit step),
+    // and each entry still adds its terms in the same order. Not on a GPU team, where out[i]
+    // would go to memory once per term instead of staying in a register. out aliases no input.
+    const T hd = divisor == 1 ? h : h / T(divisor);
+    const int first = only < 0 ? 0 : only;
+    const T c0 = T(coef[first]);
+    const T* k0 = k[first];
+    for (int i = 0; i < n; ++i) out[i] = c0 * k0[i];
+    for (int j = first + 1; j < count; ++j) {
+      if (coef[j] == 0) continue;
+      const T cj = T(coef[j]);
+      const T* kj = k[j];
+      for (int i = 0; i < n; ++i) out[i] = out[i] + cj * kj[i];
+    }
+    if (base)
+      for (int i = 0; i < n; ++i) out[i] = base[i] + hd * out[i];
+    else
+      for (int i = 0; i < n; ++i) out[i] = hd * out[i];
   } else {
     const T hd = divisor == 1 ? h : h / T(divisor);
     for (int i = team.rank(); i < n; i += team.size()) {
