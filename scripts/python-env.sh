@@ -1,4 +1,4 @@
-# Sourced by the set-up scripts (install-deps.sh, test.sh, run-example.sh): makes `python3` one
+# Sourced by the set-up scripts (install-deps.sh, test.sh): makes `python3` one
 # where pip may install. Debian 12's system Python is "externally managed" (PEP 668) and refuses
 # `pip install`; there the Python packages go into .venv/ at the repository root (created once,
 # the system's packages visible through it), and .venv/bin is put first on PATH for the rest of
