@@ -53,6 +53,7 @@ class Results:
         self._series = None
         self._matrices = None  # in memory: (point, kind) -> matrices
         self._catalogues = None  # in memory: point -> DataFrame
+        self._file_map = None  # trajectories.h5 mapped read-only, for views of its matrices
         with h5py.File(self._h5_path, "r") as f:
             self.axes = [_attr_value(a) for a in f.attrs.get("axes", [])]
             self._type_summary(f)
@@ -138,12 +139,26 @@ class Results:
             g = f["points"][str(point)]
             if kind not in g:
                 raise KeyError(f"point {point} has no {kind} (record.save_states)")
-            return {k: g[kind][k][()] for k in g[kind]}
+            return {k: self._view(g[kind][k]) for k in g[kind]}
+
+    def _view(self, dset):
+        """A read-only view of the file's bytes (no copy) where the dataset is stored
+        contiguously and uncompressed, as dlnflow writes its matrices; a copy otherwise. The file
+        is replaced, never rewritten in place (a rerun renames a new one over it), so a view keeps
+        the data it was made from."""
+        offset = dset.id.get_offset()
+        if (dset.chunks is None and dset.compression is None and offset is not None and dset.size > 0
+                and dset.dtype.isnative):
+            if self._file_map is None:  # one map of the whole file (one descriptor), views into it
+                self._file_map = np.memmap(self._h5_path, dtype=np.uint8, mode="r")
+            return np.ndarray(dset.shape, dtype=dset.dtype, buffer=self._file_map, offset=offset)
+        return dset[()]
 
     def final_states(self, point=0):
         """The final matrices of a point, ``{"W1": (n, rows, cols), ...}`` (or ``U``, ``W``), with
         ``record.save_states = "final"`` or ``"endpoints"``; one row per finished trajectory, in
-        the order of the point's ``seed`` dataset (seed 0, 1, ... for a complete run)."""
+        the order of the point's ``seed`` dataset (seed 0, 1, ... for a complete run). From a
+        folder they are read-only views into a map of trajectories.h5, not copies."""
         return self._matrix_group(point, "final_state")
 
     def initial_states(self, point=0):

@@ -169,6 +169,23 @@ def test_run_then_load_and_in_memory_results_are_equal(small, tmp_path):
     assert len(long) == 2 * 3 * 13 and {"point", "trajectory", "time", "loss"} <= set(long.columns)
 
 
+def test_matrices_of_a_folder_are_views_of_the_file_not_copies(small, tmp_path):
+    res = dlnflow.run(small, out=tmp_path / "views", progress=False)
+    loaded = dlnflow.load(tmp_path / "views")
+    with h5py.File(tmp_path / "views" / "trajectories.h5", "r") as f:
+        for p in range(2):
+            for kind, got in (("final_state", loaded.final_states(p)), ("initial_state", loaded.initial_states(p))):
+                assert set(got) == set(f["points"][str(p)][kind])
+                for k, v in got.items():
+                    assert isinstance(v.base, np.memmap) and not v.flags.writeable, (kind, k, type(v.base))
+                    np.testing.assert_array_equal(v, f["points"][str(p)][kind][k][()])
+    # In memory (the folder is gone) they are plain arrays, equal to the views.
+    mem = dlnflow.run(small, progress=False).final_states(1)
+    for k in mem:
+        assert not isinstance(mem[k].base, np.memmap) and mem[k].flags.writeable
+        np.testing.assert_array_equal(mem[k], res.final_states(1)[k])
+
+
 def test_python_and_the_command_give_identical_numbers(small, tmp_path, cli):
     path = write_toml(tmp_path / "small.toml", small)
     subprocess.run([cli, "run", path, "--out", str(tmp_path / "cli"), "--quiet", "--backend", "cpu"], check=True)
