@@ -134,8 +134,8 @@ class EigenMath {
   Vec tmp_;
   Mat sketch_;     // the range finder's start (src/core/sketch.hpp), drawn once
   // A refresh's work, kept from one to the next: allocated afresh, these few-hundred-kilobyte
-  // matrices went to the system and back each time, and the page faults of that were an eighth
-  // of an implicit run's time (the stiff benchmark, depth 4).
+  // matrices went to the system and back each time, and the page faults of that were about a
+  // twentieth of an implicit run's time (the stiff benchmark, depth 4, alpha = 1e-8).
   Mat images_, basis_, small_;
   Vec householder_work_;
   Eigen::HouseholderQR<Mat> qr_;

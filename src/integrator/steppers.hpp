@@ -42,7 +42,7 @@ DLNFLOW_HD void combine(const Team& team, int n, T* out, const T* base, T h, con
     for (int i = team.rank(); i < n; i += team.size()) out[i] = base ? base[i] + hc * k[only][i] : hc * k[only][i];
   } else if constexpr (std::is_same_v<Team, HostTeam>) {
     // The same sums term by term over whole vectors: the loop over entries then vectorizes (with
-    // the stages inside it, it did not; this was the largest single cost of an implicit step),
+    // the stages inside it, it did not: the largest self cost of an implicit run, a tenth),
     // and each entry still adds its terms in the same order. Not on a GPU team, where out[i]
     // would go to memory once per term instead of staying in a register. out aliases no input.
     const T hd = divisor == 1 ? h : h / T(divisor);
