@@ -369,3 +369,40 @@ def test_the_notebook_runs_start_to_finish(tmp_path):
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "slope" in outputs
     assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_the_type_stub_matches_the_package():
+    # The .pyi stub is what editors and type checkers see: every public name, every parameter.
+    import ast
+    import inspect
+
+    tree = ast.parse(open(os.path.join(ROOT, "python", "dlnflow", "__init__.pyi")).read())
+    stubbed = set()
+
+    def params(node):
+        a = node.args
+        return [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            stubbed.add(node.name)
+            real = getattr(dlnflow, node.name)
+            assert params(node) == list(inspect.signature(real).parameters), node.name
+        elif isinstance(node, ast.ClassDef):
+            stubbed.add(node.name)
+            cls = getattr(dlnflow, node.name)
+            for item in node.body:
+                if not isinstance(item, ast.FunctionDef):
+                    continue
+                real = inspect.getattr_static(cls, item.name)
+                if any(isinstance(d, ast.Name) and d.id == "property" for d in item.decorator_list):
+                    assert isinstance(real, property), f"{node.name}.{item.name}"
+                else:
+                    assert params(item) == list(inspect.signature(real).parameters), f"{node.name}.{item.name}"
+        elif isinstance(node, ast.AnnAssign):
+            stubbed.add(node.target.id)
+    missing = set(dlnflow.__all__) - stubbed
+    assert not missing, missing
+    # and what the stub says a Results has, a Results has
+    for prop in ("backend", "backend_reason", "complete", "series", "events"):
+        assert isinstance(inspect.getattr_static(dlnflow.Results, prop), property), prop
