@@ -66,7 +66,8 @@ class EigenMath {
   bool nearest(const double* y, double& distance, double& index) {
     bool ok = true;
     guard(ok, [&] {
-      const auto [d, i] = catalog_->nearest(model_.end_to_end(y));
+      model_.end_to_end(y, w_, w_work_);
+      const auto [d, i] = catalog_->nearest(w_);
       distance = d, index = i;
       return 0.0;
     });
@@ -75,16 +76,16 @@ class EigenMath {
 
   int product_size() const { return static_cast<int>(model_.problem().rows() * model_.problem().cols()); }
   bool product(const double* y, double* W) {
-    const Mat P = model_.end_to_end(y);
-    std::copy(P.data(), P.data() + P.size(), W);
+    model_.end_to_end(y, w_, w_work_);
+    std::copy(w_.data(), w_.data() + w_.size(), W);
     return true;
   }
 
   // <C, W> or ||W - M||_F for the slot-th event matrix.
   double matrix_event(const double* y, bool distance, int slot) {
     const Mat& C = *event_matrices_[static_cast<std::size_t>(slot)];
-    const Mat W = model_.end_to_end(y);
-    return distance ? (W - C).norm() : W.cwiseProduct(C).sum();
+    model_.end_to_end(y, w_, w_work_);
+    return distance ? (w_ - C).norm() : w_.cwiseProduct(C).sum();
   }
 
   // The linearization an implicit step needs (src/integrator/rosenbrock.hpp): exact
@@ -133,6 +134,7 @@ class EigenMath {
   Vec lambda_;     // its eigenvalues
   Vec tmp_;
   Mat sketch_;     // the range finder's start (src/core/sketch.hpp), drawn once
+  Mat w_, w_work_;  // the end-to-end W of product(), matrix_event() and nearest(), kept per step
   // A refresh's work, kept from one to the next: allocated afresh, these few-hundred-kilobyte
   // matrices went to the system and back each time, and the page faults of that were about a
   // twentieth of an implicit run's time (the stiff benchmark, depth 4, alpha = 1e-8).

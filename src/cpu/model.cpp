@@ -39,20 +39,27 @@ double Model::loss(const Mat& W) { return loss_->value(W); }
 double Model::loss_and_gradient(const Mat& W, Mat& G) { return loss_->value_and_gradient(W, G); }
 
 Mat Model::end_to_end(const double* state) const {
+  Mat W, work;
+  end_to_end(state, W, work);
+  return W;
+}
+
+void Model::end_to_end(const double* state, Mat& W, Mat& work) const {
   const auto& blocks = problem_.blocks();
   if (problem_.is_symmetric()) {
     const ConstMap U(state, blocks[0][0], blocks[0][1]);
-    return U * U.transpose();
+    W.noalias() = U * U.transpose();
+    return;
   }
   Index off = 0;
-  Mat W = ConstMap(state, blocks[0][0], blocks[0][1]);
+  W = ConstMap(state, blocks[0][0], blocks[0][1]);
   off += blocks[0][0] * blocks[0][1];
   for (std::size_t j = 1; j < blocks.size(); ++j) {
     const ConstMap Wj(state + off, blocks[j][0], blocks[j][1]);
-    W = Wj * W;
+    work.noalias() = Wj * W;
+    W.swap(work);
     off += blocks[j][0] * blocks[j][1];
   }
-  return W;
 }
 
 double Model::rhs(const Vec& state, Vec& dstate, bool want_loss) {

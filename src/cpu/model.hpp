@@ -28,6 +28,9 @@ class Model {
 
   Mat end_to_end(const Vec& state) const { return end_to_end(state.data()); }
   Mat end_to_end(const double* state) const;
+  // The same into W, with `work` for the chain of products: no allocation once both have held
+  // their sizes (what the driver calls at every step).
+  void end_to_end(const double* state, Mat& W, Mat& work) const;
   double state_loss(const Vec& state) { return loss(end_to_end(state)); }
 
   // dstate/dt of the flow: minus the parameter gradient (deep, symmetric) or -A_W(grad L1)
