@@ -582,7 +582,6 @@ class PlotData(Workspace):
                 slope = (ln["y"][-1] - ln["y"][0]) / math.log(ln["x"][-1] / ln["x"][0])
                 self.assertAlmostEqual(slope, 1 / mu, delta=1e-9)
 
-
     def test_the_examples_the_validation_does_not_run_plot_without_warnings(self):
         """scripts/validate.py draws every results folder of its studies; these two examples are in
         none of them."""
