@@ -1,12 +1,13 @@
 // The device backend's linear algebra for the trajectory driver (src/integrator/driver.hpp): a
 // Problem's flow on a team (flows.cuh), its spectrum, the distance to the critical-point
-// catalogue and the events' matrices, and for the implicit methods its Jacobian-vector products (flow_jvp.cuh) and frozen
-// Jacobian (frozen_jacobian.cuh). The CPU backend's counterpart is src/cpu/eigen_math.hpp; the
-// driver is the same.
+// catalogue and the events' matrices, and for the implicit methods its Jacobian-vector products
+// (flow_jvp.cuh), frozen Jacobian (frozen_jacobian.cuh) and the restoring of its balancedness
+// (rebalance.cuh). The CPU backend's counterpart is src/cpu/eigen_math.hpp; the driver is the same.
 #pragma once
 
 #include "flow_jvp.cuh"
 #include "frozen_jacobian.cuh"
+#include "rebalance.cuh"
 #include "integrator/workspace.hpp"
 
 namespace dlnflow::device {
@@ -31,6 +32,7 @@ class FlowMath {
       lin_ = ws.take(flow_workspace(f_, team_.size()));
       jw_ = ws.take(jvp_workspace(f_));
       frozen_.layout(ws, n, f_.rows, f_.cols);
+      rebalance_.layout(ws, f_);
     }
   }
 
@@ -66,6 +68,15 @@ class FlowMath {
     return frozen_.refresh(team_, [&](const T* in, T* out) { return jvp(in, out); }, f_.sketch);
   }
   DLNFLOW_HD void precondition(T hg, const T* r, T* z) { frozen_.apply(team_, hg, r, z); }
+  // The balancedness the exact flow conserves, restored every few implicit steps (rebalance.cuh).
+  DLNFLOW_HD void keep_balance(const T* y0) {
+    rebalance_keep(team_, f_, rebalance_, y0);
+    team_.sync();
+  }
+  DLNFLOW_HD void rebalance(T* y) {
+    device::rebalance(team_, f_, rebalance_, y, scratch_);
+    team_.sync();
+  }
 
   DLNFLOW_HD int product_size() const { return f_.rows * f_.cols; }
   DLNFLOW_HD bool product(const T* y, T* W) {
@@ -128,6 +139,7 @@ class FlowMath {
   T *WtA_ = nullptr, *U_ = nullptr, *s_ = nullptr, *V_ = nullptr, *svd_ = nullptr;
   T *ly_ = nullptr, *ldy_ = nullptr, *lin_ = nullptr, *jw_ = nullptr;  // the linearization point
   FrozenJacobian<T> frozen_;
+  Rebalance<T> rebalance_;
 };
 
 }  // namespace dlnflow::device

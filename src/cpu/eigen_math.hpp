@@ -13,6 +13,7 @@
 #include "dlnflow/catalog.hpp"
 #include "dlnflow/solve.hpp"
 #include "model.hpp"
+#include "rebalance.hpp"
 
 namespace dlnflow::cpu {
 
@@ -20,7 +21,7 @@ class EigenMath {
  public:
   // events: the run's events; the linear and distance ones' matrices are taken in their order.
   EigenMath(Model& model, const CriticalPointCatalog* catalog, const std::vector<EventSpec>& events = {})
-      : model_(model), catalog_(catalog) {
+      : model_(model), catalog_(catalog), rebalancer_(model.problem()) {
     for (const EventSpec& e : events)
       if (e.kind == EventKind::Linear || e.kind == EventKind::Distance) event_matrices_.push_back(&e.matrix);
   }
@@ -110,6 +111,9 @@ class EigenMath {
   }
   bool refresh_preconditioner();
   void precondition(double hg, const double* r, double* z);
+  // The balancedness the exact flow conserves, restored every few implicit steps (rebalance.hpp).
+  void keep_balance(const double* y0) { rebalancer_.keep(y0); }
+  void rebalance(double* y) { rebalancer_.restore(y); }
 
   // What failed last (the message of a trajectory that ends Failed).
   const std::string& error() const { return error_; }
@@ -130,6 +134,7 @@ class EigenMath {
   const CriticalPointCatalog* catalog_;
   std::vector<const Mat*> event_matrices_;
   std::string error_;
+  Rebalancer rebalancer_;
   Mat q_;          // eigenvectors of the frozen Jacobian (empty: no preconditioner)
   Vec lambda_;     // its eigenvalues
   Vec tmp_;

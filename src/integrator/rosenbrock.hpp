@@ -4,6 +4,10 @@
 //   bool jvp(const T* v, T* out)           out = J v at that point
 //   bool refresh_preconditioner()          freeze J at that point for precondition()
 //   void precondition(T hg, const T* r, T* z)   z ~ (I - hg J_frozen)^{-1} r
+// and, for the driver around the step,
+//   void keep_balance(const T* y0)         remember the invariant the exact flow conserves
+//   void rebalance(T* y)                   move y back to it without changing W (a no-op but for
+//                                          the deep factorization: src/cpu/rebalance.hpp)
 // The linear systems are solved by GCR (krylov.hpp) on the exact Jacobian-vector products, so
 // the method keeps its order; the frozen Jacobian only preconditions them, and is refreshed when
 // the solves start to need many iterations (the Jacobian has moved away from it).
