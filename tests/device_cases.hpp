@@ -149,12 +149,16 @@ inline void expect_same_trajectory(const TrajectoryResult& got, const Trajectory
   // A failed trajectory: both end at their last accepted state, but where a matrix function
   // fails is a property of each backend's own linear algebra; only the verdict is comparable.
   if (want.status == Status::Failed) return;
-  auto count_close = [&](std::int64_t a, std::int64_t b) {
-    return counts_within == 0 ? a == b : std::abs(double(a - b)) <= counts_within * std::max<double>(1, b) + 2;
+  auto count_close = [&](std::int64_t a, std::int64_t b, std::int64_t scale) {
+    return counts_within == 0 ? a == b : std::abs(double(a - b)) <= counts_within * std::max<double>(1, scale) + 2;
   };
-  EXPECT_TRUE(count_close(got.steps, want.steps)) << got.steps << " vs " << want.steps;
-  EXPECT_TRUE(count_close(got.rejected, want.rejected)) << got.rejected << " vs " << want.rejected;
-  EXPECT_TRUE(count_close(got.rhs_evaluations, want.rhs_evaluations)) << got.rhs_evaluations << " vs " << want.rhs_evaluations;
+  EXPECT_TRUE(count_close(got.steps, want.steps, want.steps)) << got.steps << " vs " << want.steps;
+  // Where two step sequences part (counts_within > 0), any attempt that differs may be accepted
+  // on one and rejected on the other: the rejections differ by up to as many as the steps do,
+  // so they are held to the steps' bound, not to a share of their own few (deep_stiff under
+  // auto: 9 and 12 rejections in 322 and 325 steps on an AMD EPYC, equal on an Intel Xeon).
+  EXPECT_TRUE(count_close(got.rejected, want.rejected, want.steps)) << got.rejected << " vs " << want.rejected;
+  EXPECT_TRUE(count_close(got.rhs_evaluations, want.rhs_evaluations, want.rhs_evaluations)) << got.rhs_evaluations << " vs " << want.rhs_evaluations;
   EXPECT_TRUE(close(got.t_end, want.t_end)) << got.t_end << " vs " << want.t_end;
   EXPECT_TRUE(vec_close(got.final_state, want.final_state)) << (got.final_state - want.final_state).norm();
   EXPECT_TRUE(close(got.final_loss, want.final_loss)) << got.final_loss << " vs " << want.final_loss;
