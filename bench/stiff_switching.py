@@ -15,7 +15,16 @@ binary, on the same initial states:
   * the cost per trajectory of auto from alpha = 1e-4 to 1e-24 (steps, seconds), which issue #15
     asks to grow at most logarithmically in 1/alpha.
 
+  * --accuracy (instead of the above): how accurate auto's escape times are at rtol 1e-9 and
+    1e-11 for these Gaussian starts far below what dopri5 can check, against auto itself at
+    rtol 1e-13, atol 1e-24 (where that takes hours, at depth 4 below 1e-16 and depth 3 below
+    1e-20, against rtol 1e-11); 4 seeds. (dopri5 at rtol 1e-9 agrees with that reference to
+    1.3e-10 at depth 4, alpha = 1e-12, in 4.3 million steps a trajectory.) Below some alpha the
+    escape times stop converging as rtol shrinks: float64 roundoff, not the integrator, decides
+    them there (docs/numerics.md, "Limits").
+
     bench/stiff_switching.py --bin build/dlnflow [--seeds 32] [--threads 2] [--quick] [--backend gpu]
+    bench/stiff_switching.py --bin build/dlnflow --accuracy [--seeds 4]
 
 (--backend gpu: every run on the fused GPU path, the tight reference included; what
 scripts/gpu-check.sh runs on a GPU machine, as --quick.)
@@ -101,21 +110,71 @@ def worst_rel(a, ref):
     return max(abs(x - y) / abs(y) for ea, er in zip(a, ref) for x, y in zip(ea, er))
 
 
+# depth: (alpha, ...); rtol 1e-13 is the reference down to the last but one, rtol 1e-11 at the last
+ACCURACY_ALPHAS = {3: [1e-12, 1e-16, 1e-20, 1e-24], 4: [1e-10, 1e-12, 1e-16, 1e-20]}
+TOLERANCES = {1e-9: 1e-14, 1e-11: 1e-20, 1e-13: 1e-24}  # rtol: atol
+
+
+def accuracy(a, work, seeds):
+    """Escape times of auto against its own tight runs (see the module docstring)."""
+    rows = []
+    points = [(depth, alpha, alpha == alphas[-1]) for depth, alphas in ACCURACY_ALPHAS.items() for alpha in alphas]
+    for depth, alpha, last in points:
+        rtols = [1e-9, 1e-11] if last else [1e-9, 1e-11, 1e-13]
+        runs = {rt: run(a.bin, work, a.threads, "auto", depth, alpha, seeds, rtol=rt, atol=TOLERANCES[rt])
+                for rt in rtols}
+        ref = runs[rtols[-1]]
+        for rt in rtols[:-1]:
+            r = runs[rt]
+            row = {"depth": depth, "alpha": alpha, "rtol": rt, "atol": TOLERANCES[rt], "reference_rtol": rtols[-1],
+                   "worst_vs_reference": worst_rel(r["escapes"], ref["escapes"]),
+                   "steps_median": r["steps_median"], "seconds": r["seconds"],
+                   "reference_steps_median": ref["steps_median"], "reference_seconds": ref["seconds"],
+                   "all_escaped": r["all_escaped"] and ref["all_escaped"]}
+            rows.append(row)
+            print(f"N={depth} alpha={alpha:.0e} rtol={rt:.0e}: worst escape vs rtol {rtols[-1]:.0e} "
+                  f"{row['worst_vs_reference']:.1e} ({r['steps_median']} steps, {r['seconds']:.2f} s; reference "
+                  f"{ref['steps_median']} steps, {ref['seconds']:.1f} s)", flush=True)
+    print("\n| N | alpha | rtol | worst escape vs reference | reference rtol | steps | reference steps |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['depth']} | {r['alpha']:.0e} | {r['rtol']:.0e} | {r['worst_vs_reference']:.1e} | "
+              f"{r['reference_rtol']:.0e} | {r['steps_median']} | {r['reference_steps_median']} |")
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.path.join(SRC, "build", "dlnflow"))
-    ap.add_argument("--seeds", type=int, default=32)
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per point (default 32; 4 with --quick or --accuracy)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="4 seeds, alpha down to 1e-6 and 1e-16 (a smoke run)")
     ap.add_argument("--out", default=None, help="JSON file (default bench/results/stiff-<machine>-<date>.json)")
     ap.add_argument("--backend", choices=["auto", "cpu", "gpu"], default="auto", help="dlnflow run --backend")
+    ap.add_argument("--accuracy", action="store_true",
+                    help="only the escape-time accuracy of auto at depth 4 down to alpha = 1e-20")
     a = ap.parse_args()
     global BACKEND
     BACKEND = a.backend
-    seeds = 4 if a.quick else a.seeds
+    machine = f"{platform.machine()}-{os.cpu_count()}c"
+    if a.accuracy:
+        seeds = a.seeds or 4
+        work = tempfile.mkdtemp(prefix="dlnflow-stiff-")
+        try:
+            rows = accuracy(a, work, seeds)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        out = a.out or os.path.join(SRC, "bench", "results", f"stiff-accuracy-{machine}-{datetime.date.today()}.json")
+        json.dump({"machine": platform.platform(), "cpus": os.cpu_count(), "threads": a.threads, "seeds": seeds,
+                   "backend": a.backend, "command": " ".join(sys.argv),
+                   "date": datetime.datetime.now().isoformat(timespec="seconds"), "accuracy": rows},
+                  open(out, "w"), indent=1)
+        print(f"\nwrote {out}")
+        return
+    seeds = a.seeds or (4 if a.quick else 32)
     sweep = [10.0 ** -k for k in range(1, 7 if a.quick else 9)]
-    # Depth 4 stops at 1e-20: at 1e-24 a Gaussian start costs ~75 s per trajectory and its escape
-    # times lose accuracy (docs/numerics.md, "Limits"); the structured start of
+    # Depth 4 stops at 1e-20: at 1e-24 a Gaussian start costs 17-26 s per trajectory and its
+    # escape times lose accuracy (docs/numerics.md, "Limits"; --accuracy); the structured start of
     # examples/stiff/escape_full_observation.toml goes to 1e-24 at both depths.
     beyond = {3: [1e-12, 1e-16] if a.quick else [1e-12, 1e-16, 1e-20, 1e-24],
               4: [1e-12, 1e-16] if a.quick else [1e-12, 1e-16, 1e-20]}
@@ -169,7 +228,6 @@ def main():
     for c in cost:
         print(f"| {c['depth']} | {c['alpha']:.0e} | {c['seconds_per_trajectory']:.3f} | {c['steps_median']} | "
               f"{c['all_escaped']} |")
-    machine = f"{platform.machine()}-{os.cpu_count()}c"
     out = a.out or os.path.join(SRC, "bench", "results", f"stiff-{machine}-{datetime.date.today()}.json")
     json.dump({"machine": platform.platform(), "cpus": os.cpu_count(), "threads": a.threads, "seeds": seeds,
                "backend": a.backend,
