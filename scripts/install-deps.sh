@@ -36,6 +36,8 @@ for arg in "$@"; do
   if [ "$arg" = --test ]; then  # the fuzzers (scripts/fuzz.sh): clang with its libFuzzer runtime
     command -v clang++ >/dev/null || need+=(clang)
     compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || need+=(libclang-rt-dev)
+    # scripts/test.sh: the Python package's build takes the main build's objects from ccache.
+    command -v ccache >/dev/null || need+=(ccache)
   fi
 done
 
