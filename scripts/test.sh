@@ -34,6 +34,8 @@ if command -v ccache >/dev/null; then
 fi
 read -r py_cc py_cxx < <(python3 -c 'import sysconfig as s
 print((s.get_config_var("CC") or "cc").split()[0], (s.get_config_var("CXX") or "c++").split()[0])')
+# A Python built with a compiler this machine lacks: gcc and g++, and the package compiles afresh.
+command -v "$py_cc" >/dev/null && command -v "$py_cxx" >/dev/null || py_cc=gcc py_cxx=g++
 CC=${CC:-$py_cc} CXX=${CXX:-$py_cxx} \
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDLNFLOW_CUDA="${DLNFLOW_CUDA:-AUTO}" >/dev/null
 cmake --build "$build" --parallel "$(nproc)"
