@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "team.hpp"
 
@@ -37,11 +38,23 @@ struct KrylovWork {
 };
 
 // <x, y> with weights wt (squared inverse scales), the same on every member.
-// Four partial sums per member: a reduction in one accumulator cannot be vectorized without
+// Several partial sums: a reduction in one accumulator cannot be vectorized without
 // reassociating it, and these products are most of the solver's own time (one accumulator made
 // auto on the stiff benchmark, depth 4, alpha = 1e-8, take 0.90 s instead of 0.65-0.70 s).
+// On the host, eight contiguous ones, which the compiler keeps in one vector register: four
+// strided ones (the team form below) it vectorized across iterations and then summed lane by
+// lane in order, 230 ns against 66 ns for n = 400 on an AVX-512 machine (AMD EPYC).
 template <class Team, class T>
 DLNFLOW_HD T weighted_dot(const Team& team, int n, const T* x, const T* y, const T* wt, T* scratch) {
+  if constexpr (std::is_same_v<Team, HostTeam>) {
+    constexpr int kLanes = 8;
+    T s[kLanes] = {};
+    int i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+      for (int u = 0; u < kLanes; ++u) s[u] += wt[i + u] * x[i + u] * y[i + u];
+    for (; i < n; ++i) s[0] += wt[i] * x[i] * y[i];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+  }
   T s[4] = {0, 0, 0, 0};
   const int stride = team.size();
   int i = team.rank();
