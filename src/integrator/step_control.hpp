@@ -22,6 +22,7 @@ struct StepClock {
   T t = 0, comp = 0;  // time and its Kahan compensation
   T h = 0;            // the next step to try
   long long steps = 0, rejected = 0;
+  T h_acc = 0, err_acc = 0;  // the last accepted step and its error, for the predictive controller (0: none)
 };
 
 enum class StepPlan : int { Go, Underflow, MaxSteps };
@@ -47,8 +48,18 @@ DLNFLOW_HD StepPlan plan_step(const StepConfig& c, long long max_steps, T t_fina
 // After a step of size hs with scaled error err (0 for fixed steps): on acceptance advances the
 // clock and proposes the next step (the standard controller of order 5: 0.9 err^(-1/5), within
 // [0.2, 5]), on rejection shrinks the step. Returns whether accepted.
+// predictive (the implicit steps): the proposal is also capped by Gustafsson's predictive
+// controller, 0.9 (h / h_acc) (err_acc / err^2)^(1/5) from the last two accepted steps, as
+// Hairer & Wanner's RODAS does by default (Solving ODEs II, Section IV.8). On a plateau's end
+// the steps an implicit method can take shrink step after step as the next escape nears, and the
+// standard controller, which only sees the last error, overshoots and rejects: on the stiff
+// benchmark (depth 4, alpha = 1e-8, 8 seeds) 418 of 4 322 implicit attempts were rejected, 65
+// of 4 061 with it (for 2% more accepted steps).
+// The explicit method keeps the standard controller (Hairer's dopri5 uses it with a small
+// stabilizing term; the benchmark compares against this one).
 template <class T>
-DLNFLOW_HD bool conclude_step(const StepConfig& c, T t_final, T hs, bool last, T err, StepClock<T>& k) {
+DLNFLOW_HD bool conclude_step(const StepConfig& c, T t_final, T hs, bool last, T err, StepClock<T>& k,
+                              bool predictive = false) {
   const bool adaptive = is_adaptive(c.method);
   if (adaptive && !(err <= T(1))) {
     ++k.rejected;
@@ -67,7 +78,14 @@ DLNFLOW_HD bool conclude_step(const StepConfig& c, T t_final, T hs, bool last, T
   }
   if (adaptive) {
     const T e = err > T(1e-10) ? err : T(1e-10);
-    const T fac = T(0.9) * std::pow(e, T(-0.2));
+    T fac = T(0.9) * std::pow(e, T(-0.2));
+    if (predictive) {
+      if (k.h_acc > 0) {
+        const T gus = T(0.9) * (hs / k.h_acc) * std::pow(k.err_acc / (e * e), T(0.2));
+        if (gus < fac) fac = gus;
+      }
+      k.h_acc = hs, k.err_acc = err > T(1e-2) ? err : T(1e-2);
+    }
     const T hn = hs * (fac < T(0.2) ? T(0.2) : fac > T(5) ? T(5) : fac);
     k.h = hn < T(c.dt_max) ? hn : T(c.dt_max);
   }
