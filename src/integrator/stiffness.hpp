@@ -20,6 +20,15 @@
 // stiffness does not explain), or that lasted under kShortPhase = 80 steps (a plateau too short
 // to repay the frozen Jacobian), doubles the evidence needed to switch again, so that auto never
 // thrashes between the methods at a cost above a few attempts.
+// After a switch back, both tests wait (the monitor is disarmed): an implicit phase ends when its
+// steps have shrunk to a few explicit ones, i.e. the solution itself now moves on the explicit
+// stability time scale (an escape is under way), and the explicit steps at the stability limit
+// that follow would switch to an implicit phase with steps just as short (on the stiff benchmark,
+// depth 4, alpha = 1e-8: 23 implicit steps of 0.15 before each escape against explicit ones of
+// 0.1, and that short phase's back-off then delayed the switch after the escape). They re-arm
+// when a radius check sees the explicit step limited by accuracy, h rho < kRearm * 3.3066 (the
+// fast motion itself: the stiffness seen after it is the next plateau's), or after kRearmSteps
+// explicit steps.
 #pragma once
 
 #include "team.hpp"
@@ -33,13 +42,18 @@ struct StiffnessMonitor {
   static constexpr int kRadiusEvery = 16, kRadiusIterations = 2, kRadiusHits = 3;
   static constexpr int kMaxBackoff = 20, kShortPhase = 80;
   static constexpr double kWorthFactor = 4;
+  static constexpr double kRearm = 0.5;
+  static constexpr int kRearmSteps = 256;
 
   int stiff = 0, nonstiff = 0, cheap = 0, hits = 0, backoff = 0;
+  bool armed = true;
   long long since_switch = 0, rejected = 0;  // steps since the last switch, implicit ones rejected
 
   // After an accepted explicit step with estimate h |lambda|; true: switch to the implicit method.
   DLNFLOW_HD bool explicit_step(double h_lambda) {
     ++since_switch;
+    if (!armed && since_switch >= kRearmSteps) armed = true;
+    if (!armed) return false;
     if (h_lambda > kStiffHLambda) {
       nonstiff = 0;
       if (++stiff >= (static_cast<long long>(kStiffSteps) << backoff)) return reset();
@@ -50,6 +64,10 @@ struct StiffnessMonitor {
   }
   // After a spectral-radius check of an explicit step of size h; true: switch to implicit.
   DLNFLOW_HD bool explicit_radius(double h, double rho) {
+    if (!armed) {
+      armed = h * rho < kRearm * kDp5Boundary;
+      return false;
+    }
     if (h * rho > 0.9 * kDp5Boundary) {
       if (++hits >= (static_cast<long long>(kRadiusHits) << backoff)) return reset();
     } else {
@@ -63,7 +81,9 @@ struct StiffnessMonitor {
     if (h * rho < kWorthFactor * 0.9 * kDp5Boundary) {
       if (++cheap > kCheapSteps && since_switch >= kMinStepsBetween) {
         if ((rejected >= since_switch || since_switch < kShortPhase) && backoff < kMaxBackoff) ++backoff;
-        return reset();
+        reset();
+        armed = false;
+        return true;
       }
     } else {
       cheap = 0;
