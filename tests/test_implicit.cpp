@@ -7,6 +7,8 @@
 
 #include "helpers.hpp"
 #include "integrator/krylov.hpp"
+#include "integrator/step_control.hpp"
+#include "integrator/stiffness.hpp"
 #include "integrator/team.hpp"
 
 namespace dlnflow {
@@ -175,6 +177,70 @@ TEST(Implicit, AutoIsDopri5WhereTheFlowIsNotStiff) {
   } catch (const InputError& err) {
     EXPECT_NE(std::string(err.what()).find("integrator.method"), std::string::npos) << err.what();
   }
+}
+
+// The implicit steps' controller: the standard proposal 0.9 err^(-1/5), capped by Gustafsson's
+// predictive one 0.9 (h / h_acc) (err_acc / err^2)^(1/5) (Hairer & Wanner, Solving ODEs II,
+// IV.8) once a step of the phase has been accepted; the explicit steps keep the standard one.
+TEST(Implicit, PredictiveControllerCapsTheStepByGustafssonsFormula) {
+  integrator::StepConfig c;
+  c.method = Method::Rodas5P;
+  auto after = [&](bool predictive, std::initializer_list<std::pair<double, double>> steps) {
+    integrator::StepClock<double> k;
+    for (auto [h, err] : steps) EXPECT_TRUE(integrator::conclude_step(c, 1e9, h, false, err, k, predictive));
+    return k.h;
+  };
+  const double first = 0.9 * std::pow(0.5, -0.2);
+  EXPECT_DOUBLE_EQ(after(true, {{1.0, 0.5}}), first);  // nothing to predict from yet
+  // Errors growing (a plateau's end): the prediction is the smaller step.
+  const double standard = 0.9 * std::pow(0.8, -0.2), predicted = 0.9 * std::pow(0.5 / 0.64, 0.2);
+  ASSERT_LT(predicted, standard);
+  EXPECT_DOUBLE_EQ(after(true, {{1.0, 0.5}, {1.0, 0.8}}), predicted);
+  EXPECT_DOUBLE_EQ(after(false, {{1.0, 0.5}, {1.0, 0.8}}), standard);
+  // After a longer step, the prediction scales with the ratio of the last two.
+  EXPECT_DOUBLE_EQ(after(true, {{1.0, 0.5}, {1.5, 0.8}}), 1.5 * std::min(standard, 0.9 * 1.5 * std::pow(0.5 / 0.64, 0.2)));
+  // Errors shrinking: the standard proposal is the smaller one and stands.
+  EXPECT_DOUBLE_EQ(after(true, {{1.0, 0.8}, {1.0, 0.2}}), 0.9 * std::pow(0.2, -0.2));
+  // A rejection in between keeps the last accepted step as the one to predict from.
+  integrator::StepClock<double> k;
+  EXPECT_TRUE(integrator::conclude_step(c, 1e9, 1.0, false, 0.5, k, true));
+  EXPECT_FALSE(integrator::conclude_step(c, 1e9, 1.0, false, 3.0, k, true));
+  EXPECT_TRUE(integrator::conclude_step(c, 1e9, 0.5, false, 0.7, k, true));
+  EXPECT_DOUBLE_EQ(k.h, 0.5 * std::min(0.9 * std::pow(0.7, -0.2), 0.9 * (0.5 / 1.0) * std::pow(0.5 / 0.49, 0.2)));
+}
+
+// auto after a switch back to explicit (stiffness.hpp): explicit steps at the stability limit do
+// not switch again until a radius check has seen an accuracy-limited step (h rho below half the
+// boundary) or kRearmSteps explicit steps have passed; then kRadiusHits checks at the limit do.
+TEST(Implicit, AutoWaitsForTheFastMotionAfterASwitchBack) {
+  using integrator::StiffnessMonitor;
+  const double limit = StiffnessMonitor::kDp5Boundary;
+  auto switched_back = [&] {
+    StiffnessMonitor m;
+    for (int i = 0; i < 2 * StiffnessMonitor::kShortPhase; ++i) EXPECT_FALSE(m.implicit_step(1.0, 100.0));
+    int cheap = 0;
+    while (!m.implicit_step(1.0, 1.0)) EXPECT_LT(++cheap, 100);  // h rho = 1: dopri5 could take these
+    EXPECT_EQ(m.backoff, 0);  // a long phase: no back-off, so only the waiting is tested below
+    return m;
+  };
+  auto hits_to_switch = [&](StiffnessMonitor& m) {
+    for (int i = 1; i <= 100; ++i)
+      if (m.explicit_radius(1.0, 1.05 * limit)) return i;
+    return -1;
+  };
+  StiffnessMonitor fresh;
+  EXPECT_EQ(hits_to_switch(fresh), StiffnessMonitor::kRadiusHits);  // armed from the start
+
+  StiffnessMonitor waiting = switched_back();
+  for (int i = 0; i < 50; ++i) EXPECT_FALSE(waiting.explicit_radius(1.0, 1.05 * limit)) << i;
+  for (int i = 0; i < 50; ++i) EXPECT_FALSE(waiting.explicit_step(10.0)) << i;  // Hairer's test waits too
+  EXPECT_FALSE(waiting.explicit_radius(1.0, 0.4 * limit));  // the fast motion: re-armed
+  EXPECT_EQ(hits_to_switch(waiting), StiffnessMonitor::kRadiusHits);
+
+  StiffnessMonitor patient = switched_back();
+  for (int i = 1; i < StiffnessMonitor::kRearmSteps; ++i) EXPECT_FALSE(patient.explicit_step(1.0));
+  EXPECT_FALSE(patient.explicit_step(1.0));  // the kRearmSteps-th step re-arms
+  EXPECT_EQ(hits_to_switch(patient), StiffnessMonitor::kRadiusHits);
 }
 
 TEST(Implicit, EntriesTheFlowKeepsAtZeroStayZeroUnderATinyAtol) {
