@@ -243,6 +243,33 @@ TEST(Implicit, AutoWaitsForTheFastMotionAfterASwitchBack) {
   EXPECT_EQ(hits_to_switch(patient), StiffnessMonitor::kRadiusHits);
 }
 
+// auto's radius checks (stiffness.hpp): every kRadiusEvery explicit steps, but
+// kRadiusEveryAfterHit after a check that found the step at the stability limit, so that a
+// plateau's stiffness is confirmed soon after it is first seen; a check below the limit, or the
+// switch, restores the long interval.
+TEST(Implicit, AutoConfirmsAStiffnessHitSooner) {
+  using integrator::StiffnessMonitor;
+  const double limit = StiffnessMonitor::kDp5Boundary;
+  StiffnessMonitor m;
+  auto steps_to_check = [&] {
+    int i = 1;
+    while (!m.radius_due()) EXPECT_LT(++i, 1000);
+    return i;
+  };
+  EXPECT_EQ(steps_to_check(), StiffnessMonitor::kRadiusEvery);
+  EXPECT_FALSE(m.explicit_radius(1.0, 0.5 * limit));  // accuracy-limited: no hit
+  EXPECT_EQ(steps_to_check(), StiffnessMonitor::kRadiusEvery);
+  for (int hit = 1; hit < StiffnessMonitor::kRadiusHits; ++hit) {
+    EXPECT_FALSE(m.explicit_radius(1.0, 1.05 * limit)) << hit;
+    EXPECT_EQ(steps_to_check(), StiffnessMonitor::kRadiusEveryAfterHit) << hit;
+  }
+  EXPECT_FALSE(m.explicit_radius(1.0, 0.5 * limit));  // the run of hits broken: back to the long interval
+  EXPECT_EQ(steps_to_check(), StiffnessMonitor::kRadiusEvery);
+  for (int hit = 1; hit < StiffnessMonitor::kRadiusHits; ++hit) EXPECT_FALSE(m.explicit_radius(1.0, 1.05 * limit));
+  EXPECT_TRUE(m.explicit_radius(1.0, 1.05 * limit));  // kRadiusHits in a row: switch
+  EXPECT_EQ(steps_to_check(), StiffnessMonitor::kRadiusEvery);
+}
+
 TEST(Implicit, EntriesTheFlowKeepsAtZeroStayZeroUnderATinyAtol) {
   // A diagonal target from alpha I: the exact flow keeps every off-diagonal entry at exactly 0.
   // With atol = 1e-60 (as examples/greedy-low-rank/ use) the implicit stages' roundoff there

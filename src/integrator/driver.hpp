@@ -416,7 +416,7 @@ class Driver {
           normalize(im_.pv, f1_);
           have_direction_ = true;
         }
-        if (!stiff && monitor_.since_switch % StiffnessMonitor::kRadiusEvery == 0) {
+        if (!stiff && monitor_.radius_due()) {
           // The spectral radius at y1, from kRadiusIterations steps of the carried power iteration.
           if (!math_.linearize(y1_)) return false;
           T rho = 0;
