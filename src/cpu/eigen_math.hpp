@@ -6,7 +6,6 @@
 #pragma once
 
 #include <Eigen/Eigenvalues>
-#include <Eigen/QR>
 #include <stdexcept>
 #include <string>
 
@@ -144,8 +143,6 @@ class EigenMath {
   // matrices went to the system and back each time, and the page faults of that were about a
   // twentieth of an implicit run's time (the stiff benchmark, depth 4, alpha = 1e-8).
   Mat images_, basis_, small_;
-  Vec householder_work_;
-  Eigen::HouseholderQR<Mat> qr_;
   Eigen::SelfAdjointEigenSolver<Mat> eig_;
 };
 
