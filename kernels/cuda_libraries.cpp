@@ -102,9 +102,11 @@ using dlnflow::kernels::Register;
 using dlnflow::kernels::resolve;
 
 // One forwarding definition per entry point: the real function, resolved on the first call.
+// Hidden: in a shared object (the Python module) they must not stand in for the real library's
+// entry points for anything else in the process (a framework that links cuBLAS itself).
 #define DLNFLOW_FORWARD(lib, ret, name, params, args)                \
   static const Register register_##name(lib, #name);                 \
-  extern "C" ret name params {                                       \
+  extern "C" __attribute__((visibility("hidden"))) ret name params { \
     static const auto real = resolve<decltype(&name)>(lib(), #name); \
     return real args;                                                \
   }
