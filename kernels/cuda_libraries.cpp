@@ -44,7 +44,9 @@ struct Library {
 #endif
       }
     });
-    if (!handle) throw GpuError(std::string("could not load ") + soname + " (the CUDA toolkit's library the GPU backend needs): " + error);
+    if (!handle)
+      throw GpuError(std::string("could not load ") + soname + " (the CUDA toolkit's library the GPU backend needs): " +
+                     error);
     return handle;
   }
   void* symbol(const char* name) {
