@@ -8,9 +8,8 @@
 // the compiler checks every signature here against them), and each forwards to the real one,
 // found with dlopen/dlsym by the library's soname of the toolkit dlnflow was built with (on the
 // loader's path, else in that toolkit's library folder).
-// A library that cannot be loaded, or lacks a symbol, is a GpuError naming it and the loader's
-// message, thrown by the call that needed it (every one of them sits inside DLNFLOW_CUDA_CHECK's
-// try scope of the GPU backend).
+// A library that cannot be loaded, or lacks one of those entry points, is a GpuError naming it
+// and why, thrown by the first call into it (a handle's create, inside DLNFLOW_CUDA_CHECK).
 #include "cuda_libraries.hpp"
 
 #include <cublas_v2.h>
@@ -19,11 +18,26 @@
 
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "dlnflow/gpu_error.hpp"
 
 namespace dlnflow::kernels {
 namespace {
+
+struct Library;
+// Every forwarded entry point (filled before main by the definitions at the end of this file).
+struct Forwarded {
+  Library& (*lib)();
+  const char* name;
+};
+std::vector<Forwarded>& forwarded() {
+  static std::vector<Forwarded> all;
+  return all;
+}
+struct Register {
+  Register(Library& (*lib)(), const char* name) { forwarded().push_back({lib, name}); }
+};
 
 struct Library {
   explicit Library(const char* name) : soname(name) {}
@@ -43,19 +57,22 @@ struct Library {
         handle = dlopen((std::string(DLNFLOW_CUDA_LIBRARY_DIR) + "/" + soname).c_str(), RTLD_NOW | RTLD_LOCAL);
 #endif
       }
+      // Every entry point forwarded to this library is checked now, at its first use (a create
+      // call inside DLNFLOW_CUDA_CHECK): a later call, a handle's destroy in a destructor
+      // among them, then cannot fail to resolve.
+      for (const Forwarded& f : forwarded())
+        if (handle && &f.lib() == this && !dlsym(handle, f.name)) {
+          error = std::string("it has no ") + f.name + " (a toolkit older than the one dlnflow was built with?)";
+          dlclose(handle);
+          handle = nullptr;
+        }
     });
     if (!handle)
       throw GpuError(std::string("could not load ") + soname + " (the CUDA toolkit's library the GPU backend needs): " +
                      error);
     return handle;
   }
-  void* symbol(const char* name) {
-    void* h = open();
-    dlerror();
-    void* s = dlsym(h, name);
-    if (!s) throw GpuError(std::string(soname) + " has no " + name + " (a toolkit older than the one dlnflow was built with?)");
-    return s;
-  }
+  void* symbol(const char* name) { return dlsym(open(), name); }  // checked by open()
 };
 
 #define DLNFLOW_STR2(x) #x
@@ -73,19 +90,6 @@ template <class F>
 F resolve(Library& lib, const char* name) {
   return reinterpret_cast<F>(lib.symbol(name));
 }
-
-// Every forwarded entry point, for resolve_cuda_libraries (filled before main by the definitions below).
-struct Forwarded {
-  Library& (*lib)();
-  const char* name;
-};
-std::vector<Forwarded>& forwarded() {
-  static std::vector<Forwarded> all;
-  return all;
-}
-struct Register {
-  Register(Library& (*lib)(), const char* name) { forwarded().push_back({lib, name}); }
-};
 
 }  // namespace
 
