@@ -1,6 +1,8 @@
 // Host matrix functions against their defining identities.
 #include "helpers.hpp"
 
+#include "cpu/small_gemm.hpp"
+
 namespace dlnflow {
 namespace {
 
@@ -17,6 +19,36 @@ TEST(Matfun, PowersOfPsdMatrices) {
   EXPECT_THROW(spd_inv_sqrt(S), std::domain_error);
   const SymEig e = sym_eig(P);
   for (Index i = 1; i < 5; ++i) EXPECT_GE(e.values(i - 1), e.values(i));  // decreasing
+}
+
+// The register-blocked kernel of src/cpu/small_gemm.cpp against Eigen's own product: every row
+// count it takes (4..16, one or two overlapping chunks), the ones left to Eigen on either side,
+// column counts around its blocks of 4, every transpose, scaling and accumulation. The bound is
+// the products' rounding, k eps (|op(x)| |op(y)|).
+TEST(Matfun, SmallProductsMatchEigen) {
+  using cpu::Op;
+  int cases = 0;
+  for (int m : {1, 3, 4, 5, 7, 8, 9, 10, 12, 15, 16, 17, 24})
+    for (int k : {1, 2, 7, 10, 33})
+      for (int n : {1, 3, 4, 5, 9})
+        for (int ops = 0; ops < 4; ++ops) {
+          const Op tx = ops & 1 ? Op::T : Op::N, ty = ops & 2 ? Op::T : Op::N;
+          const Mat x = gaussian_matrix(tx == Op::N ? m : k, tx == Op::N ? k : m, 71, m * 100 + k, n * 4 + ops);
+          const Mat y = gaussian_matrix(ty == Op::N ? k : n, ty == Op::N ? n : k, 72, m * 100 + k, n * 4 + ops);
+          const Mat ox = tx == Op::N ? x : Mat(x.transpose()), oy = ty == Op::N ? y : Mat(y.transpose());
+          const Mat c0 = gaussian_matrix(m, n, 73, m, n);
+          const Mat want = c0 - 0.75 * ox * oy;
+          const Mat bound = 4.0 * k * std::numeric_limits<double>::epsilon() * (c0.cwiseAbs() + ox.cwiseAbs() * oy.cwiseAbs());
+          Mat got = c0;
+          cpu::gemm(got, x, tx, y, ty, -0.75, true);
+          ASSERT_TRUE(((got - want).cwiseAbs().array() <= bound.array()).all()) << m << "x" << k << "x" << n << " ops " << ops;
+          Mat fresh(2, 2);  // resized by the product
+          cpu::gemm(fresh, x, tx, y, ty);
+          ASSERT_EQ(fresh.rows(), m);
+          ASSERT_TRUE(((fresh - ox * oy).cwiseAbs().array() <= bound.array()).all()) << m << "x" << k << "x" << n;
+          ++cases;
+        }
+  EXPECT_EQ(cases, 13 * 5 * 5 * 4);
 }
 
 TEST(Matfun, TruncationIsEckartYoung) {

@@ -5,6 +5,7 @@
 
 #include "dlnflow/matfun.hpp"
 #include "losses.hpp"
+#include "small_gemm.hpp"
 
 namespace dlnflow {
 namespace {
@@ -56,7 +57,7 @@ void Model::end_to_end(const double* state, Mat& W, Mat& work) const {
   off += blocks[0][0] * blocks[0][1];
   for (std::size_t j = 1; j < blocks.size(); ++j) {
     const ConstMap Wj(state + off, blocks[j][0], blocks[j][1]);
-    work.noalias() = Wj * W;
+    cpu::gemm(work, Wj, cpu::Op::N, W, cpu::Op::N);
     W.swap(work);
     off += blocks[j][0] * blocks[j][1];
   }
@@ -87,17 +88,17 @@ double Model::rhs_deep(const double* state, double* dstate, bool want_loss) {
   auto factor = [&](int j) { return ConstMap(state + off[j - 1], widths_[j], widths_[j - 1]); };
 
   prefix_[1] = factor(1);
-  for (int j = 2; j <= N; ++j) prefix_[j].noalias() = factor(j) * prefix_[j - 1];
+  for (int j = 2; j <= N; ++j) cpu::gemm(prefix_[j], factor(j), cpu::Op::N, prefix_[j - 1], cpu::Op::N);
   const double loss = loss_->value_and_gradient(prefix_[N], G_, want_loss);
   back_[N] = G_;
-  for (int j = N - 1; j >= 1; --j) back_[j].noalias() = factor(j + 1).transpose() * back_[j + 1];
+  for (int j = N - 1; j >= 1; --j) cpu::gemm(back_[j], factor(j + 1), cpu::Op::T, back_[j + 1], cpu::Op::N);
 
   for (int j = 1; j <= N; ++j) {
     MutMap D(dstate + off[j - 1], widths_[j], widths_[j - 1]);
     if (j == 1)
       D = -back_[1];
     else
-      D.noalias() = -back_[j] * prefix_[j - 1].transpose();
+      cpu::gemm(D, back_[j], cpu::Op::N, prefix_[j - 1], cpu::Op::T, -1.0);
   }
   return loss;
 }
@@ -172,20 +173,22 @@ void Model::jvp(const double* v, double* out) {
   std::vector<Mat>& dB = dback_;
   dP[1] = dir(1);
   for (int j = 2; j <= N; ++j) {
-    dP[j].noalias() = dir(j) * P[j - 1];
-    dP[j].noalias() += factor(j) * dP[j - 1];
+    cpu::gemm(dP[j], dir(j), cpu::Op::N, P[j - 1], cpu::Op::N);
+    cpu::gemm(dP[j], factor(j), cpu::Op::N, dP[j - 1], cpu::Op::N, 1.0, true);
   }
   loss_->hessian_vector(dP[N], dB[N]);
   for (int j = N - 1; j >= 1; --j) {
-    dB[j].noalias() = dir(j + 1).transpose() * B[j + 1];
-    dB[j].noalias() += factor(j + 1).transpose() * dB[j + 1];
+    cpu::gemm(dB[j], dir(j + 1), cpu::Op::T, B[j + 1], cpu::Op::N);
+    cpu::gemm(dB[j], factor(j + 1), cpu::Op::T, dB[j + 1], cpu::Op::N, 1.0, true);
   }
   for (int j = 1; j <= N; ++j) {
     MutMap D(out + offsets_[j - 1], widths_[j], widths_[j - 1]);
     if (j == 1)
       D = -dB[1];
-    else
-      D.noalias() = -(dB[j] * P[j - 1].transpose() + B[j] * dP[j - 1].transpose());
+    else {
+      cpu::gemm(D, dB[j], cpu::Op::N, P[j - 1], cpu::Op::T, -1.0);
+      cpu::gemm(D, B[j], cpu::Op::N, dP[j - 1], cpu::Op::T, -1.0, true);
+    }
   }
 }
 

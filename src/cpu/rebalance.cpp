@@ -4,28 +4,13 @@
 #include <cmath>
 #include <limits>
 
+#include "small_gemm.hpp"
+
 namespace dlnflow::cpu {
 
 namespace {
 using ConstMap = Eigen::Map<const Mat>;
 using MutMap = Eigen::Map<Mat>;
-
-// out = alpha x y (add: out += alpha x y). Coefficient-based at the sizes of hidden layers that
-// rebalancing usually sees: Eigen's blocked product packs its operands first, which at 10 x 10
-// cost more than the product (a third of the rebalancing's time on the stiff benchmark).
-template <class X, class Y>
-void product(Mat& out, const X& x, const Y& y, double alpha = 1, bool add = false) {
-  if (x.rows() <= 24 && x.cols() <= 24 && y.cols() <= 24) {
-    if (add)
-      out.noalias() += alpha * x.lazyProduct(y);
-    else
-      out.noalias() = alpha * x.lazyProduct(y);
-  } else if (add) {
-    out.noalias() += alpha * x * y;
-  } else {
-    out.noalias() = alpha * x * y;
-  }
-}
 
 double dot(const std::vector<Mat>& x, const std::vector<Mat>& y) {
   double s = 0;
@@ -51,8 +36,8 @@ void Rebalancer::defects(const double* y, std::vector<Mat>& D) const {
   for (int j = 1; j < depth_; ++j) {
     const ConstMap Wj(y + offsets_[j - 1], widths_[j], widths_[j - 1]);
     const ConstMap Wn(y + offsets_[j], widths_[j + 1], widths_[j]);
-    product(D[j - 1], Wj, Wj.transpose());
-    product(D[j - 1], Wn.transpose(), Wn, -1.0, true);
+    gemm(D[j - 1], Wj, Op::N, Wj, Op::T);
+    gemm(D[j - 1], Wn, Op::T, Wn, Op::N, -1.0, true);
   }
 }
 
@@ -67,15 +52,15 @@ void Rebalancer::apply_operator(const std::vector<Mat>& S, std::vector<Mat>& out
   const int H = depth_ - 1;
   for (int j = 0; j < H; ++j) {  // hidden layer j + 1; factor w_[j] = W_{j+1}
     Mat& t = tmp_[j];
-    product(t, S[j], a_[j]);
+    gemm(t, S[j], Op::N, a_[j], Op::N);
     out[j] = t + t.transpose();
     if (j > 0) {
-      product(t, w_[j], S[j - 1]);
-      product(out[j], t, w_[j].transpose(), -2.0, true);
+      gemm(t, w_[j], Op::N, S[j - 1], Op::N);
+      gemm(out[j], t, Op::N, w_[j], Op::T, -2.0, true);
     }
     if (j + 1 < H) {
-      product(t, w_[j + 1].transpose(), S[j + 1]);
-      product(out[j], t, w_[j + 1], -2.0, true);
+      gemm(t, w_[j + 1], Op::T, S[j + 1], Op::N);
+      gemm(out[j], t, Op::N, w_[j + 1], Op::N, -2.0, true);
     }
   }
 }
@@ -88,12 +73,12 @@ void Rebalancer::precondition(const std::vector<Mat>& R, std::vector<Mat>& Z) {
     // the correction where there is nothing to correct.
     const double floor = (c.maxCoeff() > 0 ? c.maxCoeff() : 1.0) * 1e-14;
     Mat& t = tmp_[j];
-    product(t, u_[j].transpose(), R[j]);
-    product(Z[j], t, u_[j]);
+    gemm(t, u_[j], Op::T, R[j], Op::N);
+    gemm(Z[j], t, Op::N, u_[j], Op::N);
     for (Index b = 0; b < Z[j].cols(); ++b)
       for (Index a = 0; a < Z[j].rows(); ++a) Z[j](a, b) /= std::max(c(a) + c(b), floor);
-    product(t, u_[j], Z[j]);
-    product(Z[j], t, u_[j].transpose());
+    gemm(t, u_[j], Op::N, Z[j], Op::N);
+    gemm(Z[j], t, Op::N, u_[j], Op::T);
   }
 }
 
@@ -102,8 +87,8 @@ void Rebalancer::restore(double* y) {
   const int N = depth_, H = N - 1;
   for (int j = 0; j < N; ++j) w_[j] = ConstMap(y + offsets_[j], widths_[j + 1], widths_[j]);
   for (int j = 0; j < H; ++j) {
-    product(a_[j], w_[j + 1].transpose(), w_[j + 1]);
-    product(a_[j], w_[j], w_[j].transpose(), 1.0, true);
+    gemm(a_[j], w_[j + 1], Op::T, w_[j + 1], Op::N);
+    gemm(a_[j], w_[j], Op::N, w_[j], Op::T, 1.0, true);
   }
   defects(y, r_);
   for (int j = 0; j < H; ++j) r_[j] = d0_[j] - r_[j];
@@ -146,14 +131,14 @@ void Rebalancer::restore(double* y) {
   for (int j = 0; j < N; ++j) {
     Mat& x = w_[j];  // becomes (I + S_j) W_j
     if (j < H) {
-      product(f1_, s_[j], x);
+      gemm(f1_, s_[j], Op::N, x, Op::N);
       x += f1_;
     }
     if (j > 0) {
       const Mat& S = s_[j - 1];
-      product(f2_, S, S);
+      gemm(f2_, S, Op::N, S, Op::N);
       f2_ -= S;
-      product(f1_, x, f2_);
+      gemm(f1_, x, Op::N, f2_, Op::N);
       x += f1_;
     }
     MutMap(y + offsets_[j], widths_[j + 1], widths_[j]) = x;
