@@ -6,6 +6,7 @@
 
 #include "../core/bw_target.hpp"
 #include "dlnflow/matfun.hpp"
+#include "small_gemm.hpp"
 
 namespace dlnflow::cpu {
 
@@ -48,16 +49,16 @@ double LossEvaluator::square(const Mat& W, Mat* G, bool want_value) {
   const auto& l = std::get<SquareLoss>(problem_.loss());
   if (G) {
     G->resize(W.rows(), W.cols());
-    G->noalias() = W * l.Cxx;
+    gemm(*G, W, Op::N, l.Cxx, Op::N);
     *G -= l.Cyx;
   }
   if (!want_value) return std::numeric_limits<double>::quiet_NaN();
   if (centred_) {
     diff_ = W - w_opt_;
-    tmp_.noalias() = diff_ * l.Cxx;
+    gemm(tmp_, diff_, Op::N, l.Cxx, Op::N);
     return 0.5 * tmp_.cwiseProduct(diff_).sum() + l_opt_;
   }
-  tmp_.noalias() = W * l.Cxx;
+  gemm(tmp_, W, Op::N, l.Cxx, Op::N);
   return 0.5 * (tmp_.cwiseProduct(W).sum() - 2.0 * W.cwiseProduct(l.Cyx).sum() + l.yy);
 }
 
@@ -119,7 +120,7 @@ void LossEvaluator::hessian_vector(const Mat& E, Mat& dG) {
       [&](const auto& l) {
         using L = std::decay_t<decltype(l)>;
         if constexpr (std::is_same_v<L, SquareLoss>) {
-          dG.noalias() = E * l.Cxx;
+          gemm(dG, E, Op::N, l.Cxx, Op::N);
         } else if constexpr (std::is_same_v<L, SensingLoss>) {
           dG.setZero(E.rows(), E.cols());
           for (const Mat& A : l.A) dG += A.cwiseProduct(E).sum() * A;
