@@ -20,14 +20,14 @@ struct Vec<4> {
   typedef double type __attribute__((vector_size(32)));
 };
 
-template <int W>
-inline typename Vec<W>::type load(const double* p) {
-  typename Vec<W>::type v;
+// By reference, not by value: a vector returned or passed by value changes the calling
+// convention with the instruction set (GCC's -Wpsabi in a portable build).
+template <class V>
+inline void load(V& v, const double* p) {
   std::memcpy(&v, p, sizeof v);
-  return v;
 }
-template <int W>
-inline void store(double* p, typename Vec<W>::type v) {
+template <class V>
+inline void store(double* p, const V& v) {
   std::memcpy(p, &v, sizeof v);
 }
 
@@ -45,7 +45,7 @@ inline void columns(double* __restrict out, int m, int k, const double* __restri
     for (int q = 0; q < J; ++q) acc[c][q] = V{};
   for (int p = 0; p < k; ++p) {
     V xv[C];
-    for (int c = 0; c < C; ++c) xv[c] = load<W>(x + static_cast<long>(p) * m + r[c]);
+    for (int c = 0; c < C; ++c) load(xv[c], x + static_cast<long>(p) * m + r[c]);
     const double* yp = y + p * sp;
     for (int q = 0; q < J; ++q) {
       const double b = yp[q * sj];
@@ -53,10 +53,16 @@ inline void columns(double* __restrict out, int m, int k, const double* __restri
     }
   }
   for (int q = 0; q < J; ++q)
-    for (int c = 0; c < C; ++c)
-      acc[c][q] = add ? acc[c][q] * alpha + load<W>(out + static_cast<long>(q) * m + r[c]) : acc[c][q] * alpha;
+    for (int c = 0; c < C; ++c) {
+      acc[c][q] *= alpha;
+      if (add) {
+        V old;
+        load(old, out + static_cast<long>(q) * m + r[c]);
+        acc[c][q] += old;
+      }
+    }
   for (int q = 0; q < J; ++q)
-    for (int c = 0; c < C; ++c) store<W>(out + static_cast<long>(q) * m + r[c], acc[c][q]);
+    for (int c = 0; c < C; ++c) store(out + static_cast<long>(q) * m + r[c], acc[c][q]);
 }
 
 template <int W, int C>
