@@ -38,10 +38,12 @@ TEST(Matfun, SmallProductsMatchEigen) {
           const Mat ox = tx == Op::N ? x : Mat(x.transpose()), oy = ty == Op::N ? y : Mat(y.transpose());
           const Mat c0 = gaussian_matrix(m, n, 73, m, n);
           const Mat want = c0 - 0.75 * ox * oy;
-          const Mat bound = 4.0 * k * std::numeric_limits<double>::epsilon() * (c0.cwiseAbs() + ox.cwiseAbs() * oy.cwiseAbs());
+          const double eps = std::numeric_limits<double>::epsilon();
+          const Mat bound = 4.0 * k * eps * (c0.cwiseAbs() + ox.cwiseAbs() * oy.cwiseAbs());
           Mat got = c0;
           cpu::gemm(got, x, tx, y, ty, -0.75, true);
-          ASSERT_TRUE(((got - want).cwiseAbs().array() <= bound.array()).all()) << m << "x" << k << "x" << n << " ops " << ops;
+          ASSERT_TRUE(((got - want).cwiseAbs().array() <= bound.array()).all())
+              << m << "x" << k << "x" << n << " ops " << ops;
           Mat fresh(2, 2);  // resized by the product
           cpu::gemm(fresh, x, tx, y, ty);
           ASSERT_EQ(fresh.rows(), m);

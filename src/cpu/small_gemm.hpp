@@ -4,8 +4,8 @@
 // operands into blocks than multiplying them: a 10 x 10 product took 135-180 ns with Eigen and
 // 65-95 ns with the register-blocked kernel here, which reads the operands in place (Intel Xeon,
 // AVX-512; the transposed left operand included). The gain fades above 16 rows (10-20% at 20)
-// and Eigen's cache blocking wins from 32, so outside 4..16 rows Eigen's product is used (below
-// 4 it is coefficient-based by Eigen's own choice). libxsmm, the library for such products,
+// and Eigen's cache blocking wins from 32, so outside 4..16 rows Eigen's product is used (and
+// below 4 rows a register block would be mostly padding). libxsmm, the library for such products,
 // generates machine code per shape at run time; it would be one more dependency for a kernel of
 // some sixty lines that the compiler vectorizes for whatever instruction set it targets.
 #pragma once
