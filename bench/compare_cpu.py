@@ -73,7 +73,7 @@ def main():
     rows = []
     for key in sorted(dl, key=lambda k: (k[0], k[1], k[2])):
         b, nrow = dl[key], np_rows.get(key)
-        rows.append({"loss": key[0], "d": key[1], "N": key[2], "batch": 1000,
+        rows.append({"loss": key[0], "d": key[1], "N": key[2], "batch": int(b["batch"]), "steps": int(b["steps"]),
                      "dlnflow_traj_steps_per_s": b["traj_steps_per_s"], "dlnflow_GFLOPs": b["GFLOPs"],
                      "dlnflow_GFLOPs_per_core_vs_peak": b["GFLOPs"] / cores / peak,
                      "numpy_traj_steps_per_s": nrow["traj_steps_per_s"] if nrow else None,
@@ -89,13 +89,14 @@ def main():
     with open(base + ".json", "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
     with open(base + ".md", "w") as f:
-        f.write(f"# CPU throughput, RK4, batch 1000, all {cores} cores\n\n")
+        f.write(f"# CPU throughput, RK4, batches of up to 1000 trajectories of at least 20 steps, all {cores} cores\n\n")
         f.write(f"{meta['cpu']}; measured FP64 peak of one core: {peak:.1f} GFLOP/s; NumPy {meta['numpy']}; "
                 f"{stamp}; `scripts/bench-cpu.sh`.\n\n")
-        f.write("| loss | d | N | dlnflow traj-steps/s | dlnflow GFLOP/s | per-core % of peak | NumPy traj-steps/s | NumPy GFLOP/s | dlnflow / NumPy |\n")
-        f.write("|---|---|---|---|---|---|---|---|---|\n")
+        f.write("| loss | d | N | batch × steps | dlnflow traj-steps/s | dlnflow GFLOP/s | per-core % of peak | NumPy traj-steps/s | NumPy GFLOP/s | dlnflow / NumPy |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
-            f.write(f"| {r['loss']} | {r['d']} | {r['N']} | {r['dlnflow_traj_steps_per_s']:.3g} | {r['dlnflow_GFLOPs']:.2f} | "
+            f.write(f"| {r['loss']} | {r['d']} | {r['N']} | {r['batch']} × {r['steps']} | "
+                    f"{r['dlnflow_traj_steps_per_s']:.3g} | {r['dlnflow_GFLOPs']:.2f} | "
                     f"{100 * r['dlnflow_GFLOPs_per_core_vs_peak']:.1f}% | {r['numpy_traj_steps_per_s']:.3g} | "
                     f"{r['numpy_GFLOPs']:.2f} | {r['speedup_vs_numpy']:.1f}x |\n")
     print(open(base + ".md").read())
