@@ -89,7 +89,8 @@ def main():
     with open(base + ".json", "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
     with open(base + ".md", "w") as f:
-        f.write(f"# CPU throughput, RK4, batches of up to 1000 trajectories of at least 20 steps, all {cores} cores\n\n")
+        f.write(f"# CPU throughput, RK4, all {cores} cores: dlnflow on batch × steps as listed (up to 1000 "
+                "trajectories, at least 20 steps), NumPy on a batch of 1000\n\n")
         f.write(f"{meta['cpu']}; measured FP64 peak of one core: {peak:.1f} GFLOP/s; NumPy {meta['numpy']}; "
                 f"{stamp}; `scripts/bench-cpu.sh`.\n\n")
         f.write("| loss | d | N | batch × steps | dlnflow traj-steps/s | dlnflow GFLOP/s | per-core % of peak | NumPy traj-steps/s | NumPy GFLOP/s | dlnflow / NumPy |\n")

@@ -28,10 +28,11 @@ void BM_RK4(benchmark::State& state) {
   const Problem problem = bench::make_problem(bw, d, N);
   const double flops_step = bench::rk4_step_flops(d, N, bw);
   // About 2 GFLOP of work per iteration, in at least kMinSteps steps per trajectory: a
-  // trajectory's set-up and final diagnostics (the final rank's SVD) cost about one step's
-  // worth at d = 32, so with the single step that 2 GFLOP over 1000 trajectories allowed there,
-  // the rows at d >= 32 measured them and not the stepping (60% of the time in the SVD). Where
-  // 1000 trajectories of kMinSteps steps would exceed the budget, the batch shrinks instead.
+  // trajectory's set-up and final diagnostics (the final rank's SVD) cost about four steps'
+  // worth at d = 32, N = 4, so with the single step that 2 GFLOP over 1000 trajectories allowed
+  // there, the rows at d >= 32 measured them and not the stepping (60% of the time in the SVD,
+  // 15% in the steps). Where 1000 trajectories of kMinSteps steps would exceed the budget, the
+  // batch shrinks instead.
   const int steps = std::max(kMinSteps, static_cast<int>(std::lround(2e9 / (kBatch * flops_step))));
   const int batch = std::clamp(static_cast<int>(std::lround(2e9 / (steps * flops_step))), kMinBatch, kBatch);
   const SolveOptions o = bench::rk4_steps(1e-3, steps);
