@@ -433,7 +433,7 @@ class Driver {
         // modes are those it froze, and after one the first step's solves need more directions
         // than kRefreshIterations (or fail), which refreshes it then. Refreshing at every switch
         // cost 4.2 range finders a trajectory instead of 3.0 on the stiff benchmark (depth 4,
-        // alpha = 1e-8), each about as much as 27 implicit steps there (docs/numerics.md).
+        // alpha = 1e-8), each about as much as 30 implicit steps there (docs/numerics.md).
         if (stiff) {
           implicit_ = true;
           ++switches_;
