@@ -296,7 +296,7 @@ TEST_P(TeamSizes, TheFrozenJacobianEqualsTheCpuBackends) {
     ASSERT_TRUE(cpu_math.refresh_preconditioner());
     const double hg = 0.7;
     const Vec r = gaussian_matrix(n, 1, 45, 0, 0);
-    Vec want(n), got(n), Jz(n);
+    Vec want(n), got(n), Jz(n), forgot(n);
     cpu_math.precondition(hg, r.data(), want.data());
     std::vector<double> ws(1 << 18);
     bool ok = true;
@@ -307,11 +307,17 @@ TEST_P(TeamSizes, TheFrozenJacobianEqualsTheCpuBackends) {
       const bool a = math.linearize(y.data()) && math.refresh_preconditioner();
       math.precondition(hg, r.data(), got.data());
       math.jvp(got.data(), Jz.data());
+      math.forget_preconditioner();  // a trajectory's start: nothing frozen, the identity
+      math.precondition(hg, r.data(), forgot.data());
       if (team.rank() == 0) ok = a;
     });
     ASSERT_TRUE(ok);
     EXPECT_LT((got - want).norm(), 1e-9 * want.norm());
     EXPECT_GT((got - r).norm(), 1e-3 * r.norm()) << "the preconditioner should differ from the identity here";
+    EXPECT_EQ(forgot, r);
+    cpu_math.forget_preconditioner();
+    cpu_math.precondition(hg, r.data(), want.data());
+    EXPECT_EQ(want, r);
     if (shape == integrator::FrozenShape::Dense) {
       const Vec back = got - hg * Jz;
       EXPECT_LT((back - r).norm(), 1.01e-2 * r.norm());

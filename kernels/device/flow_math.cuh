@@ -68,6 +68,7 @@ class FlowMath {
     return frozen_.refresh(team_, [&](const T* in, T* out) { return jvp(in, out); }, f_.sketch);
   }
   DLNFLOW_HD void precondition(T hg, const T* r, T* z) { frozen_.apply(team_, hg, r, z); }
+  DLNFLOW_HD void forget_preconditioner() { frozen_.forget(); }
   // The balancedness the exact flow conserves, restored every few implicit steps (rebalance.cuh).
   DLNFLOW_HD void keep_balance(const T* y0) {
     rebalance_keep(team_, f_, rebalance_, y0);

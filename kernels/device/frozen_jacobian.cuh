@@ -45,6 +45,54 @@ class FrozenJacobian {
   DLNFLOW_HD_NOINLINE bool refresh(const Team& team, Jvp&& jvp, const T* sketch) {
     const int n = n_, m = m_;
     if (shape_ == integrator::FrozenShape::None) return true;
+    frozen_ = refresh_into(team, jvp, sketch, n, m);
+    return frozen_;
+  }
+  // Drops the frozen Jacobian: apply() is the identity until the next refresh.
+  DLNFLOW_HD void forget() { frozen_ = false; }
+
+  // z ~ (I - hg J)^{-1} r = r + Q (diag(1 / (1 - hg lambda)) - I) Q^T r over the directions where
+  // that differs from r by more than kNegligible: with the eigenvalues decreasing, a run of the
+  // most positive (the escaping modes) and a run of the most negative (the stiff, converged ones).
+  // 1 - hg lambda is kept away from 0 (an unstable direction with hg lambda near 1: the operator is
+  // nearly singular there and GCR resolves what the clamp leaves). As eigen_math.cpp.
+  template <class Team>
+  DLNFLOW_HD_NOINLINE void apply(const Team& team, T hg, const T* r, T* z) {
+    const int n = n_, m = m_;
+    copy(team, n, r, z);
+    team.sync();
+    if (shape_ == integrator::FrozenShape::None || !frozen_) return;
+    constexpr double kNegligible = 1e-2;
+    const T cut = T(kNegligible) / hg;
+    int hi = 0, lo = 0;
+    while (hi < m && lambda_[hi] > cut) ++hi;
+    while (lo < m - hi && lambda_[m - 1 - lo] < -cut) ++lo;
+    auto correct = [&](int first, int count) {
+      if (count == 0) return;
+      // One member per coefficient (a whole dot product each): no reduction across the team.
+      for (int i = team.rank(); i < count; i += team.size()) {
+        const T* qi = q_ + static_cast<long long>(first + i) * n;
+        T s = 0;
+        for (int l = 0; l < n; ++l) s += qi[l] * r[l];
+        T dd = 1 - hg * lambda_[first + i];
+        if (std::fabs(dd) < T(1e-2)) dd = dd < 0 ? T(-1e-2) : T(1e-2);
+        t_[i] = s * (1 / dd - 1);
+      }
+      team.sync();
+      for (int l = team.rank(); l < n; l += team.size()) {
+        T acc = 0;
+        for (int i = 0; i < count; ++i) acc += q_[static_cast<long long>(first + i) * n + l] * t_[i];
+        z[l] += acc;
+      }
+      team.sync();
+    };
+    correct(0, hi);
+    correct(m - lo, lo);
+  }
+
+ private:
+  template <class Team, class Jvp>
+  DLNFLOW_HD_NOINLINE bool refresh_into(const Team& team, Jvp& jvp, const T* sketch, int n, int m) {
     bool ok = true;
     if (shape_ == integrator::FrozenShape::Dense) {
       fill(team, n, T(0), e_);
@@ -82,46 +130,6 @@ class FrozenJacobian {
     return true;
   }
 
-  // z ~ (I - hg J)^{-1} r = r + Q (diag(1 / (1 - hg lambda)) - I) Q^T r over the directions where
-  // that differs from r by more than kNegligible: with the eigenvalues decreasing, a run of the
-  // most positive (the escaping modes) and a run of the most negative (the stiff, converged ones).
-  // 1 - hg lambda is kept away from 0 (an unstable direction with hg lambda near 1: the operator is
-  // nearly singular there and GCR resolves what the clamp leaves). As eigen_math.cpp.
-  template <class Team>
-  DLNFLOW_HD_NOINLINE void apply(const Team& team, T hg, const T* r, T* z) {
-    const int n = n_, m = m_;
-    copy(team, n, r, z);
-    team.sync();
-    if (shape_ == integrator::FrozenShape::None) return;
-    constexpr double kNegligible = 1e-2;
-    const T cut = T(kNegligible) / hg;
-    int hi = 0, lo = 0;
-    while (hi < m && lambda_[hi] > cut) ++hi;
-    while (lo < m - hi && lambda_[m - 1 - lo] < -cut) ++lo;
-    auto correct = [&](int first, int count) {
-      if (count == 0) return;
-      // One member per coefficient (a whole dot product each): no reduction across the team.
-      for (int i = team.rank(); i < count; i += team.size()) {
-        const T* qi = q_ + static_cast<long long>(first + i) * n;
-        T s = 0;
-        for (int l = 0; l < n; ++l) s += qi[l] * r[l];
-        T dd = 1 - hg * lambda_[first + i];
-        if (std::fabs(dd) < T(1e-2)) dd = dd < 0 ? T(-1e-2) : T(1e-2);
-        t_[i] = s * (1 / dd - 1);
-      }
-      team.sync();
-      for (int l = team.rank(); l < n; l += team.size()) {
-        T acc = 0;
-        for (int i = 0; i < count; ++i) acc += q_[static_cast<long long>(first + i) * n + l] * t_[i];
-        z[l] += acc;
-      }
-      team.sync();
-    };
-    correct(0, hi);
-    correct(m - lo, lo);
-  }
-
- private:
   // A <- (A + A^T) / 2 (a gradient flow's Jacobian is symmetric up to rounding; the symmetric
   // part is the one to invert).
   template <class Team>
@@ -174,6 +182,7 @@ class FrozenJacobian {
   }
 
   int n_ = 0, m_ = 0;
+  bool frozen_ = false;  // whether q_, lambda_ hold this trajectory's frozen Jacobian
   integrator::FrozenShape shape_ = integrator::FrozenShape::None;
   T *q_ = nullptr, *lambda_ = nullptr, *t_ = nullptr;
   T *A_ = nullptr, *e_ = nullptr, *B_ = nullptr, *Vb_ = nullptr, *jw_ = nullptr;

@@ -94,6 +94,7 @@ bool EigenMath::refresh_preconditioner() {
     return 0.0;
   });
   tmp_.resize(lambda_.size());
+  frozen_ = ok;
   return ok;
 }
 
@@ -102,7 +103,7 @@ void EigenMath::precondition(double hg, const double* r, double* z) {
   Eigen::Map<const Vec> in(r, n);
   Eigen::Map<Vec> out(z, n);
   out = in;
-  if (q_.size() == 0) return;
+  if (!frozen_ || q_.size() == 0) return;
   const int m = static_cast<int>(lambda_.size());
   // (I - hg J)^{-1} = I + Q (diag(1 / (1 - hg lambda)) - I) Q^T, over the directions where it
   // differs from I by more than kNegligible: the eigenvalues come sorted, so those are a run of

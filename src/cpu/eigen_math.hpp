@@ -109,6 +109,7 @@ class EigenMath {
     return ok;
   }
   bool refresh_preconditioner();
+  void forget_preconditioner() { frozen_ = false; }
   void precondition(double hg, const double* r, double* z);
   // The balancedness the exact flow conserves, restored every few implicit steps (rebalance.hpp).
   void keep_balance(const double* y0) { rebalancer_.keep(y0); }
@@ -134,7 +135,8 @@ class EigenMath {
   std::vector<const Mat*> event_matrices_;
   std::string error_;
   Rebalancer rebalancer_;
-  Mat q_;          // eigenvectors of the frozen Jacobian (empty: no preconditioner)
+  bool frozen_ = false;  // whether q_, lambda_ hold this trajectory's frozen Jacobian
+  Mat q_;          // eigenvectors of the frozen Jacobian (kept allocated between trajectories)
   Vec lambda_;     // its eigenvalues
   Vec tmp_;
   Mat sketch_;     // the range finder's start (src/core/sketch.hpp), drawn once

@@ -189,7 +189,18 @@ class Driver {
     bool can_linearize = false;
     if constexpr (Linearizes<Math>::value) {
       can_linearize = is_implicit(c_.step.method) && math_.linearizable();
-      if (can_linearize) math_.keep_balance(y_);
+      if (can_linearize) {
+        math_.keep_balance(y_);
+        // No frozen Jacobian yet (nor one left by the trajectory this Math ran before, which
+        // would make a result depend on the batch's order): the first implicit steps, as short
+        // as the explicit ones they follow, solve unpreconditioned in a few directions, and the
+        // first step that needs more than refresh_directions(n) (or a solve that fails) freezes one.
+        // Freezing at the first implicit step cost mildly stiff trajectories a range finder
+        // for an implicit phase of a few steps: on the stiff benchmark, depth 3, alpha = 1e-4,
+        // auto took 2.0 s against dopri5's 1.4 s, now 1.6 s (docs/numerics.md).
+        math_.forget_preconditioner();
+        need_refresh_ = false;
+      }
     }
     implicit_ = can_linearize && c_.step.method == Method::Rodas5P;
     const bool switches = can_linearize && c_.step.method == Method::Auto;
@@ -357,10 +368,10 @@ class Driver {
   }
 
   // One Rodas5P attempt of size h from (y_, f0_) into y1_. The frozen Jacobian that
-  // preconditions the linear solves is refreshed when asked for (the trajectory's first implicit
-  // step, or the last step's solves needed many iterations), and once more when a solve does
-  // not converge; a solve that fails with a fresh one rejects the step (err infinite). False: a
-  // matrix function failed.
+  // preconditions the linear solves (none at a trajectory's start) is refreshed when the last
+  // step's solves needed many directions, and once more when a solve does not converge; a solve
+  // that fails with a fresh one rejects the step (err infinite). False: a matrix function
+  // failed.
   template <class Rhs>
   DLNFLOW_HD bool implicit_step(T h, T& err, Rhs& rhs_fn) {
     if constexpr (Linearizes<Math>::value) {
@@ -374,7 +385,7 @@ class Driver {
       }
       if (o == ImplicitOutcome::MathFailed || failed_) return false;
       if (o == ImplicitOutcome::LinearFailed) err = T(INFINITY);
-      need_refresh_ = !fresh && counts_.step_directions > kRefreshIterations;
+      need_refresh_ = !fresh && counts_.step_directions > refresh_directions(n_);
     } else {
       (void)h, (void)err, (void)rhs_fn;
     }
@@ -431,7 +442,7 @@ class Driver {
         }
         // The frozen Jacobian of an earlier implicit phase is kept: before an escape the stiff
         // modes are those it froze, and after one the first step's solves need more directions
-        // than kRefreshIterations (or fail), which refreshes it then. Refreshing at every switch
+        // than refresh_directions(n) (or fail), which refreshes it then. Refreshing at every switch
         // cost 4.2 range finders a trajectory instead of 3.0 on the stiff benchmark (depth 4,
         // alpha = 1e-8), each about as much as 30 implicit steps there (docs/numerics.md).
         if (stiff) {
@@ -707,7 +718,7 @@ class Driver {
   };
   struct NoImplicitState {};
   std::conditional_t<Linearizes<Math>::value, ImplicitState, NoImplicitState> im_{};
-  bool implicit_ = false, last_implicit_ = false, need_refresh_ = true, have_direction_ = false;
+  bool implicit_ = false, last_implicit_ = false, need_refresh_ = false, have_direction_ = false;
   StiffnessMonitor monitor_{};
   ImplicitCounters counts_{};
   long long switches_ = 0, implicit_steps_ = 0;

@@ -3,7 +3,9 @@
 //   bool linearize(const T* y)            the point the next jvp() calls differentiate at
 //   bool jvp(const T* v, T* out)           out = J v at that point
 //   bool refresh_preconditioner()          freeze J at that point for precondition()
-//   void precondition(T hg, const T* r, T* z)   z ~ (I - hg J_frozen)^{-1} r
+//   void precondition(T hg, const T* r, T* z)   z ~ (I - hg J_frozen)^{-1} r (z = r while
+//                                          nothing is frozen)
+//   void forget_preconditioner()           drop the frozen Jacobian (a trajectory's start)
 // and, for the driver around the step,
 //   void keep_balance(const T* y0)         remember the invariant the exact flow conserves
 //   void rebalance(T* y)                   move y back to it without changing W (a no-op but for
@@ -35,8 +37,13 @@ constexpr int kKrylovDim = 40;
 // The roundoff floor of an implicit step's entries, kRoundoffFloor eps ||y||_inf, and the band
 // above it (a factor) where an entry is measured against the floor (see rosenbrock_step).
 constexpr double kRoundoffFloor = 16, kRoundoffBand = 1e3;  // directions kept per step (across its 8 solves)
-// More directions than this in one step: refresh the frozen Jacobian before the next step.
+// More directions than this in one step: refresh the frozen Jacobian before the next step. A
+// small state's refresh is a dense one of n products, and its unpreconditioned solves can never
+// need more than n directions: there, more than a quarter of n refreshes.
 constexpr int kRefreshIterations = 24;
+DLNFLOW_HD constexpr int refresh_directions(int n) {
+  return n / 4 >= kRefreshIterations ? kRefreshIterations : (n / 4 > 1 ? n / 4 : 1);
+}
 
 template <class T>
 struct RosenbrockStages {

@@ -16,10 +16,20 @@
 // steps; a check costs about half an explicit step).
 // Back to explicit: a power iteration on the Jacobian (one Jacobian-vector product per implicit
 // step, the vector carried from step to step) estimates its spectral radius rho; when the implicit
-// step h is under kWorthFactor = 4 times what DP5 could take, h rho < 4 * 0.9 * 3.3066, for more
-// than 3 steps in a row, and at least 20 steps have passed since the last switch, the implicit
-// steps no longer pay for themselves (one costs about 8 explicit ones on the stiff benchmark;
-// the factor 4 was the best of 1, 2, 4, 8 there, at alpha = 1e-5, 1e-6 and 1e-8).
+// step h is under kWorthFactor = 8 times what DP5 could take, h rho < 8 * 0.9 * 3.3066, and no
+// longer growing (under kGrowing = 1.15 times the step three steps back), for more than 3 steps
+// in a row, and at least 8 steps have passed since the last switch, the implicit steps no longer
+// pay for themselves (one costs about 12 explicit ones on the stiff benchmark, depth 4,
+// alpha = 1e-8). Measured there, one thread, 32 seeds (docs/numerics.md):
+// - the factor: 8 against 4 took 6% less time at alpha = 1e-5 and 1e-6, the same at 1e-8; 2 was
+//   slower, 12 and 16 no better (4 was the best when an implicit step cost 8 explicit ones);
+// - the growth: right after an escape the converged mode's transient keeps the implicit steps
+//   short, growing by 10-15% a step; a phase cut there (8 steps) left the explicit steps at the
+//   stability limit until the monitor re-armed 256 steps later. Not counting growing steps as
+//   cheap took 4% off at alpha = 1e-8 (1.15 and 1.3 alike), nothing elsewhere;
+// - the 8 steps: a mildly stiff trajectory switches where its explicit step has only just reached
+//   the stability limit, and its implicit steps are then no longer than the explicit ones
+//   (depth 3, alpha = 1e-4): 20 steps instead of 8 cost 6% more time there.
 // An implicit phase that rejected as many steps as it accepted (its error test failing for reasons
 // stiffness does not explain), or that lasted under kShortPhase = 80 steps (a plateau too short
 // to repay the frozen Jacobian), doubles the evidence needed to switch again, so that auto never
@@ -41,11 +51,11 @@ namespace dlnflow::integrator {
 
 struct StiffnessMonitor {
   static constexpr double kStiffHLambda = 3.25, kDp5Boundary = 3.3066;
-  static constexpr int kStiffSteps = 15, kNonStiffReset = 6, kCheapSteps = 3, kMinStepsBetween = 20;
+  static constexpr int kStiffSteps = 15, kNonStiffReset = 6, kCheapSteps = 3, kMinStepsBetween = 8;
 
   static constexpr int kRadiusEvery = 16, kRadiusEveryAfterHit = 4, kRadiusIterations = 2, kRadiusHits = 3;
   static constexpr int kMaxBackoff = 20, kShortPhase = 80;
-  static constexpr double kWorthFactor = 4;
+  static constexpr double kWorthFactor = 8, kGrowing = 1.15;
   static constexpr double kRearm = 0.5;
   static constexpr int kRearmSteps = 256;
 
@@ -53,6 +63,7 @@ struct StiffnessMonitor {
   int until_radius = kRadiusEvery;  // accepted explicit steps until the next radius check
   bool armed = true;
   long long since_switch = 0, rejected = 0;  // steps since the last switch, implicit ones rejected
+  double back[3] = {0, 0, 0};  // the last three accepted implicit steps' sizes, newest first
 
   // After an accepted explicit step with estimate h |lambda|; true: switch to the implicit method.
   DLNFLOW_HD bool explicit_step(double h_lambda) {
@@ -87,7 +98,12 @@ struct StiffnessMonitor {
   // After an accepted implicit step of size h with spectral-radius estimate rho; true: switch back.
   DLNFLOW_HD bool implicit_step(double h, double rho) {
     ++since_switch;
-    if (h * rho < kWorthFactor * 0.9 * kDp5Boundary) {
+    // A phase whose steps still grow is not cheap yet: right after an escape, the converged
+    // mode's transient keeps the implicit steps short, and they outgrow the explicit ones by
+    // far within tens of steps.
+    const bool growing = back[2] > 0 && h > kGrowing * back[2];
+    back[2] = back[1], back[1] = back[0], back[0] = h;
+    if (h * rho < kWorthFactor * 0.9 * kDp5Boundary && !growing) {
       if (++cheap > kCheapSteps && since_switch >= kMinStepsBetween) {
         if ((rejected >= since_switch || since_switch < kShortPhase) && backoff < kMaxBackoff) ++backoff;
         reset();
@@ -104,6 +120,7 @@ struct StiffnessMonitor {
  private:
   DLNFLOW_HD bool reset() {
     stiff = nonstiff = cheap = hits = 0;
+    back[0] = back[1] = back[2] = 0;
     until_radius = kRadiusEvery;
     since_switch = rejected = 0;
     return true;
