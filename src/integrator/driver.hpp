@@ -197,7 +197,8 @@ class Driver {
         // first step that needs more than refresh_directions(n) (or a solve that fails) freezes one.
         // Freezing at the first implicit step cost mildly stiff trajectories a range finder
         // for an implicit phase of a few steps: on the stiff benchmark, depth 3, alpha = 1e-4,
-        // auto took 2.0 s against dopri5's 1.4 s, now 1.6 s (docs/numerics.md).
+        // 256 seeds, one thread, auto took 2.0 s against dopri5's 1.4 s; 1.6 s lazily
+        // (docs/numerics.md).
         math_.forget_preconditioner();
         need_refresh_ = false;
       }

@@ -33,10 +33,10 @@ namespace dlnflow::integrator {
 // implicit steps (src/cpu/rebalance.hpp), and 1e-3 instead of 1e-6 halved the linear iterations
 // on the stiff benchmark (depth 4, alpha = 1e-8: 7 400 to 3 600 a trajectory, 20% less time).
 constexpr double kLinearTol = 1e-3;
-constexpr int kKrylovDim = 40;
+constexpr int kKrylovDim = 40;  // directions kept per step (across its 8 solves)
 // The roundoff floor of an implicit step's entries, kRoundoffFloor eps ||y||_inf, and the band
 // above it (a factor) where an entry is measured against the floor (see rosenbrock_step).
-constexpr double kRoundoffFloor = 16, kRoundoffBand = 1e3;  // directions kept per step (across its 8 solves)
+constexpr double kRoundoffFloor = 16, kRoundoffBand = 1e3;
 // More directions than this in one step: refresh the frozen Jacobian before the next step. A
 // small state's refresh is a dense one of n products, and its unpreconditioned solves can never
 // need more than n directions: there, more than a quarter of n refreshes.
