@@ -112,7 +112,8 @@ TEST(Implicit, AutoSwitchesOnTheStiffPlateauAndAgreesWithATightReference) {
 // A thread's Math runs its trajectories one after another: a frozen Jacobian left by one must
 // not precondition the next (its result would then depend on the batch's order and the thread
 // count). Each trajectory of a batch under auto and rodas5p equals the same start run alone, bit
-// for bit, and the switching trajectories do freeze Jacobians of their own.
+// for bit. (Without the forgetting at a trajectory's start this fails: the later trajectories'
+// first solves are then preconditioned by the earlier one's frozen Jacobian.)
 TEST(Implicit, ABatchEqualsItsTrajectoriesRunAlone) {
   StiffCase c;
   std::vector<TrajectorySpec> specs;
